@@ -1,0 +1,36 @@
+# runsecrets: `make demo` runs the main job on its defaults, `make test` sets up and runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+DEB_PACKAGES := libfuse2 fuse util-linux
+STAMP := node_modules/.install-stamp
+
+.PHONY: setup build test demo bench clean
+
+setup: $(STAMP)
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq $$missing; \
+	fi
+
+# npm ci only when the lock file changed since the last install.
+$(STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: setup
+	@rm -rf dist
+	npx tsc -p tsconfig.json
+
+test: build
+	@bash test/run-all.sh
+
+demo: build
+	@bash scripts/demo.sh
+
+bench: build
+	@bash bench/run.sh
+
+clean:
+	rm -rf dist .tap bench/out

@@ -1,0 +1,110 @@
+// HTTP plumbing for the API: Docker-shaped JSON answers and errors, and request bodies read under a size limit.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export const API_VERSION = '1.47';
+export const MIN_API_VERSION = '1.24';
+
+/** An error that becomes `{"message": ...}` with its status, Docker's way. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** swarmkit's errors reach Docker clients as rendered gRPC statuses. */
+export type GrpcCode = 'InvalidArgument' | 'AlreadyExists' | 'NotFound' | 'Unknown' | 'FailedPrecondition';
+const GRPC_HTTP: Record<GrpcCode, number> = { InvalidArgument: 400, AlreadyExists: 409, NotFound: 404, Unknown: 500, FailedPrecondition: 400 };
+
+export function rpcError(code: GrpcCode, desc: string): ApiError {
+  return new ApiError(GRPC_HTTP[code], `rpc error: code = ${code} desc = ${desc}`);
+}
+
+export function commonHeaders(res: ServerResponse): void {
+  res.setHeader('Api-Version', API_VERSION);
+  res.setHeader('Docker-Experimental', 'false');
+  res.setHeader('Ostype', 'linux');
+  res.setHeader('Server', `runsecrets/0.1.0 (linux)`);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function sendEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'Content-Length': 0 });
+  res.end();
+}
+
+export function sendError(res: ServerResponse, status: number, message: string, close = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (close) res.setHeader('Connection', 'close');
+  sendJson(res, status, { message });
+}
+
+export function tooLarge(limit: number): ApiError {
+  return new ApiError(413, `request body too large: the limit for this request is ${limit} bytes`);
+}
+
+/**
+ * Reads a body of at most `limit` bytes. A declared Content-Length over the limit is refused before any byte is
+ * read; a chunked body is cut off as soon as it passes the limit. Either way the connection is closed after the
+ * answer, so the unread rest cannot be taken for a next request.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) {
+    req.pause();
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (err: Error | null): void => {
+      if (done) return;
+      done = true;
+      req.removeAllListeners('data');
+      if (err) {
+        req.pause();
+        reject(err);
+      } else resolve(Buffer.concat(chunks, size));
+    };
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) finish(tooLarge(limit));
+      else chunks.push(c);
+    });
+    req.on('end', () => finish(null));
+    req.on('error', (e) => finish(new ApiError(400, `error reading request body: ${e.message}`)));
+    req.on('aborted', () => finish(new ApiError(400, 'request body aborted by the client')));
+  });
+}
+
+/** moby's CheckForJSON: an absent Content-Type is fine, anything but JSON is refused. */
+export function checkJsonContentType(req: IncomingMessage): void {
+  const ct = req.headers['content-type'];
+  if (ct === undefined || ct === '') return;
+  const mt = ct.split(';')[0]?.trim().toLowerCase();
+  if (mt !== 'application/json') throw new ApiError(400, `unsupported Content-Type header (${ct}): must be 'application/json'`);
+}
+
+/** moby's ReadJSON: the body must be one JSON value; returns it parsed. */
+export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+  checkJsonContentType(req);
+  const raw = await readBody(req, limit);
+  const text = raw.toString('utf8').trim();
+  if (text === '') throw new ApiError(400, 'invalid JSON: got EOF while reading request body');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ApiError(400, `invalid JSON: ${(err as Error).message}`);
+  }
+}

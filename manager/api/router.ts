@@ -1,0 +1,118 @@
+// A small router: method + path pattern (":name" segments), an optional `/v1.NN` prefix checked against the API
+// versions we speak, and every error turned into Docker's `{"message": ...}` answer.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../shared/log.js';
+import type { Role } from '../../shared/pki.js';
+import { ApiError, API_VERSION, MIN_API_VERSION, commonHeaders, sendError } from './http.js';
+
+export type Peer = { transport: 'unix' } | { transport: 'tls'; role: Role | null; nodeId: string; serial: string };
+
+export interface Ctx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  path: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  apiVersion: string;
+  peer: Peer;
+  log: Logger;
+}
+
+export type Handler = (ctx: Ctx) => Promise<void> | void;
+
+/** Who may call a route: `open` routes work while locked and for any cluster certificate (ping, version, unlock). */
+export interface RouteOptions {
+  open?: boolean;
+}
+
+interface Route {
+  method: string;
+  parts: string[];
+  handler: Handler;
+  opts: RouteOptions;
+}
+
+/** Decides, before the handler runs, whether a request may proceed; throws an ApiError if not. */
+export type Gate = (ctx: Ctx, opts: RouteOptions) => void;
+
+const VERSION_PREFIX = /^\/v(\d+\.\d+)(\/.*)$/;
+
+function compareVersions(a: string, b: string): number {
+  const [a1 = 0, a2 = 0] = a.split('.').map(Number);
+  const [b1 = 0, b2 = 0] = b.split('.').map(Number);
+  return a1 !== b1 ? a1 - b1 : a2 - b2;
+}
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  constructor(
+    private readonly log: Logger,
+    private readonly gate: Gate,
+  ) {}
+
+  add(method: string, pattern: string, handler: Handler, opts: RouteOptions = {}): void {
+    this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler, opts });
+  }
+
+  private match(method: string, path: string): { route: Route; params: Record<string, string> } | null {
+    const parts = path.split('/').filter(Boolean);
+    for (const route of this.routes) {
+      if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
+      if (route.parts.length !== parts.length) continue;
+      const params: Record<string, string> = {};
+      let ok = true;
+      for (let i = 0; i < parts.length && ok; i++) {
+        const want = route.parts[i]!;
+        const got = parts[i]!;
+        if (want.startsWith(':')) {
+          try {
+            params[want.slice(1)] = decodeURIComponent(got);
+          } catch {
+            ok = false;
+          }
+        } else ok = want === got;
+      }
+      if (ok) return { route, params };
+    }
+    return null;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, peer: Peer): Promise<void> {
+    commonHeaders(res);
+    const url = new URL(req.url ?? '/', 'http://runsecrets');
+    let path = url.pathname;
+    let apiVersion = API_VERSION;
+    try {
+      const v = VERSION_PREFIX.exec(path);
+      if (v) {
+        apiVersion = v[1]!;
+        path = v[2]!;
+        if (compareVersions(apiVersion, API_VERSION) > 0) {
+          throw new ApiError(400, `client version ${apiVersion} is too new. Maximum supported API version is ${API_VERSION}`);
+        }
+        if (compareVersions(apiVersion, MIN_API_VERSION) < 0) {
+          throw new ApiError(
+            400,
+            `client version ${apiVersion} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+          );
+        }
+      }
+      const m = this.match(req.method ?? 'GET', path);
+      if (!m) throw new ApiError(404, 'page not found');
+      const ctx: Ctx = { req, res, path, params: m.params, query: url.searchParams, apiVersion, peer, log: this.log };
+      this.gate(ctx, m.route.opts);
+      await m.route.handler(ctx);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        // A body we did not read (too large, refused before reading) must not be taken for the next request.
+        const unread = !req.complete;
+        this.log.debug({ method: req.method, path, status: err.status, msg: err.message }, 'request refused');
+        sendError(res, err.status, err.message, unread);
+      } else {
+        this.log.error({ method: req.method, path, err: (err as Error).message }, 'request failed');
+        sendError(res, 500, `internal error: ${(err as Error).message}`, !req.complete);
+      }
+    }
+  }
+}

@@ -1,0 +1,277 @@
+// The state directory: what `manager init` makes and `manager run` opens.
+//   cluster.json       cluster identity, the wrapped data key, join-token hashes (no secrets)      0600
+//   kek.key            the key-encryption key, only without autolock                             0600
+//   ca.crt, manager.crt                                                                           0600
+//   ca.key.sealed, manager.key.sealed, token.key.sealed: private keys sealed with the data key    0600
+//   store.db (+ -wal, -shm): the encrypted object store                                           0600
+//   revoked.json       revoked certificate serials                                                0600
+// With autolock the KEK is derived from the unlock key alone, so nothing on disk opens the data key.
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { deriveKey, open, randomKey, seal, DecryptError } from '../../shared/crypto.js';
+import { newId } from '../../shared/ids.js';
+import { nowRfc3339Nano } from '../../shared/time.js';
+import { caDigestBase36 } from '../../shared/pki.js';
+import { ClusterCA, issueWithNewKey } from '../pki/ca.js';
+import { formatToken, tokenSecret, tokenState, verifyToken, type TokenRole, type TokenState } from '../pki/tokens.js';
+import { writeFileDurable } from './files.js';
+
+export const FILES = {
+  cluster: 'cluster.json',
+  kek: 'kek.key',
+  caCert: 'ca.crt',
+  caKey: 'ca.key.sealed',
+  managerCert: 'manager.crt',
+  managerKey: 'manager.key.sealed',
+  tokenKey: 'token.key.sealed',
+  store: 'store.db',
+} as const;
+
+const FORMAT = 1;
+const UNLOCK_PREFIX = 'RSKEY-1-';
+export const DEFAULT_PORT = 2377;
+
+export interface ClusterConfig {
+  format: number;
+  clusterId: string;
+  nodeId: string;
+  createdAt: string;
+  updatedAt: string;
+  version: number; // Docker's swarm object version: bumps on token or unlock-key rotation
+  autolock: boolean;
+  kekSalt: string; // base64
+  wrappedDek: string; // base64, sealed with the KEK
+  caDigest: string;
+  advertiseAddr: string;
+  tokens: Record<TokenRole, TokenState>;
+}
+
+export class InvalidUnlockKeyError extends Error {
+  constructor() {
+    super('swarm could not be unlocked: invalid key');
+  }
+}
+
+export class StateDirError extends Error {}
+
+export function hasCluster(stateDir: string): boolean {
+  return existsSync(join(stateDir, FILES.cluster));
+}
+
+export function readClusterConfig(stateDir: string): ClusterConfig {
+  const path = join(stateDir, FILES.cluster);
+  if (!existsSync(path)) {
+    throw new StateDirError(`${stateDir} holds no cluster (no ${FILES.cluster}); run "runsecrets manager init --state-dir ${stateDir}" first`);
+  }
+  const c = JSON.parse(readFileSync(path, 'utf8')) as ClusterConfig;
+  if (c.format !== FORMAT) throw new StateDirError(`${path}: unsupported format ${String(c.format)} (this manager reads ${FORMAT})`);
+  return c;
+}
+
+function writeConfig(stateDir: string, c: ClusterConfig): void {
+  writeFileDurable(join(stateDir, FILES.cluster), JSON.stringify(c, null, 2) + '\n');
+}
+
+export function formatUnlockKey(raw: Buffer): string {
+  return UNLOCK_PREFIX + raw.toString('base64').replace(/=+$/, '');
+}
+
+export function parseUnlockKey(key: string): Buffer | null {
+  const k = key.trim();
+  if (!k.startsWith(UNLOCK_PREFIX)) return null;
+  const b64 = k.slice(UNLOCK_PREFIX.length);
+  if (!/^[A-Za-z0-9+/]{43}$/.test(b64)) return null;
+  const raw = Buffer.from(b64, 'base64');
+  return raw.length === 32 ? raw : null;
+}
+
+function kekFrom(raw: Buffer, salt: Buffer): Buffer {
+  return deriveKey(raw, 'kek', salt);
+}
+
+function dekAad(clusterId: string): Buffer {
+  return Buffer.from(`dek:${clusterId}`);
+}
+
+/** The first non-internal IPv4 address, for the join command; loopback if there is none. */
+export function defaultAdvertiseAddr(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return `${a.address}:${DEFAULT_PORT}`;
+  }
+  return `127.0.0.1:${DEFAULT_PORT}`;
+}
+
+function sanFor(advertiseAddr: string): { dnsNames: string[]; ipAddresses: string[] } {
+  const host = advertiseAddr.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const isIp = /^[\d.]+$/.test(host) || host.includes(':');
+  const ips = new Set(['127.0.0.1', '::1']);
+  const dns = new Set(['localhost', 'runsecrets-manager', hostname()]);
+  (isIp ? ips : dns).add(host);
+  return { dnsNames: [...dns], ipAddresses: [...ips] };
+}
+
+export interface InitResult {
+  config: ClusterConfig;
+  workerToken: string;
+  managerToken: string;
+  unlockKey: string | null;
+}
+
+/** Makes a cluster in stateDir. Refuses a dir that holds one; removes what it wrote if it fails halfway. */
+export async function initCluster(stateDir: string, opts: { autolock: boolean; advertiseAddr?: string }): Promise<InitResult> {
+  if (existsSync(stateDir)) {
+    if (!statSync(stateDir).isDirectory()) throw new StateDirError(`${stateDir} exists and is not a directory`);
+    const ours = Object.values(FILES).filter((f) => existsSync(join(stateDir, f)));
+    if (ours.length > 0) {
+      throw new StateDirError(`${stateDir} already holds a cluster (found ${ours.join(', ')}); refusing to touch it`);
+    }
+  }
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  chmodSync(stateDir, 0o700);
+  const before = new Set(readdirSync(stateDir));
+  try {
+    return await writeNewCluster(stateDir, opts);
+  } catch (err) {
+    for (const f of readdirSync(stateDir)) if (!before.has(f)) rmSync(join(stateDir, f), { force: true });
+    throw err;
+  }
+}
+
+async function writeNewCluster(stateDir: string, opts: { autolock: boolean; advertiseAddr?: string }): Promise<InitResult> {
+  const clusterId = newId();
+  const nodeId = newId();
+  const advertiseAddr = opts.advertiseAddr ?? defaultAdvertiseAddr();
+  const dek = randomKey();
+  const salt = randomBytes(16);
+  let kekRaw: Buffer;
+  let unlockKey: string | null = null;
+  if (opts.autolock) {
+    kekRaw = randomKey();
+    unlockKey = formatUnlockKey(kekRaw);
+  } else {
+    kekRaw = randomKey();
+    writeFileDurable(join(stateDir, FILES.kek), kekRaw);
+  }
+  const kek = kekFrom(kekRaw, salt);
+  const { ca, keyPem: caKeyPem } = await ClusterCA.create(clusterId);
+  const server = await issueWithNewKey(ca, { role: 'manager', nodeId, ...sanFor(advertiseAddr) });
+  const tokenKey = randomKey();
+  const sealKey = deriveKey(dek, 'state files');
+  writeFileDurable(join(stateDir, FILES.caCert), ca.certPem);
+  writeFileDurable(join(stateDir, FILES.caKey), seal(sealKey, Buffer.from(caKeyPem), Buffer.from(FILES.caKey)));
+  writeFileDurable(join(stateDir, FILES.managerCert), server.certPem);
+  writeFileDurable(join(stateDir, FILES.managerKey), seal(sealKey, Buffer.from(server.keyPem), Buffer.from(FILES.managerKey)));
+  writeFileDurable(join(stateDir, FILES.tokenKey), seal(sealKey, tokenKey, Buffer.from(FILES.tokenKey)));
+  const now = nowRfc3339Nano();
+  const config: ClusterConfig = {
+    format: FORMAT,
+    clusterId,
+    nodeId,
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+    autolock: opts.autolock,
+    kekSalt: salt.toString('base64'),
+    wrappedDek: seal(kek, dek, dekAad(clusterId)).toString('base64'),
+    caDigest: caDigestBase36(ca.certPem),
+    advertiseAddr,
+    tokens: { worker: tokenState(tokenKey, 'worker', 1), manager: tokenState(tokenKey, 'manager', 1) },
+  };
+  writeConfig(stateDir, config); // last: its presence marks a complete cluster
+  return {
+    config,
+    workerToken: formatToken(config.caDigest, tokenSecret(tokenKey, 'worker', 1)),
+    managerToken: formatToken(config.caDigest, tokenSecret(tokenKey, 'manager', 1)),
+    unlockKey,
+  };
+}
+
+/** The cluster with its keys open: what a running, unlocked manager holds in memory. */
+export class OpenCluster {
+  private constructor(
+    readonly stateDir: string,
+    public config: ClusterConfig,
+    readonly dek: Buffer,
+    readonly ca: ClusterCA,
+    readonly serverCertPem: string,
+    readonly serverKeyPem: string,
+    private readonly tokenKey: Buffer,
+    private unlockKeyText: string | null,
+  ) {}
+
+  /** Opens the data key with the KEK file, or with the unlock key when autolocked. */
+  static async open(stateDir: string, unlockKey?: string): Promise<OpenCluster> {
+    const config = readClusterConfig(stateDir);
+    let kekRaw: Buffer;
+    if (config.autolock) {
+      const raw = unlockKey === undefined ? null : parseUnlockKey(unlockKey);
+      if (!raw) throw new InvalidUnlockKeyError();
+      kekRaw = raw;
+    } else {
+      kekRaw = readFileSync(join(stateDir, FILES.kek));
+    }
+    let dek: Buffer;
+    try {
+      dek = open(kekFrom(kekRaw, Buffer.from(config.kekSalt, 'base64')), Buffer.from(config.wrappedDek, 'base64'), dekAad(config.clusterId), 'the data key');
+    } catch (err) {
+      if (config.autolock && err instanceof DecryptError) throw new InvalidUnlockKeyError();
+      throw err;
+    }
+    const sealKey = deriveKey(dek, 'state files');
+    const unseal = (f: string): Buffer => open(sealKey, readFileSync(join(stateDir, f)), Buffer.from(f), f);
+    const caCertPem = readFileSync(join(stateDir, FILES.caCert), 'utf8');
+    const ca = await ClusterCA.load(caCertPem, unseal(FILES.caKey).toString());
+    return new OpenCluster(
+      stateDir,
+      config,
+      dek,
+      ca,
+      readFileSync(join(stateDir, FILES.managerCert), 'utf8'),
+      unseal(FILES.managerKey).toString(),
+      unseal(FILES.tokenKey),
+      config.autolock ? (unlockKey ?? '').trim() : null,
+    );
+  }
+
+  get storePath(): string {
+    return join(this.stateDir, FILES.store);
+  }
+
+  joinToken(role: TokenRole): string {
+    return formatToken(this.config.caDigest, tokenSecret(this.tokenKey, role, this.config.tokens[role].generation));
+  }
+
+  verifyJoinToken(token: string): TokenRole | null {
+    return verifyToken(token, this.config.caDigest, this.config.tokens);
+  }
+
+  private save(next: ClusterConfig): void {
+    next.version = this.config.version + 1;
+    next.updatedAt = nowRfc3339Nano();
+    writeConfig(this.stateDir, next); // durable first, then in memory
+    this.config = next;
+  }
+
+  rotateJoinToken(role: TokenRole): void {
+    const generation = this.config.tokens[role].generation + 1;
+    this.save({ ...this.config, tokens: { ...this.config.tokens, [role]: tokenState(this.tokenKey, role, generation) } });
+  }
+
+  /** The current unlock key, or null without autolock. */
+  unlockKey(): string | null {
+    return this.unlockKeyText;
+  }
+
+  /** A new unlock key: the data key is wrapped again under a KEK derived from it; the old key stops working. */
+  rotateUnlockKey(): string {
+    if (!this.config.autolock) throw new Error('no unlock key is set');
+    const raw = randomKey();
+    const salt = randomBytes(16);
+    const wrapped = seal(kekFrom(raw, salt), this.dek, dekAad(this.config.clusterId));
+    this.save({ ...this.config, kekSalt: salt.toString('base64'), wrappedDek: wrapped.toString('base64') });
+    this.unlockKeyText = formatUnlockKey(raw);
+    return this.unlockKeyText;
+  }
+}

@@ -1,0 +1,56 @@
+// Envelope encryption helpers: AES-256-GCM with a random 96-bit nonce, and key derivation by HKDF-SHA256.
+// Sealed layout: version byte 1 | 12-byte nonce | ciphertext | 16-byte tag. The AAD binds a sealed blob to its
+// place (for example kind and ID), so that a blob copied to another row does not decrypt.
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+
+const VERSION = 1;
+const NONCE = 12;
+const TAG = 16;
+export const KEY_BYTES = 32;
+
+export class DecryptError extends Error {
+  constructor(what: string) {
+    super(`cannot decrypt ${what}: wrong key or damaged data`);
+    this.name = 'DecryptError';
+  }
+}
+
+export function randomKey(): Buffer {
+  return randomBytes(KEY_BYTES);
+}
+
+export function seal(key: Buffer, plaintext: Buffer, aad?: Buffer): Buffer {
+  const nonce = randomBytes(NONCE);
+  const c = createCipheriv('aes-256-gcm', key, nonce);
+  if (aad) c.setAAD(aad);
+  const body = Buffer.concat([c.update(plaintext), c.final()]);
+  return Buffer.concat([Buffer.from([VERSION]), nonce, body, c.getAuthTag()]);
+}
+
+export function open(key: Buffer, sealed: Buffer, aad?: Buffer, what = 'data'): Buffer {
+  if (sealed.length < 1 + NONCE + TAG || sealed[0] !== VERSION) throw new DecryptError(what);
+  const nonce = sealed.subarray(1, 1 + NONCE);
+  const tag = sealed.subarray(sealed.length - TAG);
+  const body = sealed.subarray(1 + NONCE, sealed.length - TAG);
+  try {
+    const d = createDecipheriv('aes-256-gcm', key, nonce);
+    if (aad) d.setAAD(aad);
+    d.setAuthTag(tag);
+    return Buffer.concat([d.update(body), d.final()]);
+  } catch {
+    throw new DecryptError(what);
+  }
+}
+
+/** A subkey for one purpose, so that one key never serves two jobs. */
+export function deriveKey(ikm: Buffer, purpose: string, salt: Buffer = Buffer.alloc(0)): Buffer {
+  return Buffer.from(hkdfSync('sha256', ikm, salt, `runsecrets ${purpose}`, KEY_BYTES));
+}
+
+export function hmac(key: Buffer, text: string | Buffer): Buffer {
+  return createHmac('sha256', key).update(text).digest();
+}
+
+export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
