@@ -1,174 +1,213 @@
-// The FUSE filesystem over a SecretTree: read-only, RAM-only. The only module that imports fuse-native.
-// Handlers never throw and always answer with a number: a throw would kill the agent and leave a dead mount.
-import Fuse from 'fuse-native';
-import { mkdirSync } from 'node:fs';
+// The secrets filesystem: serves a SecretTree over our own FUSE session. Read-only, RAM-only.
+//
+// Speed without staleness: the kernel may cache names, attributes, listings and file pages for a long time,
+// because every change tells it exactly what to drop (notifications) before the change counts as done. Opens
+// cost no round trip at all (zero-message open), so a warm open+read+close never leaves the kernel.
+import { openSync, mkdirSync } from 'node:fs';
 import type { Logger } from '../../shared/log.js';
-import type { Attr, SecretTree } from '../secretstore/tree.js';
-import type { Content } from '../secretstore/content.js';
-import { mountOptions, type CacheTuning, DEFAULT_TUNING } from './mount-options.js';
+import type { KernelNotice, Node, SecretTree } from '../secretstore/tree.js';
+import {
+  Op, Errno, InitFlag, FUSE_KERNEL_VERSION, FUSE_MAX_MINOR, DT_DIR, DT_REG, FOPEN_KEEP_CACHE, FOPEN_CACHE_DIR,
+  attrOut, entryOut, initOut, openOut, statfsOut, pushDirent, readInitIn, notifyDelete, notifyInvalEntry,
+  notifyInvalInode, type Attr,
+} from './fuse-protocol.js';
+import { FuseSession, type Reply } from './fuse-session.js';
+import { mountFuse, unmountFuse, startUnmountWatchdog } from './mount.js';
+import { mountAt } from './mountinfo.js';
+import type { ChildProcess } from 'node:child_process';
 
-const ENOENT = -2;
-const EIO = -5;
-const EBADF = -9;
-const EISDIR = -21;
-const ENOTDIR = -20;
-const EROFS = -30;
+/** Seconds the kernel may trust a name or attribute. Long is safe: every change is announced explicitly. */
+const TTL = 3600;
 
-type StatCb = (code: number, stat?: object) => void;
-type CodeCb = (code: number, value?: unknown) => void;
-type ReadCb = (code: number) => void;
-
-function toStat(a: Attr, size = a.size): object {
-  const mtime = new Date(a.mtime);
-  return { mode: a.mode, uid: a.uid, gid: a.gid, size, nlink: a.nlink, ino: a.ino, mtime, atime: mtime, ctime: new Date(a.ctime), blksize: 4096, blocks: Math.ceil(size / 512) };
-}
-
-/** fuse-native with the mount options it does not offer (ro, noexec, direct_io, timeouts of 0). */
-class TunedFuse extends Fuse {
-  constructor(
-    mnt: string,
-    ops: object,
-    opts: object,
-    private readonly extra: string[],
-  ) {
-    super(mnt, ops as never, opts as never);
-  }
-
-  protected override _fuseOptions(): string {
-    const base = super._fuseOptions();
-    const joined = base ? `${base},${this.extra.join(',')}` : `-o${this.extra.join(',')}`;
-    return joined;
-  }
+function attrOf(n: Node): Attr {
+  return {
+    ino: n.ino,
+    size: n.content ? n.content.size : 0,
+    mode: n.mode,
+    nlink: n.kind === 'dir' ? 2 : 1,
+    uid: n.uid,
+    gid: n.gid,
+    mtimeMs: n.mtimeMs,
+    ctimeMs: n.ctimeMs,
+  };
 }
 
 export interface SecretFsOptions {
   mountPoint: string;
   tree: SecretTree;
   log: Logger;
-  tuning?: CacheTuning;
 }
 
 export class SecretFs {
-  private fuse: TunedFuse | null = null;
-  private readonly handles = new Map<number, Content>();
-  private nextFh = 1;
+  readonly mountPoint: string;
   private readonly tree: SecretTree;
   private readonly log: Logger;
-  readonly mountPoint: string;
-  private readonly tuning: CacheTuning;
+  private session: FuseSession | null = null;
+  private watchdog: ChildProcess | null = null;
+  private noOpen = false;
+  private noOpendir = false;
 
   constructor(opts: SecretFsOptions) {
+    this.mountPoint = opts.mountPoint;
     this.tree = opts.tree;
     this.log = opts.log;
-    this.mountPoint = opts.mountPoint;
-    this.tuning = opts.tuning ?? DEFAULT_TUNING;
-  }
-
-  get openHandles(): number {
-    return this.handles.size;
   }
 
   async mount(): Promise<void> {
     mkdirSync(this.mountPoint, { recursive: true, mode: 0o755 });
-    const { fuseOpts, extra } = mountOptions(this.tuning);
-    const fuse = new TunedFuse(this.mountPoint, this.ops(), fuseOpts, extra);
-    await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
-    this.fuse = fuse;
-    this.log.info({ mount: this.mountPoint, options: extra }, 'mounted');
+    const fd = openSync('/dev/fuse', 'r+'); // libuv opens with O_CLOEXEC: no child ever inherits it
+    const session = new FuseSession(fd, (h, body) => this.handle(h.opcode, h.nodeid, h.unique, body), this.log);
+    try {
+      await mountFuse(this.mountPoint, fd);
+    } catch (err) {
+      session.close();
+      throw err;
+    }
+    session.start(); // /dev/fuse answers EPERM until it is mounted; the kernel's INIT waits for us
+    this.session = session;
+    const entry = mountAt(this.mountPoint);
+    if (entry) this.watchdog = startUnmountWatchdog(this.mountPoint, entry.majMin);
+    this.log.info({ mount: this.mountPoint, options: entry?.options }, 'mounted');
   }
 
   async unmount(): Promise<void> {
-    const fuse = this.fuse;
-    if (!fuse) return;
-    this.fuse = null;
-    await new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));
+    const session = this.session;
+    if (!session) return;
+    this.session = null;
+    await unmountFuse(this.mountPoint);
+    session.close();
+    this.watchdog?.stdin?.end(); // it finds the mount gone and exits
+    this.watchdog = null;
     this.log.info({ mount: this.mountPoint }, 'unmounted');
   }
 
-  /** Wraps a handler so that an unexpected throw answers EIO instead of killing the process. */
-  private guard<A extends unknown[]>(name: string, fn: (...args: A) => void): (...args: A) => void {
-    return (...args: A) => {
-      try {
-        fn(...args);
-      } catch (err) {
-        this.log.error({ op: name, err: err instanceof Error ? err.message : String(err) }, 'fuse handler failed');
-        const cb = args[args.length - 1];
-        if (typeof cb === 'function') (cb as (c: number) => void)(EIO);
-      }
-    };
+  /** Delivers a change's notifications; the change is visible to every reader once this resolves. */
+  async publish(notices: KernelNotice[]): Promise<void> {
+    const s = this.session;
+    if (!s) return;
+    // Names first (so no new open finds a dropped name), then inodes (attributes, pages, listings).
+    const ordered = [...notices].sort((a, b) => (a.kind === 'inval_inode' ? 1 : 0) - (b.kind === 'inval_inode' ? 1 : 0));
+    for (const n of ordered) {
+      if (n.kind === 'inval_inode') await s.notify(notifyInvalInode(n.ino));
+      else if (n.kind === 'inval_entry') await s.notify(notifyInvalEntry(n.parent, n.name));
+      else await s.notify(notifyDelete(n.parent, n.child, n.name));
+    }
   }
 
-  private ops(): object {
+  /** One request. Never throws (the session turns a throw into EIO anyway); always answers what needs one. */
+  private handle(opcode: number, nodeid: bigint, _unique: bigint, body: Buffer): Reply {
     const tree = this.tree;
-    const handles = this.handles;
-    const rofs = (cb: CodeCb) => cb(EROFS);
-    return {
-      getattr: this.guard('getattr', (path: string, cb: StatCb) => {
-        const node = tree.lookup(path);
-        if (!node) return cb(ENOENT);
-        cb(0, toStat(node.attr));
-      }),
-      fgetattr: this.guard('fgetattr', (path: string, fh: number, cb: StatCb) => {
-        const node = tree.lookup(path);
-        const content = handles.get(fh);
-        if (!node) return cb(ENOENT);
-        // An open file reports the size of the version it reads, so fstat-then-read readers get it whole.
-        cb(0, toStat(node.attr, content && !content.wiped ? content.size : node.attr.size));
-      }),
-      readdir: this.guard('readdir', (path: string, cb: (code: number, names?: string[]) => void) => {
-        const node = tree.lookup(path);
-        if (!node) return cb(ENOENT);
-        if (node.kind !== 'dir') return cb(ENOTDIR);
-        cb(0, [...node.children.keys()]);
-      }),
-      open: this.guard('open', (path: string, flags: number, cb: CodeCb) => {
-        if ((flags & 3) !== 0) return cb(EROFS); // O_WRONLY or O_RDWR
-        const node = tree.lookup(path);
-        if (!node) return cb(ENOENT);
-        if (node.kind !== 'file') return cb(EISDIR);
-        // The handle pins this version of the bytes: a rotation never shows this reader a mix.
-        const fh = this.allocFh();
-        node.content.acquire();
-        handles.set(fh, node.content);
-        cb(0, fh);
-      }),
-      read: this.guard('read', (_path: string, fh: number, buf: Buffer, len: number, pos: number, cb: ReadCb) => {
-        const content = handles.get(fh);
-        if (!content) return cb(EBADF);
-        const n = content.readInto(buf, len, pos);
-        cb(n < 0 ? EIO : n); // wiped (revoked) while open: no bytes, ever
-      }),
-      release: this.guard('release', (_path: string, fh: number, cb: CodeCb) => {
-        const content = handles.get(fh);
-        handles.delete(fh);
-        content?.release();
-        cb(0);
-      }),
-      // Write-like operations: the mount is read-only (the kernel answers EROFS first); these are belt and braces.
-      write: this.guard('write', (_p: string, _fh: number, _b: Buffer, _l: number, _o: number, cb: CodeCb) => cb(EROFS)),
-      create: this.guard('create', (_p: string, _m: number, cb: CodeCb) => rofs(cb)),
-      truncate: this.guard('truncate', (_p: string, _s: number, cb: CodeCb) => rofs(cb)),
-      ftruncate: this.guard('ftruncate', (_p: string, _fh: number, _s: number, cb: CodeCb) => rofs(cb)),
-      chmod: this.guard('chmod', (_p: string, _m: number, cb: CodeCb) => rofs(cb)),
-      chown: this.guard('chown', (_p: string, _u: number, _g: number, cb: CodeCb) => rofs(cb)),
-      utimens: this.guard('utimens', (_p: string, _a: number, _m: number, cb: CodeCb) => rofs(cb)),
-      unlink: this.guard('unlink', (_p: string, cb: CodeCb) => rofs(cb)),
-      rename: this.guard('rename', (_p: string, _d: string, cb: CodeCb) => rofs(cb)),
-      link: this.guard('link', (_p: string, _d: string, cb: CodeCb) => rofs(cb)),
-      symlink: this.guard('symlink', (_p: string, _d: string, cb: CodeCb) => rofs(cb)),
-      mkdir: this.guard('mkdir', (_p: string, _m: number, cb: CodeCb) => rofs(cb)),
-      rmdir: this.guard('rmdir', (_p: string, cb: CodeCb) => rofs(cb)),
-      mknod: this.guard('mknod', (_p: string, _m: number, _d: number, cb: CodeCb) => rofs(cb)),
-      setxattr: this.guard('setxattr', (_p: string, _n: string, _v: Buffer, _pos: number, _f: number, cb: CodeCb) => rofs(cb)),
-      removexattr: this.guard('removexattr', (_p: string, _n: string, cb: CodeCb) => rofs(cb)),
-    };
-  }
-
-  private allocFh(): number {
-    // fuse-native passes handles as 32-bit numbers; skip 0 and any still in use after a wrap.
-    do {
-      this.nextFh = this.nextFh >= 0xfffffff0 ? 1 : this.nextFh + 1;
-    } while (this.handles.has(this.nextFh));
-    return this.nextFh;
+    switch (opcode) {
+      case Op.INIT: {
+        const init = readInitIn(body);
+        if (init.major !== FUSE_KERNEL_VERSION) return -Errno.EINVAL;
+        this.noOpen = (init.flags & InitFlag.NO_OPEN_SUPPORT) !== 0;
+        this.noOpendir = (init.flags & InitFlag.NO_OPENDIR_SUPPORT) !== 0;
+        const want = InitFlag.ASYNC_READ | InitFlag.PARALLEL_DIROPS | InitFlag.EXPLICIT_INVAL_DATA;
+        return [initOut(Math.min(init.minor, FUSE_MAX_MINOR), init.maxReadahead, want & init.flags)];
+      }
+      case Op.LOOKUP: {
+        const name = body.toString('utf8', 0, body.indexOf(0) < 0 ? body.length : body.indexOf(0));
+        const parent = tree.get(nodeid);
+        if (!parent || parent.kind !== 'dir') return -Errno.ENOENT;
+        const node = tree.child(nodeid, name);
+        if (!node) return -Errno.ENOENT; // not cached: a name that appears later is seen at once
+        tree.ref(node);
+        return [entryOut(attrOf(node), TTL, TTL)];
+      }
+      case Op.FORGET:
+        tree.forget(nodeid, Number(body.readBigUInt64LE(0)));
+        return null;
+      case Op.BATCH_FORGET: {
+        const count = body.readUInt32LE(0);
+        for (let i = 0; i < count; i++) tree.forget(body.readBigUInt64LE(8 + i * 16), Number(body.readBigUInt64LE(16 + i * 16)));
+        return null;
+      }
+      case Op.GETATTR: {
+        const node = tree.get(nodeid);
+        if (!node) return -Errno.ENOENT;
+        return [attrOut(attrOf(node), node.attached ? TTL : 0)];
+      }
+      case Op.OPEN: {
+        const node = tree.get(nodeid);
+        if (!node || !node.attached) return -Errno.ENOENT;
+        if (node.kind !== 'file') return -Errno.EISDIR;
+        if ((body.readUInt32LE(0) & 3) !== 0) return -Errno.EROFS;
+        // Zero-message open where the kernel offers it: this ENOSYS means "success, and never ask again".
+        return this.noOpen ? -Errno.ENOSYS : [openOut(FOPEN_KEEP_CACHE)];
+      }
+      case Op.OPENDIR: {
+        const node = tree.get(nodeid);
+        if (!node || !node.attached) return -Errno.ENOENT;
+        if (node.kind !== 'dir') return -Errno.ENOTDIR;
+        return this.noOpendir ? -Errno.ENOSYS : [openOut(FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR)];
+      }
+      case Op.READ: {
+        const node = tree.get(nodeid);
+        if (!node || !node.content) return -Errno.EBADF;
+        const offset = Number(body.readBigUInt64LE(8));
+        const size = body.readUInt32LE(16);
+        const slice = node.content.slice(offset, size);
+        // Revoked while open: its bytes are zeroed and nothing more is served from it.
+        return slice === null ? -Errno.EIO : [slice];
+      }
+      case Op.READDIR:
+      case Op.READDIRPLUS: {
+        if (opcode === Op.READDIRPLUS) return -Errno.ENOSYS;
+        const node = tree.get(nodeid);
+        if (!node || node.kind !== 'dir') return -Errno.ENOTDIR;
+        const offset = Number(body.readBigUInt64LE(8));
+        const max = body.readUInt32LE(16);
+        const entries: Array<[string, bigint, number]> = [
+          ['.', node.ino, DT_DIR],
+          ['..', node.ino, DT_DIR],
+        ];
+        for (const [name, ino] of node.children ?? []) {
+          entries.push([name, ino, tree.get(ino)?.kind === 'dir' ? DT_DIR : DT_REG]);
+        }
+        const out: Buffer[] = [];
+        let used = 0;
+        for (let i = offset; i < entries.length; i++) {
+          const [name, ino, type] = entries[i]!;
+          const next = pushDirent(out, used, max, ino, i + 1, type, name);
+          if (next < 0) break;
+          used = next;
+        }
+        return out;
+      }
+      case Op.RELEASE:
+      case Op.RELEASEDIR:
+        return [];
+      case Op.STATFS:
+        return [statfsOut(tree.inodeCount)];
+      case Op.INTERRUPT:
+        return null; // every request is answered at once anyway
+      case Op.DESTROY:
+        return [];
+      // Everything that would change the tree: the mount is read-only and so are we.
+      case Op.SETATTR:
+      case Op.SYMLINK:
+      case Op.MKNOD:
+      case Op.MKDIR:
+      case Op.UNLINK:
+      case Op.RMDIR:
+      case Op.RENAME:
+      case Op.RENAME2:
+      case Op.LINK:
+      case Op.WRITE:
+      case Op.CREATE:
+      case Op.TMPFILE:
+      case Op.SETXATTR:
+      case Op.REMOVEXATTR:
+      case Op.FALLOCATE:
+        return -Errno.EROFS;
+      case Op.GETXATTR:
+      case Op.LISTXATTR:
+      case Op.FLUSH: // ENOSYS once: the kernel stops sending flushes on close
+      case Op.FSYNC:
+      case Op.FSYNCDIR:
+      default:
+        return -Errno.ENOSYS;
+    }
   }
 }

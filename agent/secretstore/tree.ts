@@ -1,8 +1,12 @@
-// The in-memory tree the mount shows: / -> <task>/ -> files (targets may hold sub-folders).
-// Each task is replaced as a whole, so a reader sees a task either before or after an update; each file keeps its
-// inode and gets a new Content when its bytes change. Unchanged files keep their Content and mtime.
+// The in-memory tree the mount shows: / -> <task>/ -> files (targets may hold sub-folders), kept by inode.
+//
+// Every version of a file's bytes is a new inode. A rotation points the name at the new inode and tells the kernel
+// to drop the old name: readers that opened the old version keep reading it whole (no mix), new opens get the new
+// one, and the old bytes are zeroed when the kernel forgets the old inode. A removal (revoke) zeroes the bytes at
+// once. Each change returns the kernel notifications that make it visible; it is done when they are delivered.
 import { Content } from './content.js';
 
+export const ROOT_INO = 1n;
 export const ROOT_MODE = 0o040711; // others may pass through to their own task folder, not list
 export const TASK_DIR_MODE = 0o040500; // only the task's user may list and enter
 export const DEFAULT_FILE_MODE = 0o444;
@@ -10,6 +14,7 @@ export const DEFAULT_FILE_MODE = 0o444;
 export interface FileSpec {
   /** Path under the task folder, already validated: relative, no '..', no empty parts. */
   target: string;
+  /** Bytes in a Buffer the caller allocated for us; the tree takes it over (and wipes it if unused). */
   data: Buffer;
   uid: number;
   gid: number;
@@ -23,195 +28,242 @@ export interface TaskSpec {
   files: FileSpec[];
 }
 
-export interface Attr {
+export interface Node {
+  ino: bigint;
+  kind: 'dir' | 'file';
   mode: number;
   uid: number;
   gid: number;
-  size: number;
-  mtime: number;
-  ctime: number;
-  ino: number;
-  nlink: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  /** Directories: name -> child inode. */
+  children?: Map<string, bigint>;
+  content?: Content;
+  /** How many lookups the kernel holds on this inode (LOOKUP adds one, FORGET takes some away). */
+  nlookup: number;
+  /** False once the node left the tree; it lives on only until the kernel forgets it. */
+  attached: boolean;
 }
 
-interface FileNode {
-  kind: 'file';
-  attr: Attr;
-  content: Content;
-}
-
-interface DirNode {
-  kind: 'dir';
-  attr: Attr;
-  children: Map<string, Node>;
-}
-
-export type Node = FileNode | DirNode;
-
-interface Task {
-  dir: DirNode;
-  /** Every Content of this task still not wiped, including replaced ones that a reader still holds. */
-  contents: Set<Content>;
-}
+export type KernelNotice =
+  | { kind: 'inval_inode'; ino: bigint }
+  | { kind: 'inval_entry'; parent: bigint; name: string }
+  | { kind: 'delete'; parent: bigint; child: bigint; name: string };
 
 export class SecretTree {
-  private readonly root: DirNode;
-  private readonly tasks = new Map<string, Task>();
-  private readonly index = new Map<string, Node>();
+  private readonly nodes = new Map<bigint, Node>();
+  private readonly taskDirs = new Map<string, bigint>();
   private lastStamp = 0;
-  private nextIno = 2;
+  private nextIno = 2n;
 
   constructor() {
     const now = this.stamp();
-    this.root = {
-      kind: 'dir',
-      attr: { mode: ROOT_MODE, uid: 0, gid: 0, size: 0, mtime: now, ctime: now, ino: 1, nlink: 2 },
-      children: new Map(),
-    };
-    this.index.set('/', this.root);
+    this.nodes.set(ROOT_INO, {
+      ino: ROOT_INO, kind: 'dir', mode: ROOT_MODE, uid: 0, gid: 0, mtimeMs: now, ctimeMs: now,
+      children: new Map(), nlookup: 1, attached: true,
+    });
   }
 
-  /** Milliseconds, strictly rising on every change (the kernel's attribute cache and readers rely on it). */
+  /** Milliseconds, strictly rising on every change. */
   private stamp(): number {
     this.lastStamp = Math.max(Date.now(), this.lastStamp + 1);
     return this.lastStamp;
   }
 
-  lookup(path: string): Node | undefined {
-    return this.index.get(path);
+  get(ino: bigint): Node | undefined {
+    return this.nodes.get(ino);
+  }
+
+  /** The child named `name` of directory `parent`, if attached. */
+  child(parent: bigint, name: string): Node | undefined {
+    const ino = this.nodes.get(parent)?.children?.get(name);
+    return ino === undefined ? undefined : this.nodes.get(ino);
+  }
+
+  /** Resolves a path like "/web/db_password" (for tests and tools; the kernel walks by inode). */
+  resolve(path: string): Node | undefined {
+    let node = this.nodes.get(ROOT_INO);
+    for (const part of path.split('/').filter(Boolean)) {
+      if (!node) return undefined;
+      node = this.child(node.ino, part);
+    }
+    return node;
   }
 
   taskNames(): string[] {
-    return [...this.tasks.keys()];
+    return [...this.taskDirs.keys()];
   }
 
   hasTask(name: string): boolean {
-    return this.tasks.has(name);
+    return this.taskDirs.has(name);
   }
 
-  /** Counts the files of all tasks (for logs and tests). */
-  fileCount(): number {
-    let n = 0;
-    for (const node of this.index.values()) if (node.kind === 'file') n++;
-    return n;
+  /** Inodes alive (attached or still held by the kernel): for tests and memory checks. */
+  get inodeCount(): number {
+    return this.nodes.size;
   }
 
-  /**
-   * Creates or replaces a task's files. Copies nothing: takes ownership of each spec's Buffer (the caller allocated
-   * it for us) unless the bytes are unchanged, in which case the new Buffer is wiped and the old one kept.
-   */
-  setTask(name: string, spec: TaskSpec): void {
+  /** The kernel took one more reference (a LOOKUP answered with this inode). */
+  ref(node: Node): void {
+    node.nlookup++;
+  }
+
+  /** The kernel dropped n references. A detached node with none left is zeroed and freed. */
+  forget(ino: bigint, n: number): void {
+    const node = this.nodes.get(ino);
+    if (!node || ino === ROOT_INO) return;
+    node.nlookup = Math.max(0, node.nlookup - n);
+    if (node.nlookup === 0 && !node.attached) {
+      node.content?.wipe();
+      this.nodes.delete(ino);
+    }
+  }
+
+  /** Creates or replaces a task's files in one step. */
+  setTask(name: string, spec: TaskSpec): KernelNotice[] {
+    const notices: KernelNotice[] = [];
     const now = this.stamp();
-    const old = this.tasks.get(name);
-    const dir = this.newDir(spec.uid, spec.gid, now, old?.dir.attr.ino);
-    const task: Task = { dir, contents: old?.contents ?? new Set() };
-    const oldFiles = new Map<string, FileNode>();
-    if (old) for (const [p, n] of this.walk(old.dir, `/${name}`)) if (n.kind === 'file') oldFiles.set(p, n);
-
-    const replaced: Content[] = [];
-    const newIndex = new Map<string, Node>([[`/${name}`, dir]]);
-    for (const f of spec.files) {
-      const parts = f.target.split('/');
-      let parent = dir;
-      let path = `/${name}`;
-      for (const part of parts.slice(0, -1)) {
-        path += `/${part}`;
-        let child = parent.children.get(part);
-        if (!child || child.kind !== 'dir') {
-          const prev = old ? this.index.get(path) : undefined;
-          child = this.newDir(spec.uid, spec.gid, now, prev?.attr.ino);
-          parent.children.set(part, child);
-          newIndex.set(path, child);
-        }
-        parent = child;
+    const root = this.nodes.get(ROOT_INO)!;
+    let dirIno = this.taskDirs.get(name);
+    if (dirIno === undefined) {
+      dirIno = this.newDir(spec.uid, spec.gid, now).ino;
+      this.taskDirs.set(name, dirIno);
+      root.children!.set(name, dirIno);
+      this.touch(root, now, notices);
+    } else {
+      const dir = this.nodes.get(dirIno)!;
+      if (dir.uid !== spec.uid || dir.gid !== spec.gid) {
+        dir.uid = spec.uid;
+        dir.gid = spec.gid;
+        this.touch(dir, now, notices);
       }
-      const leaf = parts[parts.length - 1]!;
-      path += `/${leaf}`;
-      const prev = oldFiles.get(path);
-      let node: FileNode;
-      if (prev && prev.content.equals(f.data)) {
-        f.data.fill(0); // same bytes: keep the old copy and its mtime; drop the duplicate
-        const attrSame = prev.attr.uid === f.uid && prev.attr.gid === f.gid && (prev.attr.mode & 0o7777) === f.mode;
-        node = {
-          kind: 'file',
-          content: prev.content,
-          attr: attrSame ? prev.attr : { ...prev.attr, uid: f.uid, gid: f.gid, mode: 0o100000 | f.mode, ctime: now },
-        };
-        oldFiles.delete(path);
-      } else {
-        if (prev) {
-          replaced.push(prev.content);
-          oldFiles.delete(path);
-        }
-        const content = new Content(f.data);
-        task.contents.add(content);
-        node = {
-          kind: 'file',
-          content,
-          attr: {
-            mode: 0o100000 | f.mode,
-            uid: f.uid,
-            gid: f.gid,
-            size: f.data.length,
-            mtime: now,
-            ctime: now,
-            ino: prev?.attr.ino ?? this.nextIno++,
-            nlink: 1,
-          },
-        };
-      }
-      parent.children.set(leaf, node);
-      newIndex.set(path, node);
     }
 
-    // Swap the task in one step, then retire what it no longer shows.
-    if (old) for (const p of this.walk(old.dir, `/${name}`).map(([p]) => p)) this.index.delete(p);
-    for (const [p, n] of newIndex) this.index.set(p, n);
-    this.tasks.set(name, task);
-    this.root.children.set(name, dir);
-    if (!old) this.touchRoot(now);
-    for (const n of oldFiles.values()) n.content.wipe(); // gone from the task: revoked, wipe at once
-    for (const c of replaced) c.retire(); // replaced: wiped once its last reader closes
-    for (const c of task.contents) if (c.wiped) task.contents.delete(c);
+    // Which paths the new spec wants; everything else under the task goes.
+    const wanted = new Map<string, FileSpec>(spec.files.map((f) => [f.target, f]));
+    const wantedDirs = new Set<string>();
+    for (const f of spec.files) {
+      const parts = f.target.split('/');
+      for (let i = 1; i < parts.length; i++) wantedDirs.add(parts.slice(0, i).join('/'));
+    }
+    this.prune(dirIno, '', wanted, wantedDirs, now, notices);
+
+    for (const f of spec.files) {
+      const parts = f.target.split('/');
+      let parent = this.nodes.get(dirIno)!;
+      for (const part of parts.slice(0, -1)) {
+        let sub = this.child(parent.ino, part);
+        if (!sub) {
+          sub = this.newDir(spec.uid, spec.gid, now);
+          parent.children!.set(part, sub.ino);
+          this.touch(parent, now, notices);
+        } else if (sub.uid !== spec.uid || sub.gid !== spec.gid) {
+          sub.uid = spec.uid;
+          sub.gid = spec.gid;
+          this.touch(sub, now, notices);
+        }
+        parent = sub;
+      }
+      const leaf = parts[parts.length - 1]!;
+      const prev = this.child(parent.ino, leaf);
+      const mode = 0o100000 | f.mode;
+      if (prev && prev.content!.equals(f.data)) {
+        f.data.fill(0); // same bytes: keep the old copy (and its mtime), drop the duplicate
+        if (prev.uid !== f.uid || prev.gid !== f.gid || prev.mode !== mode) {
+          Object.assign(prev, { uid: f.uid, gid: f.gid, mode, ctimeMs: now });
+          notices.push({ kind: 'inval_inode', ino: prev.ino });
+        }
+        continue;
+      }
+      const node = this.newFile(f, now);
+      parent.children!.set(leaf, node.ino);
+      if (prev) {
+        // A rotation: the name moves to the new inode; the old one serves its open readers until forgotten.
+        this.detach(prev, false);
+        notices.push({ kind: 'inval_entry', parent: parent.ino, name: leaf }, { kind: 'inval_inode', ino: prev.ino });
+      }
+      this.touch(parent, now, notices);
+    }
+    return notices;
   }
 
   /** Removes a task: its folder disappears and every byte it held is zeroed at once. */
-  removeTask(name: string): boolean {
-    const task = this.tasks.get(name);
-    if (!task) return false;
-    for (const [p] of this.walk(task.dir, `/${name}`)) this.index.delete(p);
-    this.tasks.delete(name);
-    this.root.children.delete(name);
-    this.touchRoot(this.stamp());
-    for (const c of task.contents) c.wipe();
-    task.contents.clear();
-    return true;
+  removeTask(name: string): KernelNotice[] {
+    const dirIno = this.taskDirs.get(name);
+    if (dirIno === undefined) return [];
+    const notices: KernelNotice[] = [];
+    const root = this.nodes.get(ROOT_INO)!;
+    this.taskDirs.delete(name);
+    root.children!.delete(name);
+    notices.push({ kind: 'delete', parent: ROOT_INO, child: dirIno, name });
+    this.detachTree(this.nodes.get(dirIno)!, notices);
+    this.touch(root, this.stamp(), notices);
+    return notices;
   }
 
   /** Zeroes everything (unmount, shutdown). */
   wipeAll(): void {
-    for (const name of [...this.tasks.keys()]) this.removeTask(name);
+    for (const name of [...this.taskDirs.keys()]) this.removeTask(name);
+    for (const node of this.nodes.values()) node.content?.wipe();
   }
 
-  private touchRoot(now: number): void {
-    this.root.attr = { ...this.root.attr, mtime: now, ctime: now };
-  }
-
-  private newDir(uid: number, gid: number, now: number, ino?: number): DirNode {
-    return {
-      kind: 'dir',
-      attr: { mode: TASK_DIR_MODE, uid, gid, size: 0, mtime: now, ctime: now, ino: ino ?? this.nextIno++, nlink: 2 },
-      children: new Map(),
-    };
-  }
-
-  /** All nodes under dir (dir included), with their paths prefixed by base. */
-  private walk(dir: DirNode, base: string): Array<[string, Node]> {
-    const out: Array<[string, Node]> = [[base, dir]];
-    for (const [name, child] of dir.children) {
-      if (child.kind === 'dir') out.push(...this.walk(child, `${base}/${name}`));
-      else out.push([`${base}/${name}`, child]);
+  /** Removes, under dir, every file and folder the new spec does not want. */
+  private prune(dirIno: bigint, base: string, wanted: Map<string, FileSpec>, wantedDirs: Set<string>, now: number, notices: KernelNotice[]): void {
+    const dir = this.nodes.get(dirIno)!;
+    for (const [name, ino] of [...dir.children!]) {
+      const path = base ? `${base}/${name}` : name;
+      const node = this.nodes.get(ino)!;
+      const keep = node.kind === 'dir' ? wantedDirs.has(path) : wanted.has(path);
+      if (keep) {
+        if (node.kind === 'dir') this.prune(ino, path, wanted, wantedDirs, now, notices);
+        continue;
+      }
+      dir.children!.delete(name);
+      notices.push({ kind: 'delete', parent: dirIno, child: ino, name });
+      this.detachTree(node, notices);
+      this.touch(dir, now, notices);
     }
-    return out;
+  }
+
+  /** Detaches a node and everything under it; revoked bytes are zeroed now. */
+  private detachTree(node: Node, notices: KernelNotice[]): void {
+    if (node.children) for (const ino of node.children.values()) this.detachTree(this.nodes.get(ino)!, notices);
+    this.detach(node, true);
+    notices.push({ kind: 'inval_inode', ino: node.ino });
+  }
+
+  private detach(node: Node, revoke: boolean): void {
+    node.attached = false;
+    if (revoke) node.content?.wipe();
+    if (node.nlookup === 0) {
+      node.content?.wipe();
+      this.nodes.delete(node.ino);
+    }
+  }
+
+  /** A folder's listing or attributes changed: new times, and the kernel must drop its cached copy. */
+  private touch(dir: Node, now: number, notices: KernelNotice[]): void {
+    const fresh = dir.mtimeMs !== now;
+    dir.mtimeMs = now;
+    dir.ctimeMs = now;
+    if (fresh) notices.push({ kind: 'inval_inode', ino: dir.ino }); // once per folder per change
+  }
+
+  private newDir(uid: number, gid: number, now: number): Node {
+    const node: Node = {
+      ino: this.nextIno++, kind: 'dir', mode: TASK_DIR_MODE, uid, gid, mtimeMs: now, ctimeMs: now,
+      children: new Map(), nlookup: 0, attached: true,
+    };
+    this.nodes.set(node.ino, node);
+    return node;
+  }
+
+  private newFile(f: FileSpec, now: number): Node {
+    const node: Node = {
+      ino: this.nextIno++, kind: 'file', mode: 0o100000 | f.mode, uid: f.uid, gid: f.gid, mtimeMs: now, ctimeMs: now,
+      content: new Content(f.data), nlookup: 0, attached: true,
+    };
+    this.nodes.set(node.ino, node);
+    return node;
   }
 }

@@ -1,0 +1,150 @@
+// Task manifests for standalone mode: parsing and validation only (no I/O beyond the text given).
+import { parse as parseYaml } from 'yaml';
+import { basename, extname, isAbsolute, resolve, dirname } from 'node:path';
+import { objectNameError } from '../../shared/names.js';
+import type { PayloadKind } from '../../shared/limits.js';
+
+export interface FileRef {
+  kind: PayloadKind;
+  /** Absolute path of the source file. */
+  source: string;
+  target: string;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+export interface Manifest {
+  task: string;
+  uid: number;
+  gid: number;
+  files: FileRef[];
+}
+
+export class ManifestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ManifestError';
+  }
+}
+
+const TOP_FIELDS = new Set(['task', 'uid', 'gid', 'secrets', 'configs']);
+const REF_FIELDS = new Set(['file', 'target', 'uid', 'gid', 'mode']);
+const MAX_ID = 0xfffffffe; // (uid_t)-1 means "no change" to the kernel
+
+export const MANIFEST_EXTENSIONS = ['.yaml', '.yml', '.json'];
+
+export function isManifestFile(path: string): boolean {
+  return MANIFEST_EXTENSIONS.includes(extname(path).toLowerCase());
+}
+
+/** The task name a manifest file gets when it does not say one: its base name without the extension. */
+export function defaultTaskName(path: string): string {
+  return basename(path, extname(path));
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function parseId(v: unknown, where: string): number {
+  if (v === undefined) return 0;
+  const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_ID) {
+    throw new ManifestError(`${where} must be a number from 0 to ${MAX_ID}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** Mode: an octal string ("0440", "440") or a number (YAML 1.1 reads 0440 as octal, as compose files do). */
+export function parseMode(v: unknown, where: string): number {
+  if (v === undefined) return 0o444;
+  let n: number | undefined;
+  if (typeof v === 'string' && /^0?[0-7]{1,4}$/.test(v)) n = parseInt(v, 8);
+  else if (typeof v === 'number' && Number.isInteger(v)) n = v;
+  if (n === undefined || n < 0 || n > 0o7777) {
+    throw new ManifestError(`${where} must be an octal mode from 0000 to 7777, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** A target: a relative path under the task folder, with no '..' or '.' parts and no empty parts. */
+export function targetError(target: string): string | null {
+  if (target === '') return 'must not be empty';
+  if (target.startsWith('/')) return 'must be relative to the task folder, not absolute';
+  if (target.includes('\0')) return 'must not contain NUL';
+  for (const part of target.split('/')) {
+    if (part === '') return 'must not have empty parts';
+    if (part === '.' || part === '..') return `must not contain '${part}'`;
+    if (Buffer.byteLength(part) > 255) return 'has a part longer than 255 bytes';
+  }
+  return null;
+}
+
+function parseRefs(kind: PayloadKind, list: unknown, manifestDir: string): FileRef[] {
+  const section = `${kind}s`;
+  if (list === undefined || list === null) return [];
+  if (!Array.isArray(list)) throw new ManifestError(`'${section}' must be a list`);
+  return list.map((item, i) => {
+    const where = `${section}[${i}]`;
+    if (!isPlainObject(item)) throw new ManifestError(`${where} must be a mapping`);
+    for (const k of Object.keys(item)) {
+      if (!REF_FIELDS.has(k)) throw new ManifestError(`${where}: unknown field '${k}'`);
+    }
+    if (typeof item.file !== 'string' || item.file === '') throw new ManifestError(`${where}.file must be a path`);
+    const target = item.target ?? basename(item.file);
+    if (typeof target !== 'string') throw new ManifestError(`${where}.target must be a string`);
+    const bad = targetError(target);
+    if (bad) throw new ManifestError(`${where}.target ${JSON.stringify(target)} ${bad}`);
+    return {
+      kind,
+      source: isAbsolute(item.file) ? item.file : resolve(manifestDir, item.file),
+      target,
+      uid: parseId(item.uid, `${where}.uid`),
+      gid: parseId(item.gid, `${where}.gid`),
+      mode: parseMode(item.mode, `${where}.mode`),
+    };
+  });
+}
+
+/** Refuses two files at one target, and a file that would also have to be a folder ('a' and 'a/b'). */
+function checkTargets(files: FileRef[]): void {
+  const seen = new Set<string>();
+  for (const f of files) {
+    if (seen.has(f.target)) throw new ManifestError(`duplicate target ${JSON.stringify(f.target)}`);
+    seen.add(f.target);
+  }
+  for (const f of files) {
+    const parts = f.target.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      if (seen.has(dir)) throw new ManifestError(`target ${JSON.stringify(dir)} is a file and also the folder of ${JSON.stringify(f.target)}`);
+    }
+  }
+}
+
+/** Parses and validates one manifest's text. Throws ManifestError naming the problem. */
+export function parseManifest(text: string, path: string): Manifest {
+  let doc: unknown;
+  try {
+    doc =
+      extname(path).toLowerCase() === '.json'
+        ? JSON.parse(text)
+        : parseYaml(text, { version: '1.1', uniqueKeys: true, prettyErrors: false });
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ManifestError(`cannot parse: ${msg}`);
+  }
+  if (!isPlainObject(doc)) throw new ManifestError('must be a mapping with task, uid, gid, secrets, configs');
+  for (const k of Object.keys(doc)) {
+    if (!TOP_FIELDS.has(k)) throw new ManifestError(`unknown field '${k}'`);
+  }
+  const task = doc.task ?? defaultTaskName(path);
+  if (typeof task !== 'string') throw new ManifestError('task must be a string');
+  const nameErr = objectNameError(task);
+  if (nameErr) throw new ManifestError(`task name ${JSON.stringify(task)}: ${nameErr}`);
+  const dir = dirname(path);
+  const files = [...parseRefs('secret', doc.secrets, dir), ...parseRefs('config', doc.configs, dir)];
+  checkTargets(files);
+  return { task, uid: parseId(doc.uid, 'uid'), gid: parseId(doc.gid, 'gid'), files };
+}

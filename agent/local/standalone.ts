@@ -1,0 +1,223 @@
+// Standalone mode: a watched folder of task manifests drives the tree the mount shows. No manager needed.
+// Every change is applied per task in one step; a bad manifest is refused and its task keeps its last good state.
+import { watch, type FSWatcher } from 'chokidar';
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Logger } from '../../shared/log.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { KernelNotice, SecretTree } from '../secretstore/tree.js';
+import { isManifestFile, parseManifest, ManifestError, type Manifest } from './manifest.js';
+import { readSources } from './source-reader.js';
+
+interface Applied {
+  manifest: Manifest;
+}
+
+export interface StandaloneOptions {
+  tasksDir: string;
+  tree: SecretTree;
+  log: Logger;
+  /** Makes a change visible to readers (kernel cache notifications); resolves when it is. */
+  publish: (notices: KernelNotice[]) => Promise<void>;
+}
+
+/** chokidar drops a second change to one path within 50 ms; a re-check after that window catches it. */
+const RECHECK_MS = 80;
+
+/** What identifies the current version of a set of files: inode, size, mtime, ctime of each. */
+async function fingerprint(paths: string[]): Promise<string> {
+  const parts = await Promise.all(
+    paths.map(async (p) => {
+      try {
+        const s = await stat(p, { bigint: true });
+        return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+      } catch {
+        return '-';
+      }
+    }),
+  );
+  return parts.join('|');
+}
+
+export class StandaloneTasks {
+  private readonly tasksDir: string;
+  private readonly tree: SecretTree;
+  private readonly log: Logger;
+  private readonly publish: (notices: KernelNotice[]) => Promise<void>;
+  /** Manifest path -> fingerprint of it and its sources when last read, and the re-check timer. */
+  private readonly seen = new Map<string, { print: string; timer?: NodeJS.Timeout }>();
+  private watcher: FSWatcher | null = null;
+  /** Manifest path -> what it last applied successfully. */
+  private readonly applied = new Map<string, Applied>();
+  /** Source path -> manifests that use it, so an edited source reloads them. */
+  private readonly sourceUsers = new Map<string, Set<string>>();
+  private queue: Promise<void> = Promise.resolve();
+  private readonly pending = new Set<string>();
+  /** Manifest path -> the version and reason of its last refusal. */
+  private readonly refused = new Map<string, string>();
+
+  constructor(opts: StandaloneOptions) {
+    this.tasksDir = resolve(opts.tasksDir);
+    this.tree = opts.tree;
+    this.log = opts.log;
+    this.publish = opts.publish;
+  }
+
+  /** Starts watching; resolves once every manifest present at start has been applied or refused. */
+  async start(): Promise<void> {
+    const watcher = watch(this.tasksDir, { depth: 0, ignoreInitial: false, persistent: true, atomic: false });
+    this.watcher = watcher;
+    watcher.on('add', (p) => this.onEvent(p));
+    watcher.on('change', (p) => this.onEvent(p));
+    watcher.on('unlink', (p) => this.onEvent(p));
+    watcher.on('error', (err) => this.log.error({ err: errorMessage(err) }, 'watch error'));
+    await new Promise<void>((res) => watcher.once('ready', () => res()));
+    await this.idle();
+    this.log.info({ tasksDir: this.tasksDir, tasks: this.tree.taskNames().length }, 'standalone tasks loaded');
+  }
+
+  async stop(): Promise<void> {
+    await this.watcher?.close();
+    this.watcher = null;
+    for (const s of this.seen.values()) clearTimeout(s.timer);
+    this.seen.clear();
+    await this.idle();
+  }
+
+  /** Resolves when every queued reload has run. */
+  async idle(): Promise<void> {
+    let q;
+    do {
+      q = this.queue;
+      await q;
+    } while (q !== this.queue);
+  }
+
+  private onEvent(path: string): void {
+    const abs = resolve(path);
+    const targets = new Set<string>();
+    if (isManifestFile(abs) && resolve(abs, '..') === this.tasksDir) targets.add(abs);
+    for (const m of this.sourceUsers.get(abs) ?? []) targets.add(m);
+    for (const t of targets) this.schedule(t);
+  }
+
+  /** Coalesces bursts: a manifest already waiting in the queue is not queued twice. */
+  private schedule(manifestPath: string): void {
+    if (this.pending.has(manifestPath)) return;
+    this.pending.add(manifestPath);
+    this.queue = this.queue.then(async () => {
+      this.pending.delete(manifestPath);
+      try {
+        await this.reload(manifestPath);
+      } catch (err) {
+        this.log.error({ file: manifestPath, err: errorMessage(err) }, 'manifest reload failed');
+      }
+      this.scheduleRecheck(manifestPath);
+    });
+  }
+
+  /** Reloads again if the manifest or a source changed after we read them and no event said so. */
+  private scheduleRecheck(manifestPath: string): void {
+    const entry = this.seen.get(manifestPath);
+    if (!entry || !this.watcher) return;
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      void fingerprint(this.watchedFiles(manifestPath)).then((now) => {
+        if (this.watcher && this.seen.get(manifestPath) === entry && now !== entry.print) this.schedule(manifestPath);
+      });
+    }, RECHECK_MS);
+    entry.timer.unref();
+  }
+
+  private watchedFiles(manifestPath: string): string[] {
+    const files = [manifestPath];
+    for (const [src, users] of this.sourceUsers) if (users.has(manifestPath)) files.push(src);
+    return files;
+  }
+
+  private async reload(path: string): Promise<void> {
+    // Fingerprint before reading: a change during the read shows up as a difference at the re-check.
+    const before = await fingerprint(this.watchedFiles(path));
+    this.seen.set(path, { print: before, timer: this.seen.get(path)?.timer });
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.forget(path);
+      throw err;
+    }
+    const prev = this.applied.get(path);
+    let manifest: Manifest;
+    let data: Buffer[];
+    try {
+      manifest = parseManifest(text, path);
+      const owner = this.ownerOf(manifest.task);
+      if (owner && owner !== path) throw new ManifestError(`task ${JSON.stringify(manifest.task)} is already defined by ${owner}`);
+      this.track(path, manifest); // watch sources even when one is missing now, so that its arrival is seen
+      data = await readSources(manifest.files);
+    } catch (err) {
+      if (!(err instanceof ManifestError)) throw err;
+      // One line per refusal: a re-read of the same bad version (a late or duplicate event) stays quiet.
+      const key = `${before}|${err.message}`;
+      if (this.refused.get(path) === key) return;
+      this.refused.set(path, key);
+      this.log.error({ file: path, err: err.message, kept: prev ? prev.manifest.task : null }, 'manifest refused');
+      return;
+    }
+    this.refused.delete(path);
+    const notices: KernelNotice[] = [];
+    if (prev && prev.manifest.task !== manifest.task) notices.push(...this.tree.removeTask(prev.manifest.task));
+    notices.push(
+      ...this.tree.setTask(manifest.task, {
+        uid: manifest.uid,
+        gid: manifest.gid,
+        files: manifest.files.map((f, i) => ({ target: f.target, data: data[i]!, uid: f.uid, gid: f.gid, mode: f.mode })),
+      }),
+    );
+    this.applied.set(path, { manifest });
+    await this.publish(notices);
+    if (notices.length === 0) this.log.debug({ file: path, task: manifest.task }, 'task unchanged');
+    else this.log.info({ file: path, task: manifest.task, files: manifest.files.length }, 'task applied');
+  }
+
+  private async forget(path: string): Promise<void> {
+    const prev = this.applied.get(path);
+    this.applied.delete(path);
+    this.track(path, null);
+    clearTimeout(this.seen.get(path)?.timer);
+    this.seen.delete(path);
+    this.refused.delete(path);
+    if (!prev) return;
+    await this.publish(this.tree.removeTask(prev.manifest.task));
+    this.log.info({ file: path, task: prev.manifest.task }, 'task removed');
+  }
+
+  private ownerOf(task: string): string | undefined {
+    for (const [p, a] of this.applied) if (a.manifest.task === task) return p;
+    return undefined;
+  }
+
+  /** Points the source watch list at what this manifest uses now. */
+  private track(manifestPath: string, manifest: Manifest | null): void {
+    const wanted = new Set(manifest?.files.map((f) => f.source) ?? []);
+    for (const [src, users] of this.sourceUsers) {
+      if (users.has(manifestPath) && !wanted.has(src)) {
+        users.delete(manifestPath);
+        if (users.size === 0) {
+          this.sourceUsers.delete(src);
+          if (resolve(src, '..') !== this.tasksDir) this.watcher?.unwatch(src);
+        }
+      }
+    }
+    for (const src of wanted) {
+      let users = this.sourceUsers.get(src);
+      if (!users) {
+        users = new Set();
+        this.sourceUsers.set(src, users);
+        if (resolve(src, '..') !== this.tasksDir) this.watcher?.add(src);
+      }
+      users.add(manifestPath);
+    }
+  }
+}

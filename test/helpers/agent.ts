@@ -1,0 +1,91 @@
+// Starts a real standalone agent process on a temporary mount, for integration tests.
+import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { waitFor } from './wait.js';
+import { runsecretsArgv } from './env.js';
+
+export const REPO = resolve(import.meta.dirname, '../..');
+export const BIN = join(REPO, 'bin/runsecrets');
+
+export interface AgentProc {
+  dir: string;
+  tasksDir: string;
+  mount: string;
+  proc: ChildProcess;
+  /** Parsed JSON log lines so far. */
+  logs(): Array<Record<string, unknown>>;
+  /** Waits for a log line matching pred (counting only lines after `from`). */
+  waitLog(pred: (l: Record<string, unknown>) => boolean, from?: number, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export function isMounted(mount: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === mount);
+}
+
+export function tempDirs(prefix = 'rs-agent-'): { dir: string; tasksDir: string; mount: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755); // other uids must reach the mount inside
+  const tasksDir = join(dir, 'tasks');
+  mkdirSync(tasksDir);
+  return { dir, tasksDir, mount: join(dir, 'mnt') };
+}
+
+export async function startAgent(opts: { dir?: string; tasksDir?: string; mount?: string; extraArgs?: string[] } = {}): Promise<AgentProc> {
+  const t = opts.dir ? { dir: opts.dir, tasksDir: opts.tasksDir!, mount: opts.mount! } : tempDirs();
+  const [cmd, argv] = runsecretsArgv(BIN, [
+    'agent', 'run', '--standalone', '--tasks-dir', t.tasksDir, '--mount', t.mount, '--log-level', 'debug', ...(opts.extraArgs ?? []),
+  ]);
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines: Array<Record<string, unknown>> = [];
+  let partial = '';
+  proc.stderr!.setEncoding('utf8');
+  proc.stderr!.on('data', (chunk: string) => {
+    partial += chunk;
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const p of parts) {
+      try {
+        lines.push(JSON.parse(p) as Record<string, unknown>);
+      } catch {
+        lines.push({ msg: p, raw: true });
+      }
+    }
+  });
+  const exited = new Promise<number | null>((res) => proc.once('exit', (code, sig) => res(code ?? (sig ? -1 : null))));
+  const agent: AgentProc = {
+    ...t,
+    proc,
+    exited,
+    logs: () => lines,
+    waitLog: (pred, from = 0, timeoutMs = 5000) =>
+      waitFor('agent log line', () => lines.slice(from).find(pred), { timeoutMs }),
+    stop: async (signal = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+  await Promise.race([
+    agent.waitLog((l) => l.msg === 'standalone tasks loaded' || l.level === 'fatal', 0, 15000),
+    exited.then((c) => {
+      throw new Error(`agent exited early (${c}): ${JSON.stringify(lines)}`);
+    }),
+  ]);
+  const fatal = lines.find((l) => l.level === 'fatal');
+  if (fatal) throw new Error(`agent failed: ${JSON.stringify(fatal)}`);
+  return agent;
+}
+
+/** Last resort for teardown: never leave a mount behind, even when a test failed halfway. */
+export function forceUnmount(mount: string): void {
+  try {
+    if (isMounted(mount)) execFileSync('fusermount', ['-uz', mount], { stdio: 'ignore' });
+  } catch {
+    /* already gone */
+  }
+}
