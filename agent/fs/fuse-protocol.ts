@@ -4,7 +4,6 @@
 
 export const FUSE_KERNEL_VERSION = 7;
 export const FUSE_MAX_MINOR = 38; // what this code was written against (Linux 6.x headers)
-export const ROOT_ID = 1n;
 
 export const Op = {
   LOOKUP: 1,
@@ -109,7 +108,7 @@ export function outHeader(unique: bigint, error: number, bodyLen: number): Buffe
 }
 
 export interface Attr {
-  ino: bigint;
+  ino: number;
   size: number;
   mode: number;
   nlink: number;
@@ -127,7 +126,7 @@ function writeTime(b: Buffer, secOff: number, nsecOff: number, ms: number): void
 }
 
 function writeAttr(b: Buffer, off: number, a: Attr): void {
-  b.writeBigUInt64LE(a.ino, off);
+  b.writeBigUInt64LE(BigInt(a.ino), off);
   b.writeBigUInt64LE(BigInt(a.size), off + 8);
   b.writeBigUInt64LE(BigInt(Math.ceil(a.size / 512)), off + 16);
   writeTime(b, off + 24, off + 48, a.mtimeMs); // atime
@@ -150,7 +149,7 @@ function writeTimeout(b: Buffer, secOff: number, nsecOff: number, seconds: numbe
 /** fuse_entry_out: the answer to LOOKUP. */
 export function entryOut(a: Attr, entryTtl: number, attrTtl: number): Buffer {
   const b = Buffer.alloc(40 + ATTR_SIZE);
-  b.writeBigUInt64LE(a.ino, 0);
+  b.writeBigUInt64LE(BigInt(a.ino), 0);
   b.writeBigUInt64LE(0n, 8); // generation: inode numbers are never reused while mounted
   writeTimeout(b, 16, 32, entryTtl);
   writeTimeout(b, 24, 36, attrTtl);
@@ -209,12 +208,12 @@ export const DT_DIR = 4;
 export const DT_REG = 8;
 
 /** Appends one fuse_dirent (8-byte aligned) to out; returns false when it does not fit in `max` bytes. */
-export function pushDirent(out: Buffer[], used: number, max: number, ino: bigint, off: number, type: number, name: string): number {
+export function pushDirent(out: Buffer[], used: number, max: number, ino: number, off: number, type: number, name: string): number {
   const nameBytes = Buffer.from(name);
   const size = (24 + nameBytes.length + 7) & ~7;
   if (used + size > max) return -1;
   const b = Buffer.alloc(size);
-  b.writeBigUInt64LE(ino, 0);
+  b.writeBigUInt64LE(BigInt(ino), 0);
   b.writeBigUInt64LE(BigInt(off), 8);
   b.writeUInt32LE(nameBytes.length, 16);
   b.writeUInt32LE(type, 20);
@@ -223,28 +222,28 @@ export function pushDirent(out: Buffer[], used: number, max: number, ino: bigint
   return used + size;
 }
 
-export function notifyInvalInode(ino: bigint): Buffer[] {
+export function notifyInvalInode(ino: number): Buffer[] {
   const body = Buffer.alloc(24);
-  body.writeBigUInt64LE(ino, 0);
+  body.writeBigUInt64LE(BigInt(ino), 0);
   body.writeBigInt64LE(0n, 8); // from offset 0...
   body.writeBigInt64LE(0n, 16); // ...to the end (len 0 = all)
   return [outHeader(0n, Notify.INVAL_INODE, body.length), body];
 }
 
-export function notifyInvalEntry(parent: bigint, name: string): Buffer[] {
+export function notifyInvalEntry(parent: number, name: string): Buffer[] {
   const nameBytes = Buffer.from(name);
   const body = Buffer.alloc(16 + nameBytes.length + 1);
-  body.writeBigUInt64LE(parent, 0);
+  body.writeBigUInt64LE(BigInt(parent), 0);
   body.writeUInt32LE(nameBytes.length, 8);
   nameBytes.copy(body, 16);
   return [outHeader(0n, Notify.INVAL_ENTRY, body.length), body];
 }
 
-export function notifyDelete(parent: bigint, child: bigint, name: string): Buffer[] {
+export function notifyDelete(parent: number, child: number, name: string): Buffer[] {
   const nameBytes = Buffer.from(name);
   const body = Buffer.alloc(24 + nameBytes.length + 1);
-  body.writeBigUInt64LE(parent, 0);
-  body.writeBigUInt64LE(child, 8);
+  body.writeBigUInt64LE(BigInt(parent), 0);
+  body.writeBigUInt64LE(BigInt(child), 8);
   body.writeUInt32LE(nameBytes.length, 16);
   nameBytes.copy(body, 24);
   return [outHeader(0n, Notify.DELETE, body.length), body];

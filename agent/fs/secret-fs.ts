@@ -56,7 +56,7 @@ export class SecretFs {
   async mount(): Promise<void> {
     mkdirSync(this.mountPoint, { recursive: true, mode: 0o755 });
     const fd = openSync('/dev/fuse', 'r+'); // libuv opens with O_CLOEXEC: no child ever inherits it
-    const session = new FuseSession(fd, (h, body) => this.handle(h.opcode, h.nodeid, h.unique, body), this.log);
+    const session = new FuseSession(fd, (h, body) => this.handle(h.opcode, Number(h.nodeid), body), this.log);
     try {
       await mountFuse(this.mountPoint, fd);
     } catch (err) {
@@ -95,7 +95,7 @@ export class SecretFs {
   }
 
   /** One request. Never throws (the session turns a throw into EIO anyway); always answers what needs one. */
-  private handle(opcode: number, nodeid: bigint, _unique: bigint, body: Buffer): Reply {
+  private handle(opcode: number, nodeid: number, body: Buffer): Reply {
     const tree = this.tree;
     switch (opcode) {
       case Op.INIT: {
@@ -120,7 +120,7 @@ export class SecretFs {
         return null;
       case Op.BATCH_FORGET: {
         const count = body.readUInt32LE(0);
-        for (let i = 0; i < count; i++) tree.forget(body.readBigUInt64LE(8 + i * 16), Number(body.readBigUInt64LE(16 + i * 16)));
+        for (let i = 0; i < count; i++) tree.forget(Number(body.readBigUInt64LE(8 + i * 16)), Number(body.readBigUInt64LE(16 + i * 16)));
         return null;
       }
       case Op.GETATTR: {
@@ -158,7 +158,7 @@ export class SecretFs {
         if (!node || node.kind !== 'dir') return -Errno.ENOTDIR;
         const offset = Number(body.readBigUInt64LE(8));
         const max = body.readUInt32LE(16);
-        const entries: Array<[string, bigint, number]> = [
+        const entries: Array<[string, number, number]> = [
           ['.', node.ino, DT_DIR],
           ['..', node.ino, DT_DIR],
         ];

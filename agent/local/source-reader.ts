@@ -1,45 +1,53 @@
 // Reads a manifest's source files into Buffers the agent owns (Buffer.alloc, never Node's shared pool).
-import { open } from 'node:fs/promises';
-import { constants } from 'node:fs';
-import { maxPayloadSize, payloadSizeError } from '../../shared/limits.js';
+import { open, fstat, read, close, constants } from 'node:fs';
+import { promisify } from 'node:util';
+import { payloadSizeError } from '../../shared/limits.js';
 import { wipe } from '../secretstore/bytes.js';
 import { ManifestError, type FileRef } from './manifest.js';
 
+const openP = promisify(open);
+const fstatP = promisify(fstat);
+const readP = promisify(read);
+const closeP = promisify(close);
+
+/** One byte past the end: only ever holds a byte of a file that grew while we read it, and is wiped then. */
+const PROBE = Buffer.alloc(1);
+
+async function readAll(fd: number, buf: Buffer): Promise<number> {
+  let got = 0;
+  while (got < buf.length) {
+    const { bytesRead: n } = await readP(fd, buf, got, buf.length - got, got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
 async function readOwned(ref: FileRef): Promise<Buffer> {
-  const max = maxPayloadSize(ref.kind);
-  let fh;
+  let fd: number;
   try {
-    fh = await open(ref.source, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = await openP(ref.source, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new ManifestError(`${ref.kind} source ${ref.source}: ${code === 'ENOENT' ? 'no such file' : code ?? 'cannot open'}`);
   }
   try {
-    const st = await fh.stat();
+    const st = await fstatP(fd);
     if (!st.isFile()) throw new ManifestError(`${ref.kind} source ${ref.source}: not a regular file`);
     const sizeErr = payloadSizeError(ref.kind, st.size);
     if (sizeErr) throw new ManifestError(`${ref.kind} source ${ref.source} (${st.size} bytes): ${sizeErr}`);
-    // One byte of headroom tells us if the file grew while we read it.
-    const buf = Buffer.alloc(Math.min(st.size + 1, max));
-    let got = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-      if (got === buf.length) break;
-    }
-    if (got !== st.size) {
+    // Read straight into an exact-size Buffer of our own; one more byte tells us if the file grew meanwhile.
+    const buf = Buffer.alloc(st.size);
+    const got = await readAll(fd, buf);
+    const { bytesRead: more } = await readP(fd, PROBE, 0, 1, st.size);
+    if (got !== st.size || more !== 0) {
       wipe(buf);
+      wipe(PROBE);
       throw new ManifestError(`${ref.kind} source ${ref.source}: changed while being read`);
     }
-    const data = buf.subarray(0, got);
-    // subarray shares memory: copy into an exact-size Buffer so the whole allocation can be wiped later.
-    const exact = Buffer.alloc(got);
-    data.copy(exact);
-    wipe(buf);
-    return exact;
+    return buf;
   } finally {
-    await fh.close();
+    await closeP(fd);
   }
 }
 

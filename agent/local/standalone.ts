@@ -1,13 +1,14 @@
 // Standalone mode: a watched folder of task manifests drives the tree the mount shows. No manager needed.
 // Every change is applied per task in one step; a bad manifest is refused and its task keeps its last good state.
-import { watch, type FSWatcher } from 'chokidar';
-import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { KernelNotice, SecretTree } from '../secretstore/tree.js';
 import { isManifestFile, parseManifest, ManifestError, type Manifest } from './manifest.js';
 import { readSources } from './source-reader.js';
+import { DirWatcher } from './dir-watcher.js';
 
 interface Applied {
   manifest: Manifest;
@@ -21,22 +22,22 @@ export interface StandaloneOptions {
   publish: (notices: KernelNotice[]) => Promise<void>;
 }
 
-/** chokidar drops a second change to one path within 50 ms; a re-check after that window catches it. */
+/** After each read, look again this much later: catches a change that raced the read or whose event was merged. */
 const RECHECK_MS = 80;
 
-/** What identifies the current version of a set of files: inode, size, mtime, ctime of each. */
+/** What identifies the current version of a set of files: inode, size, mtime, ctime of each (order-free). */
 async function fingerprint(paths: string[]): Promise<string> {
-  const parts = await Promise.all(
-    paths.map(async (p) => {
-      try {
-        const s = await stat(p, { bigint: true });
-        return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-      } catch {
-        return '-';
-      }
-    }),
-  );
-  return parts.join('|');
+  const parts: string[] = [];
+  for (const p of [...new Set(paths)].sort()) {
+    try {
+      const s = await stat(p);
+      parts.push(`${s.ino}:${s.size}:${s.mtimeMs}:${s.ctimeMs}`);
+    } catch {
+      parts.push('-');
+    }
+  }
+  // A digest keeps the remembered fingerprint small, however many sources a manifest has.
+  return createHash('sha256').update(parts.join('|')).digest('base64');
 }
 
 export class StandaloneTasks {
@@ -46,7 +47,7 @@ export class StandaloneTasks {
   private readonly publish: (notices: KernelNotice[]) => Promise<void>;
   /** Manifest path -> fingerprint of it and its sources when last read, and the re-check timer. */
   private readonly seen = new Map<string, { print: string; timer?: NodeJS.Timeout }>();
-  private watcher: FSWatcher | null = null;
+  private watcher: DirWatcher | null = null;
   /** Manifest path -> what it last applied successfully. */
   private readonly applied = new Map<string, Applied>();
   /** Source path -> manifests that use it, so an edited source reloads them. */
@@ -65,19 +66,22 @@ export class StandaloneTasks {
 
   /** Starts watching; resolves once every manifest present at start has been applied or refused. */
   async start(): Promise<void> {
-    const watcher = watch(this.tasksDir, { depth: 0, ignoreInitial: false, persistent: true, atomic: false });
+    const watcher = new DirWatcher((path, dir) => this.onEvent(path, dir), this.log);
+    try {
+      watcher.add(this.tasksDir, true);
+    } catch (err) {
+      throw new Error(`cannot watch the tasks dir ${this.tasksDir}: ${errorMessage(err)}`);
+    }
     this.watcher = watcher;
-    watcher.on('add', (p) => this.onEvent(p));
-    watcher.on('change', (p) => this.onEvent(p));
-    watcher.on('unlink', (p) => this.onEvent(p));
-    watcher.on('error', (err) => this.log.error({ err: errorMessage(err) }, 'watch error'));
-    await new Promise<void>((res) => watcher.once('ready', () => res()));
+    for (const name of await readdir(this.tasksDir)) {
+      if (isManifestFile(name)) this.schedule(join(this.tasksDir, name));
+    }
     await this.idle();
     this.log.info({ tasksDir: this.tasksDir, tasks: this.tree.taskNames().length }, 'standalone tasks loaded');
   }
 
   async stop(): Promise<void> {
-    await this.watcher?.close();
+    this.watcher?.close();
     this.watcher = null;
     for (const s of this.seen.values()) clearTimeout(s.timer);
     this.seen.clear();
@@ -93,12 +97,24 @@ export class StandaloneTasks {
     } while (q !== this.queue);
   }
 
-  private onEvent(path: string): void {
-    const abs = resolve(path);
+  private onEvent(path: string, dir: string): void {
     const targets = new Set<string>();
-    if (isManifestFile(abs) && resolve(abs, '..') === this.tasksDir) targets.add(abs);
-    for (const m of this.sourceUsers.get(abs) ?? []) targets.add(m);
+    if (path === dir) {
+      // No entry name: anything in this folder may have changed.
+      if (dir === this.tasksDir) void this.rescanTasksDir();
+      for (const [src, users] of this.sourceUsers) if (dirname(src) === dir) for (const m of users) targets.add(m);
+    } else {
+      if (dir === this.tasksDir && isManifestFile(path)) targets.add(path);
+      for (const m of this.sourceUsers.get(path) ?? []) targets.add(m);
+    }
     for (const t of targets) this.schedule(t);
+  }
+
+  private async rescanTasksDir(): Promise<void> {
+    const names = await readdir(this.tasksDir).catch(() => [] as string[]);
+    const present = new Set(names.filter(isManifestFile).map((n) => join(this.tasksDir, n)));
+    for (const p of present) this.schedule(p);
+    for (const p of this.applied.keys()) if (!present.has(p)) this.schedule(p);
   }
 
   /** Coalesces bursts: a manifest already waiting in the queue is not queued twice. */
@@ -138,8 +154,8 @@ export class StandaloneTasks {
 
   private async reload(path: string): Promise<void> {
     // Fingerprint before reading: a change during the read shows up as a difference at the re-check.
-    const before = await fingerprint(this.watchedFiles(path));
-    this.seen.set(path, { print: before, timer: this.seen.get(path)?.timer });
+    const entry = { print: await fingerprint([path]), timer: this.seen.get(path)?.timer };
+    this.seen.set(path, entry);
     let text: string;
     try {
       text = await readFile(path, 'utf8');
@@ -155,11 +171,12 @@ export class StandaloneTasks {
       const owner = this.ownerOf(manifest.task);
       if (owner && owner !== path) throw new ManifestError(`task ${JSON.stringify(manifest.task)} is already defined by ${owner}`);
       this.track(path, manifest); // watch sources even when one is missing now, so that its arrival is seen
+      entry.print = await fingerprint(this.watchedFiles(path));
       data = await readSources(manifest.files);
     } catch (err) {
       if (!(err instanceof ManifestError)) throw err;
       // One line per refusal: a re-read of the same bad version (a late or duplicate event) stays quiet.
-      const key = `${before}|${err.message}`;
+      const key = `${entry.print}|${err.message}`;
       if (this.refused.get(path) === key) return;
       this.refused.set(path, key);
       this.log.error({ file: path, err: err.message, kept: prev ? prev.manifest.task : null }, 'manifest refused');
@@ -206,7 +223,7 @@ export class StandaloneTasks {
         users.delete(manifestPath);
         if (users.size === 0) {
           this.sourceUsers.delete(src);
-          if (resolve(src, '..') !== this.tasksDir) this.watcher?.unwatch(src);
+          this.watcher?.remove(dirname(src));
         }
       }
     }
@@ -215,7 +232,7 @@ export class StandaloneTasks {
       if (!users) {
         users = new Set();
         this.sourceUsers.set(src, users);
-        if (resolve(src, '..') !== this.tasksDir) this.watcher?.add(src);
+        this.watcher?.add(dirname(src));
       }
       users.add(manifestPath);
     }

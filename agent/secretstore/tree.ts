@@ -6,7 +6,7 @@
 // once. Each change returns the kernel notifications that make it visible; it is done when they are delivered.
 import { Content } from './content.js';
 
-export const ROOT_INO = 1n;
+export const ROOT_INO = 1;
 export const ROOT_MODE = 0o040711; // others may pass through to their own task folder, not list
 export const TASK_DIR_MODE = 0o040500; // only the task's user may list and enter
 export const DEFAULT_FILE_MODE = 0o444;
@@ -29,7 +29,7 @@ export interface TaskSpec {
 }
 
 export interface Node {
-  ino: bigint;
+  ino: number;
   kind: 'dir' | 'file';
   mode: number;
   uid: number;
@@ -37,7 +37,7 @@ export interface Node {
   mtimeMs: number;
   ctimeMs: number;
   /** Directories: name -> child inode. */
-  children?: Map<string, bigint>;
+  children?: Map<string, number>;
   content?: Content;
   /** How many lookups the kernel holds on this inode (LOOKUP adds one, FORGET takes some away). */
   nlookup: number;
@@ -46,15 +46,15 @@ export interface Node {
 }
 
 export type KernelNotice =
-  | { kind: 'inval_inode'; ino: bigint }
-  | { kind: 'inval_entry'; parent: bigint; name: string }
-  | { kind: 'delete'; parent: bigint; child: bigint; name: string };
+  | { kind: 'inval_inode'; ino: number }
+  | { kind: 'inval_entry'; parent: number; name: string }
+  | { kind: 'delete'; parent: number; child: number; name: string };
 
 export class SecretTree {
-  private readonly nodes = new Map<bigint, Node>();
-  private readonly taskDirs = new Map<string, bigint>();
+  private readonly nodes = new Map<number, Node>();
+  private readonly taskDirs = new Map<string, number>();
   private lastStamp = 0;
-  private nextIno = 2n;
+  private nextIno = 2; // never reused while mounted (2^53 is out of reach)
 
   constructor() {
     const now = this.stamp();
@@ -70,12 +70,12 @@ export class SecretTree {
     return this.lastStamp;
   }
 
-  get(ino: bigint): Node | undefined {
+  get(ino: number): Node | undefined {
     return this.nodes.get(ino);
   }
 
   /** The child named `name` of directory `parent`, if attached. */
-  child(parent: bigint, name: string): Node | undefined {
+  child(parent: number, name: string): Node | undefined {
     const ino = this.nodes.get(parent)?.children?.get(name);
     return ino === undefined ? undefined : this.nodes.get(ino);
   }
@@ -109,7 +109,7 @@ export class SecretTree {
   }
 
   /** The kernel dropped n references. A detached node with none left is zeroed and freed. */
-  forget(ino: bigint, n: number): void {
+  forget(ino: number, n: number): void {
     const node = this.nodes.get(ino);
     if (!node || ino === ROOT_INO) return;
     node.nlookup = Math.max(0, node.nlookup - n);
@@ -208,7 +208,7 @@ export class SecretTree {
   }
 
   /** Removes, under dir, every file and folder the new spec does not want. */
-  private prune(dirIno: bigint, base: string, wanted: Map<string, FileSpec>, wantedDirs: Set<string>, now: number, notices: KernelNotice[]): void {
+  private prune(dirIno: number, base: string, wanted: Map<string, FileSpec>, wantedDirs: Set<string>, now: number, notices: KernelNotice[]): void {
     const dir = this.nodes.get(dirIno)!;
     for (const [name, ino] of [...dir.children!]) {
       const path = base ? `${base}/${name}` : name;

@@ -77,7 +77,7 @@ t.test('watched manifests', fuseSkip(), async (t) => {
     await waitFor('rotation task', () => readOr(file) === content(0), { timeoutMs: 2000 });
     const stop = join(d.dir, 'stop-readers');
     const readers = ['eof', 'eof', 'fstat'].map((mode) => {
-      const p = spawn(process.execPath, [join(import.meta.dirname, 'rotation-reader.mjs'), file, stop, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const p = spawn(process.execPath, [join(import.meta.dirname, '../fixtures/rotation-reader.mjs'), file, stop, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
       let out = '';
       p.stdout.on('data', (c: Buffer) => (out += c.toString()));
       return { mode, done: new Promise<{ reads: number; bad: string[] }>((res) => p.on('exit', () => res(JSON.parse(out || '{"reads":0,"bad":["no output"]}')))) };

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `make bench`: builds the tiny C reader, then runs each benchmark; every comparison is side by side in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench/out
+gcc -O2 -o bench/out/reader bench/reader.c
+node dist/bench/agent-bench.js
+# manager: secret creates vs Debian's etcd (installed here if missing), and `secret ls` with 10,000 secrets
+command -v etcd >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq etcd-server; }
+node dist/bench/manager-bench.js
