@@ -1,7 +1,9 @@
 # runsecrets: `make demo` runs the main job on its defaults, `make test` sets up and runs the whole suite.
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
-DEB_PACKAGES := libfuse2 fuse util-linux
+# mount/umount/findmnt/setpriv/unshare (util-linux, mount) and gcc for the benchmark's C reader. No libfuse:
+# the agent speaks the FUSE protocol on /dev/fuse itself.
+DEB_PACKAGES := util-linux mount gcc python3
 STAMP := node_modules/.install-stamp
 
 .PHONY: setup build test demo bench clean

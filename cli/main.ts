@@ -1,25 +1,34 @@
-// `runsecrets` entry: one command tree; each group lives in its own module.
+// `runsecrets` entry: one command tree; each group lives in its own module and is loaded only when used, so
+// that `runsecrets secret ls` does not pay for the manager's and agent's code.
 import { Command, CommanderError } from 'commander';
-import { agentCommand } from './agent-command.js';
-import { managerCommand } from './manager-command.js';
-import { secretCommand, configCommand } from './object-commands.js';
 import { errorMessage } from '../shared/errors.js';
+import { addHostOptions } from './objects/cli-support.js';
 
-export function buildProgram(): Command {
+type GroupLoader = () => Promise<Command>;
+
+const GROUPS: Record<string, GroupLoader> = {
+  agent: async () => (await import('./agent-command.js')).agentCommand(),
+  manager: async () => (await import('./manager-command.js')).managerCommand(),
+  secret: async () => (await import('./object-commands.js')).secretCommand(),
+  config: async () => (await import('./object-commands.js')).configCommand(),
+};
+
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('runsecrets')
     .description("Docker Swarm's secrets for any Linux host")
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();
-  program.addCommand(agentCommand());
-  program.addCommand(managerCommand());
-  program.addCommand(secretCommand());
-  program.addCommand(configCommand());
+  // -H/--host and the TLS flags may also come before the group, as with `docker -H … secret ls`.
+  addHostOptions(program);
+  const first = argv[0];
+  const names = first !== undefined && first in GROUPS ? [first] : Object.keys(GROUPS);
+  for (const name of names) program.addCommand(await GROUPS[name]!());
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {

@@ -12,11 +12,10 @@ function has(cmd: string): boolean {
 }
 
 export function fuseSkipReason(): string | false {
-  if (process.getuid?.() !== 0) return 'needs root (FUSE mounts with allow_other, setpriv to other uids)';
-  if (!existsSync('/dev/fuse')) return 'needs /dev/fuse (FUSE kernel module)';
-  if (!has('fusermount')) return "needs fusermount (Debian package 'fuse'; run make setup)";
-  if (!existsSync('/usr/lib/x86_64-linux-gnu/libfuse.so.2') && !existsSync('/lib/x86_64-linux-gnu/libfuse.so.2')) {
-    return "needs libfuse.so.2 (Debian package 'libfuse2'; run make setup)";
+  if (process.getuid?.() !== 0) return 'needs root (mounting FUSE, allow_other, setpriv to other uids)';
+  if (!existsSync('/dev/fuse')) return 'needs /dev/fuse (the FUSE kernel module)';
+  for (const cmd of ['mount', 'umount', 'findmnt', 'setpriv']) {
+    if (!has(cmd)) return `needs ${cmd} (Debian packages mount/util-linux; run make setup)`;
   }
   return false;
 }
