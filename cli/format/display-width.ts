@@ -16,6 +16,8 @@ function runeWidth(cp: number): number {
 }
 
 export function displayWidth(s: string): number {
+  // Fast path: printable ASCII is one cell per character (almost every table cell).
+  if (/^[\x20-\x7e]*$/.test(s)) return s.length;
   let w = 0;
   for (const ch of s) w += runeWidth(ch.codePointAt(0)!);
   return w;

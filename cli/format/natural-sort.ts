@@ -5,9 +5,21 @@ function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
+type Bytes = { readonly length: number; readonly [i: number]: number };
+
+// ASCII strings compare the same as their UTF-8 bytes: skip the encoding (sorting 10,000 names calls this a lot).
+function bytesOf(s: string): Bytes {
+  if (/^[\x00-\x7f]*$/.test(s)) {
+    const codes = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) codes[i] = s.charCodeAt(i);
+    return codes;
+  }
+  return Buffer.from(s, 'utf8');
+}
+
 export function naturalLess(a: string, b: string): boolean {
-  const s1 = Buffer.from(a, 'utf8');
-  const s2 = Buffer.from(b, 'utf8');
+  const s1 = bytesOf(a);
+  const s2 = bytesOf(b);
   let i1 = 0;
   let i2 = 0;
   while (i1 < s1.length && i2 < s2.length) {
@@ -32,9 +44,11 @@ export function naturalLess(a: string, b: string): boolean {
     const len1 = i1 - nz1;
     const len2 = i2 - nz2;
     if (len1 !== len2) return len1 < len2;
-    const n1 = s1.subarray(nz1, i1).toString('latin1');
-    const n2 = s2.subarray(nz2, i2).toString('latin1');
-    if (n1 !== n2) return n1 < n2;
+    for (let k = 0; k < len1; k++) {
+      const x = s1[nz1 + k]!;
+      const y = s2[nz2 + k]!;
+      if (x !== y) return x < y;
+    }
     if (nz1 !== nz2) return nz1 < nz2;
   }
   return s1.length < s2.length; // identical so far: the one that ends first sorts first

@@ -1,0 +1,61 @@
+// `secret inspect` / `config inspect`: raw JSON array, `-f json`, a template, or `--pretty`.
+import { Command, Option } from 'commander';
+import { ObjectsApi, type ObjectKind } from '../client/objects.js';
+import { CliError } from '../client/errors.js';
+import { formatWrite } from '../format/formatter.js';
+import { inspectRefs, InspectTemplateError } from '../format/inspect.js';
+import { action, addHostOptions, checkArgs, clientFor, dockerLeaf } from './cli-support.js';
+import { prettyContext, resolveFormat } from './contexts.js';
+import { decodeObject } from './model.js';
+
+interface InspectOpts {
+  format?: string;
+  pretty?: boolean;
+}
+
+export function inspectCommand(kind: ObjectKind): Command {
+  const noun = kind.toUpperCase();
+  const usage = `inspect [OPTIONS] ${noun} [${noun}...]`;
+  const cmd = new Command('inspect')
+    .description(`Display detailed information on one or more ${kind}s`)
+    .usage(usage.replace(/^inspect /, ''))
+    .argument(`[${noun}...]`)
+    .addOption(new Option('-f, --format <string>', "Format output using a custom template: 'json', 'TEMPLATE'"))
+    .option('--pretty', 'Print the information in a human friendly format');
+  addHostOptions(cmd);
+  dockerLeaf(cmd, usage);
+  cmd.action(
+    action(async () => {
+      const refs = cmd.args;
+      const opts = cmd.opts<InspectOpts>();
+      checkArgs(cmd, usage, refs, { min: 1, max: Infinity });
+      const api = new ObjectsApi(clientFor(cmd), kind);
+      // --pretty replaces any --format (docker overwrites the format with "pretty").
+      const f = opts.pretty ? 'pretty' : (opts.format ?? '');
+      if (f.startsWith('pretty') && f !== 'pretty') throw new CliError('cannot supply extra formatting options to the pretty template');
+      if (f === 'pretty') {
+        // docker stops at the first failing reference and prints nothing but that error.
+        const rows = [];
+        for (const ref of refs) {
+          const { value } = await api.inspect(ref);
+          rows.push(prettyContext(kind, decodeObject(kind, value)));
+        }
+        process.stdout.write(formatWrite(resolveFormat(kind, 'pretty', false), rows, null));
+        return;
+      }
+      let result;
+      try {
+        result = await inspectRefs(refs, f, async (ref) => {
+          const { value, raw } = await api.inspect(ref);
+          return { typed: decodeObject(kind, value).typed, raw };
+        });
+      } catch (err) {
+        if (err instanceof InspectTemplateError) throw new CliError(err.message);
+        throw err;
+      }
+      process.stdout.write(result.stdout);
+      if (result.errors.length > 0) throw new CliError(result.errors.join('\n'));
+    }),
+  );
+  return cmd;
+}
