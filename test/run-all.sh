@@ -8,8 +8,8 @@ log=.tap/last-run.tap
 npx tap --reporter=tap "$@" >"$log" 2>&1
 status=$?
 # Show what needs eyes: failures with their diagnostics' first lines, skips with their reasons.
-grep -nE '^\s*not ok|# SKIP|# skip' "$log" | grep -v '^\s*#' | head -200 || true
-summary=$(grep -E '^# \{ total: [0-9]+' "$log" | tail -n 1)
+grep -anE '^\s*not ok|# SKIP|# skip' "$log" | head -200 || true
+summary=$(grep -aE '^# \{ total: [0-9]+' "$log" | tail -n 1)
 echo "${summary:-# no summary: see $log}"
 total=$(sed -nE 's/.*total: ([0-9]+).*/\1/p' <<<"$summary")
 pass=$(sed -nE 's/.*pass: ([0-9]+).*/\1/p' <<<"$summary")
