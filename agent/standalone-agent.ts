@@ -6,6 +6,7 @@ import { SecretTree } from './secretstore/tree.js';
 import { SecretFs } from './fs/secret-fs.js';
 import { clearStaleMount } from './fs/stale-mount.js';
 import { StandaloneTasks } from './local/standalone.js';
+import { disableCoreDumps } from './hardening.js';
 
 export interface StandaloneAgentOptions {
   tasksDir: string;
@@ -21,6 +22,7 @@ export interface RunningAgent {
 export async function startStandaloneAgent(opts: StandaloneAgentOptions): Promise<RunningAgent> {
   const mountPoint = resolve(opts.mountPoint);
   const log = opts.log;
+  disableCoreDumps(log);
   await clearStaleMount(mountPoint, log);
   const tree = new SecretTree();
   const fs = new SecretFs({ mountPoint, tree, log });

@@ -107,7 +107,8 @@ export class SecretFs {
         return [initOut(Math.min(init.minor, FUSE_MAX_MINOR), init.maxReadahead, want & init.flags)];
       }
       case Op.LOOKUP: {
-        const name = body.toString('utf8', 0, body.indexOf(0) < 0 ? body.length : body.indexOf(0));
+        const nul = body.indexOf(0);
+        const name = body.toString('utf8', 0, nul < 0 ? body.length : nul);
         const parent = tree.get(nodeid);
         if (!parent || parent.kind !== 'dir') return -Errno.ENOENT;
         const node = tree.child(nodeid, name);

@@ -62,6 +62,8 @@ t.test('SIGTERM unmounts cleanly and exits 0', fuseSkip(), async (t) => {
   t.ok(wd, 'an unmount watchdog runs');
   t.notOk(fdTargets(wd!).includes('/dev/fuse'), 'the watchdog does not hold /dev/fuse');
   t.notOk(fdTargets(agent.proc.pid!).filter((p) => p === '/dev/fuse').length > 1, 'the agent holds /dev/fuse once');
+  const limits = readFileSync(`/proc/${agent.proc.pid}/limits`, 'utf8');
+  t.match(limits, /Max core file size\s+0\s+0\s/, 'core dumps disabled');
   t.equal(await agent.stop('SIGTERM'), 0, 'exit code 0');
   t.notOk(isMounted(d.mount), 'no mount left');
   await waitFor('watchdog exit', () => watchdogPids(d.mount).length === 0, { timeoutMs: 5000 });
