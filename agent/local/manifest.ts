@@ -1,5 +1,5 @@
 // Task manifests for standalone mode: parsing and validation only (no I/O beyond the text given).
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { basename, extname, isAbsolute, resolve, dirname } from 'node:path';
 import { objectNameError } from '../../shared/names.js';
 import type { PayloadKind } from '../../shared/limits.js';
@@ -123,14 +123,22 @@ function checkTargets(files: FileRef[]): void {
   }
 }
 
+/**
+ * YAML 1.1 (so that `mode: 0440` is octal, as in compose files), strictly: a warning (unknown tag, directive,
+ * ambiguous alias) refuses the manifest instead of going to stderr, and alias expansion is capped.
+ */
+function parseYamlStrict(text: string): unknown {
+  const doc = parseDocument(text, { version: '1.1', uniqueKeys: true, prettyErrors: false, logLevel: 'silent' });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw problem;
+  return doc.toJS({ maxAliasCount: 100 });
+}
+
 /** Parses and validates one manifest's text. Throws ManifestError naming the problem. */
 export function parseManifest(text: string, path: string): Manifest {
   let doc: unknown;
   try {
-    doc =
-      extname(path).toLowerCase() === '.json'
-        ? JSON.parse(text)
-        : parseYaml(text, { version: '1.1', uniqueKeys: true, prettyErrors: false });
+    doc = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYamlStrict(text);
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new ManifestError(`cannot parse: ${msg}`);

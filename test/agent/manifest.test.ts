@@ -54,6 +54,16 @@ t.test('refusals name the problem', async (t) => {
     ['uid: 1.5', /uid must be a number/],
     ['secrets: [{ file: a }, { file: b/a }]', /duplicate target "a"/],
     ['a: 1\na: 2', /cannot parse/],
+    ['secrets: !!binary aGVsbG8=', /must be a list/],
+    ['uid: !custom 5', /cannot parse: .*tag/i],
   ];
   for (const [text, re] of bad) t.throws(() => parseManifest(text, '/t/x.yaml'), re, text);
+});
+
+t.test('alias bombs are refused, not expanded', async (t) => {
+  const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+  for (let i = 1; i < 9; i++) levels.push(`l${i}: &l${i} [${new Array(9).fill(i === 1 ? '*a' : `*l${i - 1}`).join(',')}]`);
+  const started = Date.now();
+  t.throws(() => parseManifest(levels.join('\n'), '/t/bomb.yaml'), ManifestError);
+  t.ok(Date.now() - started < 5000, 'refused without expanding');
 });
