@@ -1,6 +1,6 @@
 // Start, stop and crash: no mount is ever left behind, readers never hang, a restart works, and no process the
 // agent starts holds /dev/fuse.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { writeFileSync, readFileSync, readdirSync, readlinkSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
@@ -43,19 +43,20 @@ function procState(pid: number): string | null {
   }
 }
 
-function setup() {
+/** A tasks dir with one task; the mount and the folder go away at the end of the test, whatever happened. */
+function setup(t: Test) {
   const d = tempDirs();
   writeFileSync(join(d.tasksDir, 's.txt'), 'lifecycle-secret');
   writeFileSync(join(d.tasksDir, 'web.yaml'), 'secrets:\n  - { file: ./s.txt, target: s }\n');
-  return d;
-}
-
-t.test('SIGTERM unmounts cleanly and exits 0', fuseSkip(), async (t) => {
-  const d = setup();
   t.teardown(() => {
     forceUnmount(d.mount);
     rmSync(d.dir, { recursive: true, force: true });
   });
+  return d;
+}
+
+t.test('SIGTERM unmounts cleanly and exits 0', fuseSkip(), async (t) => {
+  const d = setup(t);
   const agent = await startAgent(d);
   t.equal(readFileSync(join(d.mount, 'web/s'), 'utf8'), 'lifecycle-secret');
   const [wd] = watchdogPids(d.mount);
@@ -71,22 +72,14 @@ t.test('SIGTERM unmounts cleanly and exits 0', fuseSkip(), async (t) => {
 });
 
 t.test('SIGINT also unmounts cleanly', fuseSkip(), async (t) => {
-  const d = setup();
-  t.teardown(() => {
-    forceUnmount(d.mount);
-    rmSync(d.dir, { recursive: true, force: true });
-  });
+  const d = setup(t);
   const agent = await startAgent(d);
   t.equal(await agent.stop('SIGINT'), 0);
   t.notOk(isMounted(d.mount));
 });
 
 t.test('kill -9: no mount left, a reader does not hang, a restart works', fuseSkip(), async (t) => {
-  const d = setup();
-  t.teardown(() => {
-    forceUnmount(d.mount);
-    rmSync(d.dir, { recursive: true, force: true });
-  });
+  const d = setup(t);
   const agent = await startAgent(d);
   const file = join(d.mount, 'web/s');
   // A reader in another process, reading in a loop while the agent dies under it.
@@ -122,11 +115,7 @@ t.test('kill -9: no mount left, a reader does not hang, a restart works', fuseSk
 });
 
 t.test('a stale mount left by a crashed agent is cleared at start', fuseSkip(), async (t) => {
-  const d = setup();
-  t.teardown(() => {
-    forceUnmount(d.mount);
-    rmSync(d.dir, { recursive: true, force: true });
-  });
+  const d = setup(t);
   const agent = await startAgent(d);
   // Kill the watchdog first, then the agent: the mount stays, dead ("Transport endpoint is not connected").
   for (const pid of watchdogPids(d.mount)) process.kill(pid, 'SIGKILL');
@@ -150,11 +139,7 @@ t.test('a stale mount left by a crashed agent is cleared at start', fuseSkip(), 
 });
 
 t.test('a second agent on a live mount refuses to start', fuseSkip(), async (t) => {
-  const d = setup();
-  t.teardown(() => {
-    forceUnmount(d.mount);
-    rmSync(d.dir, { recursive: true, force: true });
-  });
+  const d = setup(t);
   const agent = await startAgent(d);
   await t.rejects(startAgent(d), /already served by a running FUSE filesystem/);
   t.equal(readFileSync(join(d.mount, 'web/s'), 'utf8'), 'lifecycle-secret', 'the first agent still serves');
