@@ -88,16 +88,16 @@ export class FuseSession {
     }
   }
 
-  /** Sends a notification; resolves when the kernel has applied it (or did not hold what it names). */
-  notify(parts: Buffer[]): Promise<void> {
-    if (this.closed) return Promise.resolve();
+  /**
+   * Sends a notification; resolves when the kernel has applied it, with null, or with the error code it gave.
+   * ENOENT (the kernel did not hold what it names) is success: there was nothing to drop.
+   */
+  notify(parts: Buffer[]): Promise<string | null> {
+    if (this.closed) return Promise.resolve(null);
     return new Promise((resolve) => {
       writev(this.fd, parts, (err) => {
         const code = (err as NodeJS.ErrnoException | null)?.code;
-        if (err && code !== 'ENOENT' && code !== 'ENODEV' && !this.closed) {
-          this.log.warn({ err: err.message }, 'fuse notification failed');
-        }
-        resolve();
+        resolve(err && code !== 'ENOENT' && !this.closed ? (code ?? err.message) : null);
       });
     });
   }

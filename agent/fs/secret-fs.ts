@@ -88,9 +88,15 @@ export class SecretFs {
     // Names first (so no new open finds a dropped name), then inodes (attributes, pages, listings).
     const ordered = [...notices].sort((a, b) => (a.kind === 'inval_inode' ? 1 : 0) - (b.kind === 'inval_inode' ? 1 : 0));
     for (const n of ordered) {
-      if (n.kind === 'inval_inode') await s.notify(notifyInvalInode(n.ino));
-      else if (n.kind === 'inval_entry') await s.notify(notifyInvalEntry(n.parent, n.name));
-      else await s.notify(notifyDelete(n.parent, n.child, n.name));
+      let err: string | null;
+      if (n.kind === 'inval_inode') err = await s.notify(notifyInvalInode(n.ino));
+      else if (n.kind === 'inval_entry') err = await s.notify(notifyInvalEntry(n.parent, n.name));
+      else {
+        err = await s.notify(notifyDelete(n.parent, n.child, n.name));
+        // Whatever the kernel objected to, it must at least forget the name.
+        if (err) err = await s.notify(notifyInvalEntry(n.parent, n.name));
+      }
+      if (err) this.log.warn({ notice: n.kind, err }, 'fuse notification failed');
     }
   }
 

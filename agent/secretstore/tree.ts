@@ -195,8 +195,8 @@ export class SecretTree {
     const root = this.nodes.get(ROOT_INO)!;
     this.taskDirs.delete(name);
     root.children!.delete(name);
-    notices.push({ kind: 'delete', parent: ROOT_INO, child: dirIno, name });
     this.detachTree(this.nodes.get(dirIno)!, notices);
+    notices.push({ kind: 'delete', parent: ROOT_INO, child: dirIno, name });
     this.touch(root, this.stamp(), notices);
     return notices;
   }
@@ -219,15 +219,22 @@ export class SecretTree {
         continue;
       }
       dir.children!.delete(name);
-      notices.push({ kind: 'delete', parent: dirIno, child: ino, name });
       this.detachTree(node, notices);
+      notices.push({ kind: 'delete', parent: dirIno, child: ino, name });
       this.touch(dir, now, notices);
     }
   }
 
-  /** Detaches a node and everything under it; revoked bytes are zeroed now. */
+  /**
+   * Detaches a node and everything under it; revoked bytes are zeroed now. Children are announced deleted before
+   * their folder (the kernel refuses to delete a folder whose entries it still holds: ENOTEMPTY).
+   */
   private detachTree(node: Node, notices: KernelNotice[]): void {
-    if (node.children) for (const ino of node.children.values()) this.detachTree(this.nodes.get(ino)!, notices);
+    for (const [name, ino] of node.children ?? []) {
+      const child = this.nodes.get(ino)!;
+      this.detachTree(child, notices);
+      notices.push({ kind: 'delete', parent: node.ino, child: ino, name });
+    }
     this.detach(node, true);
     notices.push({ kind: 'inval_inode', ino: node.ino });
   }
