@@ -113,6 +113,30 @@ async function startManager(): Promise<Manager> {
   return { socket, proc, dir };
 }
 
+const NOOP_SERVER = `
+const http = require('node:http');
+const s = http.createServer((req, res) => {
+  const c = [];
+  req.on('data', (d) => c.push(d));
+  req.on('end', () => {
+    JSON.parse(Buffer.concat(c).toString());
+    const t = '{"ID":"0000000000000000000000000"}\\n';
+    res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': t.length });
+    res.end(t);
+  });
+});
+s.listen(process.argv[1]);
+`;
+
+async function startNoopServer(): Promise<Manager> {
+  const dir = mkdtempSync(join(tmpdir(), 'rs-noop-'));
+  const socket = join(dir, 'noop.sock');
+  const proc = spawn(process.execPath, ['-e', NOOP_SERVER, socket], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const agent = new http.Agent({ keepAlive: false });
+  await waitFor(async () => (await call(agent, socket, 'POST', '/', {})).status === 201, 'the no-op server');
+  return { socket, proc, dir };
+}
+
 async function stopProc(p: ChildProcess): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
   const done = new Promise((r) => p.once('exit', r));
@@ -231,6 +255,17 @@ async function main(): Promise<void> {
       ]);
       process.stderr.write(`concurrency ${label}: ours ${ours.map(fmt).join(', ')}; etcd ${theirs.map(fmt).join(', ')}\n`);
     }
+    // The ceiling of this client and transport: a node:http server that parses the body and answers at once,
+    // no store, no fsync. Whatever the manager does, it cannot pass this on the same machine.
+    const noop = await startNoopServer();
+    try {
+      const rate = await managerCreates({ socket: noop.socket, proc: noop.proc, dir: noop.dir }, N.c16, 16, 'noop');
+      rows.push(['(ceiling) node:http no-op server, same client, concurrency 16', `${fmt(rate)}/s`, '', '']);
+    } finally {
+      await stopProc(noop.proc);
+      rmSync(noop.dir, { recursive: true, force: true });
+    }
+
     // secret ls with exactly 10,000 secrets: a fresh manager, filled at concurrency 16
     await stopProc(m.proc);
     rmSync(m.dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // Docker's `filters` query parameter (moby api/types/filters): JSON {"key":{"value":true}} or the legacy
 // {"key":["value"]}. Unknown keys are refused with moby's text.
-import { ApiError } from './http.js';
+import { ApiError, jsonSyntaxError } from './http.js';
 
 export type FilterArgs = Map<string, string[]>;
 
@@ -11,7 +11,7 @@ export function parseFilters(raw: string | null): FilterArgs {
   try {
     v = JSON.parse(raw);
   } catch (err) {
-    throw new ApiError(400, `invalid filter: the filters parameter is not valid JSON: ${(err as Error).message}`);
+    throw new ApiError(400, `invalid filter: the filters parameter is not valid JSON: ${jsonSyntaxError(err)}`);
   }
   if (v === null) return out;
   if (typeof v !== 'object' || Array.isArray(v)) {

@@ -22,11 +22,16 @@ export function rpcError(code: GrpcCode, desc: string): ApiError {
   return new ApiError(GRPC_HTTP[code], `rpc error: code = ${code} desc = ${desc}`);
 }
 
+// Set once per response; Docker's daemon sends these on every answer.
+const COMMON_HEADERS: [string, string][] = [
+  ['Api-Version', API_VERSION],
+  ['Docker-Experimental', 'false'],
+  ['Ostype', 'linux'],
+  ['Server', 'runsecrets/0.1.0 (linux)'],
+];
+
 export function commonHeaders(res: ServerResponse): void {
-  res.setHeader('Api-Version', API_VERSION);
-  res.setHeader('Docker-Experimental', 'false');
-  res.setHeader('Ostype', 'linux');
-  res.setHeader('Server', `runsecrets/0.1.0 (linux)`);
+  for (const [k, v] of COMMON_HEADERS) res.setHeader(k, v);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -105,6 +110,18 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ApiError(400, `invalid JSON: ${(err as Error).message}`);
+    throw new ApiError(400, `invalid JSON: ${jsonSyntaxError(err)}`);
   }
+}
+
+/**
+ * A JSON syntax error described without quoting the input: V8's messages embed a piece of the text, which may be
+ * secret data, and error messages reach logs and answers.
+ */
+export function jsonSyntaxError(err: unknown): string {
+  const m = String((err as Error).message ?? err);
+  if (/end of JSON input/.test(m)) return 'unexpected end of JSON input';
+  const pos = /at position (\d+)/.exec(m);
+  if (pos) return `syntax error at offset ${pos[1]}`;
+  return 'invalid character (not valid JSON)';
 }

@@ -103,10 +103,12 @@ export function registerObjectRoutes(router: Router, kind: ObjectKind, getStore:
     const all = await getStore().list<ObjectSpec>(kind);
     const out = all
       .filter((o) => {
-        const lname = (o.name ?? '').toLowerCase();
-        if (names.length > 0 && !names.includes(lname)) return false;
-        if (prefixes.length > 0 && !prefixes.some((p) => lname.startsWith(p))) return false;
-        if (ids.length > 0 && !ids.some((p) => o.id.startsWith(p))) return false;
+        // swarmkit ListSecrets: every names/name/id filter value is OR-ed together (store.Or), labels then AND.
+        if (names.length + prefixes.length + ids.length > 0) {
+          const lname = (o.name ?? '').toLowerCase();
+          const hit = names.includes(lname) || prefixes.some((p) => lname.startsWith(p)) || ids.some((p) => o.id.startsWith(p));
+          if (!hit) return false;
+        }
         return matchLabels(o.spec.Labels, labels);
       })
       .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))

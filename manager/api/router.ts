@@ -20,9 +20,12 @@ export interface Ctx {
 
 export type Handler = (ctx: Ctx) => Promise<void> | void;
 
-/** Who may call a route: `open` routes work while locked and for any cluster certificate (ping, version, unlock). */
+/** Who may call a route. By default: the Unix socket, admin and manager certificates, and only when unlocked. */
 export interface RouteOptions {
-  open?: boolean;
+  /** Any cluster certificate may call it, worker ones too (ping, version, info). Implies whileLocked. */
+  anyRole?: boolean;
+  /** It also answers while the swarm is locked (unlock itself, ping, version, info). */
+  whileLocked?: boolean;
 }
 
 interface Route {
@@ -80,8 +83,11 @@ export class Router {
 
   async handle(req: IncomingMessage, res: ServerResponse, peer: Peer): Promise<void> {
     commonHeaders(res);
-    const url = new URL(req.url ?? '/', 'http://runsecrets');
-    let path = url.pathname;
+    // The request target is origin-form ("/path?query"); splitting it is all the parsing it needs.
+    const target = req.url ?? '/';
+    const qi = target.indexOf('?');
+    let path = qi < 0 ? target : target.slice(0, qi);
+    const query = new URLSearchParams(qi < 0 ? '' : target.slice(qi + 1));
     let apiVersion = API_VERSION;
     try {
       const v = VERSION_PREFIX.exec(path);
@@ -100,14 +106,14 @@ export class Router {
       }
       const m = this.match(req.method ?? 'GET', path);
       if (!m) throw new ApiError(404, 'page not found');
-      const ctx: Ctx = { req, res, path, params: m.params, query: url.searchParams, apiVersion, peer, log: this.log };
+      const ctx: Ctx = { req, res, path, params: m.params, query, apiVersion, peer, log: this.log };
       this.gate(ctx, m.route.opts);
       await m.route.handler(ctx);
     } catch (err) {
       if (err instanceof ApiError) {
         // A body we did not read (too large, refused before reading) must not be taken for the next request.
         const unread = !req.complete;
-        this.log.debug({ method: req.method, path, status: err.status, msg: err.message }, 'request refused');
+        this.log.debug({ method: req.method, path, status: err.status, reason: err.message }, 'request refused');
         sendError(res, err.status, err.message, unread);
       } else {
         this.log.error({ method: req.method, path, err: (err as Error).message }, 'request failed');

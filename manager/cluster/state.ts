@@ -17,6 +17,7 @@ import { caDigestBase36 } from '../../shared/pki.js';
 import { ClusterCA, issueWithNewKey } from '../pki/ca.js';
 import { formatToken, tokenSecret, tokenState, verifyToken, type TokenRole, type TokenState } from '../pki/tokens.js';
 import { writeFileDurable } from './files.js';
+import { SqliteStore } from '../store/sqlite.js';
 
 export const FILES = {
   cluster: 'cluster.json',
@@ -50,7 +51,7 @@ export interface ClusterConfig {
 
 export class InvalidUnlockKeyError extends Error {
   constructor() {
-    super('swarm could not be unlocked: invalid key');
+    super('swarm could not be unlocked: invalid key provided');
   }
 }
 
@@ -164,6 +165,7 @@ async function writeNewCluster(stateDir: string, opts: { autolock: boolean; adve
   writeFileDurable(join(stateDir, FILES.managerCert), server.certPem);
   writeFileDurable(join(stateDir, FILES.managerKey), seal(sealKey, Buffer.from(server.keyPem), Buffer.from(FILES.managerKey)));
   writeFileDurable(join(stateDir, FILES.tokenKey), seal(sealKey, tokenKey, Buffer.from(FILES.tokenKey)));
+  await new SqliteStore({ path: join(stateDir, FILES.store), dek }).close(); // an empty store, keyed to this DEK
   const now = nowRfc3339Nano();
   const config: ClusterConfig = {
     format: FORMAT,

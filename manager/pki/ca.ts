@@ -7,7 +7,9 @@ const CA_YEARS = 20;
 const LEAF_DAYS = 90 * 4; // leaves are renewed by re-issuing; a year is a reasonable first horizon
 const SKEW_MS = 5 * 60 * 1000; // tolerate clocks a little behind ours
 
-export class CsrError extends Error {}
+export class CsrError extends Error {
+  override name = 'CsrError';
+}
 
 function serial(): string {
   const b = randomBytes(16);

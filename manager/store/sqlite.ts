@@ -1,23 +1,22 @@
 // The embedded Store: one SQLite file in WAL mode with synchronous=FULL, so a write is on disk before its promise
-// resolves. Concurrent writes are grouped: every write queued during one turn of the event loop runs in one
-// transaction (each in its own savepoint, so one failure does not undo the others) and shares one fsync.
+// resolves. Writes are grouped: checks, index assignment and sealing happen here on the main thread; a writer thread
+// commits each group in one transaction (one fsync), and while it does, the next group gathers (pipelined group
+// commit). A refused write (name taken, stale version) never reaches the disk and does not affect its group.
 // Rows hold the kind, the ID, the version, an HMAC of the lower-cased name, and the sealed object; nothing readable.
+// Reads are served from the decrypted in-memory copy, which always equals the committed state.
 import Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { deriveKey, hmac, open, seal } from '../../shared/crypto.js';
 import { nowRfc3339Nano } from '../../shared/time.js';
 import type { CreateInput, Kind, Store, StoreEvent, StoredObject, Unwatch } from './types.js';
-import {
-  CompactedError,
-  ExistsError,
-  NameConflictError,
-  NotFoundError,
-  SequenceConflictError,
-  StoreClosedError,
-} from './errors.js';
+import { CompactedError, ExistsError, NameConflictError, NotFoundError, SequenceConflictError, StoreClosedError } from './errors.js';
+import { WRITER_SOURCE, makeCommitter, type FromWriter, type ToWriter, type Write, type WriterInit } from './sqlite-writer.js';
 
 const SCHEMA_VERSION = 1;
-const MAX_BATCH = 512; // bounds one transaction's size and the latency of its last member
+const MAX_BATCH = 1024; // bounds one transaction's size and the latency of its last member
+const MAX_GROUP_BYTES = 16 << 20;
 const EVENTS_KEPT = 100_000; // watch history; older watchers must list again
 
 const SCHEMA = `
@@ -36,10 +35,34 @@ interface Body {
   spec: unknown;
 }
 
+/** What a queued write sees while its group is formed: committed state plus the group's earlier members. */
+interface GroupView {
+  get(kind: Kind, id: string): StoredObject | null;
+  nameHolder(kind: Kind, name: string): string | null;
+  nextIndex(): number;
+}
+interface OpResult {
+  obj: StoredObject;
+  action: StoreEvent['action'];
+  previous?: StoredObject;
+  version?: number; // a delete's own index
+}
+type Op = (g: GroupView) => OpResult;
 interface Pending {
-  run: () => { object: StoredObject; event: StoreEvent };
+  op: Op;
   resolve: (o: StoredObject) => void;
   reject: (e: unknown) => void;
+}
+interface Member {
+  pending: Pending;
+  event: StoreEvent;
+}
+interface InFlight {
+  seq: number;
+  members: Member[];
+  overlay: Map<string, StoredObject | null>;
+  names: Map<string, string | null>;
+  startIndex: number;
 }
 
 type Row = { kind: string; id: string; version: number; body: Buffer };
@@ -47,18 +70,41 @@ type Row = { kind: string; id: string; version: number; body: Buffer };
 export interface SqliteStoreOptions {
   path: string;
   dek: Buffer; // the data key; sub-keys for contents and names are derived from it
+  /** Where commits run: a writer thread (default; fsync off the main thread) or inline on the main thread. */
+  writer?: 'thread' | 'inline';
+}
+
+/** A copy that owns its exact-size memory, so it can be transferred to the writer thread. */
+function own(b: Buffer | null): Uint8Array | null {
+  return b === null ? null : new Uint8Array(b);
+}
+
+interface WriterPort {
+  post(m: ToWriter): void;
+  terminate(): Promise<void>;
 }
 
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
-  private readonly db: Database.Database;
+  private readonly db: Database.Database; // this thread's connection: start-up load and watch replay (reads)
+  private readonly writer: WriterPort;
   private readonly objKey: Buffer;
   private readonly nameKey: Buffer;
   private readonly cache = new Map<Kind, Map<string, StoredObject>>();
-  private index = 0;
+  private readonly names = new Map<string, string>(); // `${kind}\0${lower-cased name}` -> id
+  private index = 0; // the last index handed out (a group in flight may not have committed it yet)
+  private committedIndex = 0; // the last index on disk
   private queue: Pending[] = [];
-  private flushScheduled = false;
-  private closed = false;
+  private inflight: InFlight | null = null;
+  private seq = 0;
+  private pumpScheduled = false;
+  private groupCount = 0;
+  private writeCount = 0;
+  private closing = false;
+  private closed: Promise<void> | null = null;
+  private writerBroken: Error | null = null;
+  private onClosed: (() => void) | null = null;
+  private onDrained: (() => void) | null = null;
   private readonly watchers = new Set<(e: StoreEvent) => void>();
   private readonly stmt: Record<string, Database.Statement>;
 
@@ -76,17 +122,34 @@ export class SqliteStore implements Store {
       getMeta: this.db.prepare('SELECT value FROM meta WHERE key = ?'),
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       all: this.db.prepare('SELECT kind, id, version, body FROM objects'),
-      version: this.db.prepare('SELECT version FROM objects WHERE kind = ? AND id = ?'),
-      nameTaken: this.db.prepare('SELECT id FROM objects WHERE kind = ? AND name_key = ?'),
-      insert: this.db.prepare('INSERT INTO objects (kind, id, name_key, version, body) VALUES (?, ?, ?, ?, ?)'),
-      update: this.db.prepare('UPDATE objects SET name_key = ?, version = ?, body = ? WHERE kind = ? AND id = ?'),
-      delete: this.db.prepare('DELETE FROM objects WHERE kind = ? AND id = ?'),
-      event: this.db.prepare('INSERT INTO events (idx, kind, id, action) VALUES (?, ?, ?, ?)'),
-      prune: this.db.prepare('DELETE FROM events WHERE idx <= ?'),
       eventsFrom: this.db.prepare('SELECT idx, kind, id, action FROM events WHERE idx > ? ORDER BY idx'),
       oldestEvent: this.db.prepare('SELECT MIN(idx) AS m FROM events'),
     };
     this.load();
+    this.writer = opts.writer === 'inline' ? this.inlineWriter(opts.path) : this.threadWriter(opts.path);
+  }
+
+  private threadWriter(path: string): WriterPort {
+    const init: WriterInit = { path, sqlitePath: createRequire(import.meta.url).resolve('better-sqlite3') };
+    const w = new Worker(WRITER_SOURCE, { eval: true, workerData: init, execArgv: [] });
+    w.on('message', (m: FromWriter) => this.onWriter(m));
+    w.on('error', (err) => this.onWriter({ type: 'fatal', message: err.message }));
+    w.on('exit', () => {
+      if (!this.closing) this.onWriter({ type: 'fatal', message: 'the writer thread exited' });
+      this.onClosed?.();
+    });
+    // Byte arrays are handed over, not copied: a cloned view would also copy the whole (pooled) buffer behind it.
+    const transfers = (m: ToWriter): ArrayBuffer[] =>
+      m.type !== 'commit'
+        ? []
+        : m.writes.flatMap((x) => (x.op === 'delete' ? [] : [x.body.buffer as ArrayBuffer, ...(x.nameKey ? [x.nameKey.buffer as ArrayBuffer] : [])]));
+    return { post: (m) => w.postMessage(m, transfers(m)), terminate: async () => void (await w.terminate()) };
+  }
+
+  private inlineWriter(path: string): WriterPort {
+    // Results come back on a microtask, so that a commit never re-enters pump() from inside pump().
+    const handle = makeCommitter(Database, path, (m) => queueMicrotask(() => this.onWriter(m)));
+    return { post: handle, terminate: async () => undefined };
   }
 
   private load(): void {
@@ -99,9 +162,11 @@ export class SqliteStore implements Store {
     }
     const idx = this.stmt.getMeta!.get('index') as { value: Buffer } | undefined;
     this.index = idx ? Number(idx.value.toString()) : 0;
+    this.committedIndex = this.index;
     for (const row of this.stmt.all!.iterate() as IterableIterator<Row>) {
       const obj = this.decode(row);
       this.kindMap(obj.kind).set(obj.id, obj);
+      if (obj.name !== null) this.names.set(`${obj.kind}\0${obj.name.toLowerCase()}`, obj.id);
     }
   }
 
@@ -133,7 +198,7 @@ export class SqliteStore implements Store {
   // ---- reads: served from the decrypted in-memory copy, which always equals the committed state ----
 
   async currentIndex(): Promise<number> {
-    return this.index;
+    return this.committedIndex;
   }
 
   async get<S>(kind: Kind, id: string): Promise<StoredObject<S> | null> {
@@ -141,139 +206,165 @@ export class SqliteStore implements Store {
   }
 
   async getByName<S>(kind: Kind, name: string): Promise<StoredObject<S> | null> {
-    const lower = name.toLowerCase();
-    for (const o of this.kindMap(kind).values()) if (o.name !== null && o.name.toLowerCase() === lower) return o as StoredObject<S>;
-    return null;
+    const id = this.names.get(`${kind}\0${name.toLowerCase()}`);
+    return id === undefined ? null : ((this.kindMap(kind).get(id) as StoredObject<S> | undefined) ?? null);
   }
 
   async list<S>(kind: Kind): Promise<StoredObject<S>[]> {
     return [...this.kindMap(kind).values()] as StoredObject<S>[];
   }
 
-  // ---- writes: queued, then committed in groups ----
+  // ---- writes: checked and sealed here, committed in groups by the writer thread ----
 
   create<S>(kind: Kind, input: CreateInput<S>): Promise<StoredObject<S>> {
-    return this.enqueue(kind, input.id, (pendingGet) => {
-      if (pendingGet() !== null || this.stmt.version!.get(kind, input.id)) throw new ExistsError();
-      const nameKey = this.nameKeyOf(kind, input.name);
-      if (nameKey && this.stmt.nameTaken!.get(kind, nameKey)) throw new NameConflictError();
+    return this.enqueue((g) => {
+      if (g.get(kind, input.id) !== null) throw new ExistsError();
+      if (input.name !== null && g.nameHolder(kind, input.name) !== null) throw new NameConflictError();
       const now = nowRfc3339Nano();
-      const obj: StoredObject = { kind, id: input.id, name: input.name, version: ++this.index, createdAt: now, updatedAt: now, spec: input.spec };
-      this.stmt.insert!.run(kind, obj.id, nameKey, obj.version, this.encode(obj));
+      const obj: StoredObject = { kind, id: input.id, name: input.name, version: g.nextIndex(), createdAt: now, updatedAt: now, spec: input.spec };
       return { obj, action: 'create' };
     }) as Promise<StoredObject<S>>;
   }
 
   update<S>(kind: Kind, id: string, expectedVersion: number, spec: S, name?: string | null): Promise<StoredObject<S>> {
-    return this.enqueue(kind, id, (pendingGet) => {
-      const cur = pendingGet();
+    return this.enqueue((g) => {
+      const cur = g.get(kind, id);
       if (!cur) throw new NotFoundError();
       if (cur.version !== expectedVersion) throw new SequenceConflictError();
       const newName = name === undefined ? cur.name : name;
-      const nameKey = this.nameKeyOf(kind, newName);
-      if (nameKey && newName?.toLowerCase() !== cur.name?.toLowerCase()) {
-        const holder = this.stmt.nameTaken!.get(kind, nameKey) as { id: string } | undefined;
-        if (holder && holder.id !== id) throw new NameConflictError();
+      if (newName !== null) {
+        const holder = g.nameHolder(kind, newName);
+        if (holder !== null && holder !== id) throw new NameConflictError();
       }
-      const obj: StoredObject = { ...cur, name: newName, version: ++this.index, updatedAt: nowRfc3339Nano(), spec };
-      this.stmt.update!.run(nameKey, obj.version, this.encode(obj), kind, id);
-      return { obj, action: 'update' };
+      const obj: StoredObject = { ...cur, name: newName, version: g.nextIndex(), updatedAt: nowRfc3339Nano(), spec };
+      return { obj, action: 'update', previous: cur };
     }) as Promise<StoredObject<S>>;
   }
 
   delete<S>(kind: Kind, id: string): Promise<StoredObject<S>> {
-    return this.enqueue(kind, id, (pendingGet) => {
-      const cur = pendingGet();
+    return this.enqueue((g) => {
+      const cur = g.get(kind, id);
       if (!cur) throw new NotFoundError();
-      this.stmt.delete!.run(kind, id);
-      ++this.index;
-      return { obj: cur, action: 'delete', deleted: true };
+      return { obj: cur, action: 'delete', version: g.nextIndex() };
     }) as Promise<StoredObject<S>>;
   }
 
-  // Overlay of this batch's not yet committed changes, so that later writes in a batch see earlier ones.
-  private overlay = new Map<string, StoredObject | null>();
-
-  private enqueue(
-    kind: Kind,
-    id: string,
-    op: (pendingGet: () => StoredObject | null) => { obj: StoredObject; action: StoreEvent['action']; deleted?: boolean },
-  ): Promise<StoredObject> {
-    if (this.closed) return Promise.reject(new StoreClosedError());
-    const key = `${kind}/${id}`;
+  private enqueue(op: Op): Promise<StoredObject> {
+    if (this.closing) return Promise.reject(new StoreClosedError());
     return new Promise((resolve, reject) => {
-      this.queue.push({
-        run: () => {
-          const pendingGet = (): StoredObject | null =>
-            this.overlay.has(key) ? (this.overlay.get(key) ?? null) : (this.kindMap(kind).get(id) ?? null);
-          const r = op(pendingGet);
-          this.overlay.set(key, r.deleted ? null : r.obj);
-          this.stmt.event!.run(this.index, kind, id, r.action);
-          return { object: r.obj, event: { index: this.index, action: r.action, kind, id, object: r.obj } };
-        },
-        resolve: resolve as (o: StoredObject) => void,
-        reject,
-      });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
+      this.queue.push({ op, resolve, reject });
+      // Wait for the end of this event-loop turn: every request read in the same turn joins the same group.
+      if (!this.pumpScheduled) {
+        this.pumpScheduled = true;
+        setImmediate(() => {
+          this.pumpScheduled = false;
+          this.pump();
+        });
       }
     });
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.queue.splice(0, MAX_BATCH);
-    if (this.queue.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-    if (batch.length === 0) return;
+  /** Sends the next group to the writer, unless one is in flight (then the group grows until it is back). */
+  private pump(): void {
+    if (this.inflight || this.queue.length === 0 || this.writerBroken) return;
     const startIndex = this.index;
-    const results: ({ ok: true; object: StoredObject; event: StoreEvent } | { ok: false; err: unknown })[] = [];
-    this.overlay = new Map();
-    try {
-      this.db.exec('BEGIN IMMEDIATE');
-      for (const p of batch) {
-        const before = this.index;
-        this.db.exec('SAVEPOINT op');
-        try {
-          const r = p.run();
-          this.db.exec('RELEASE op');
-          results.push({ ok: true, ...r });
-        } catch (err) {
-          this.db.exec('ROLLBACK TO op');
-          this.db.exec('RELEASE op');
-          this.index = before;
-          results.push({ ok: false, err: mapSqliteError(err) });
-        }
+    const overlay = new Map<string, StoredObject | null>(); // this group's changes, seen by its later members
+    const names = new Map<string, string | null>(); // name slot -> holder id, for this group
+    const g: GroupView = {
+      get: (kind, id) => {
+        const k = `${kind}/${id}`;
+        return overlay.has(k) ? (overlay.get(k) ?? null) : (this.kindMap(kind).get(id) ?? null);
+      },
+      nameHolder: (kind, name) => {
+        const slot = `${kind}\0${name.toLowerCase()}`;
+        return names.has(slot) ? (names.get(slot) ?? null) : (this.names.get(slot) ?? null);
+      },
+      nextIndex: () => ++this.index,
+    };
+    const members: Member[] = [];
+    const writes: Write[] = [];
+    let bytes = 0;
+    // One group is bounded in members and in bytes (big configs), so that no transaction or message grows huge.
+    while (this.queue.length > 0 && members.length < MAX_BATCH && bytes < MAX_GROUP_BYTES) {
+      const p = this.queue.shift()!;
+      const before = this.index;
+      let r: OpResult;
+      try {
+        r = p.op(g);
+      } catch (err) {
+        this.index = before;
+        p.reject(err);
+        continue;
       }
-      if (this.index !== startIndex) {
-        this.stmt.setMeta!.run('index', Buffer.from(String(this.index)));
-        if (this.index > EVENTS_KEPT) this.stmt.prune!.run(this.index - EVENTS_KEPT);
+      const { obj, action } = r;
+      const key = `${obj.kind}/${obj.id}`;
+      if (action === 'delete') {
+        overlay.set(key, null);
+        if (obj.name !== null) names.set(`${obj.kind}\0${obj.name.toLowerCase()}`, null);
+        writes.push({ op: 'delete', kind: obj.kind, id: obj.id, version: r.version ?? this.index, action });
+      } else {
+        overlay.set(key, obj);
+        if (r.previous?.name != null) names.set(`${obj.kind}\0${r.previous.name.toLowerCase()}`, null);
+        if (obj.name !== null) names.set(`${obj.kind}\0${obj.name.toLowerCase()}`, obj.id);
+        writes.push({
+          op: action === 'create' ? 'insert' : 'update',
+          kind: obj.kind,
+          id: obj.id,
+          nameKey: own(this.nameKeyOf(obj.kind, obj.name)),
+          version: obj.version,
+          body: own(this.encode(obj))!,
+          action,
+        });
+        bytes += (writes.at(-1) as { body: Uint8Array }).body.byteLength;
       }
-      this.db.exec('COMMIT'); // with synchronous=FULL this returns after the WAL is fsynced
-    } catch (err) {
-      // The whole group failed (disk full, I/O error): nothing of it is visible, every caller gets the error.
-      if (this.db.inTransaction) this.db.exec('ROLLBACK');
-      this.index = startIndex;
-      this.overlay = new Map();
-      for (const p of batch) p.reject(err);
+      members.push({ pending: p, event: { index: writes.at(-1)!.version, action, kind: obj.kind, id: obj.id, object: obj } });
+    }
+    if (writes.length === 0) {
+      this.pump();
+      this.drained();
       return;
     }
-    for (const [key, obj] of this.overlay) {
-      const slash = key.indexOf('/');
-      const m = this.kindMap(key.slice(0, slash) as Kind);
-      if (obj) m.set(key.slice(slash + 1), obj);
-      else m.delete(key.slice(slash + 1));
+    const seq = ++this.seq;
+    this.groupCount++;
+    this.writeCount += writes.length;
+    this.inflight = { seq, members, overlay, names, startIndex };
+    const msg: ToWriter = { type: 'commit', seq, writes, index: this.index, pruneBelow: this.index > EVENTS_KEPT ? this.index - EVENTS_KEPT : 0 };
+    this.writer.post(msg);
+  }
+
+  private onWriter(m: FromWriter): void {
+    if (m.type === 'committed' || m.type === 'failed') {
+      const f = this.inflight;
+      if (!f || f.seq !== m.seq) return;
+      this.inflight = null;
+      if (m.type === 'committed') {
+        for (const [key, obj] of f.overlay) {
+          const slash = key.indexOf('/');
+          const map = this.kindMap(key.slice(0, slash) as Kind);
+          if (obj) map.set(key.slice(slash + 1), obj);
+          else map.delete(key.slice(slash + 1));
+        }
+        for (const [slot, holder] of f.names) {
+          if (holder === null) this.names.delete(slot);
+          else this.names.set(slot, holder);
+        }
+        this.committedIndex = Math.max(this.committedIndex, ...f.members.map((mem) => mem.event.index));
+        for (const mem of f.members) mem.pending.resolve(mem.event.object!);
+        for (const mem of f.members) this.emit(mem.event);
+      } else {
+        // The whole group failed (disk full, I/O error): nothing of it is visible, every caller gets the error.
+        this.index = f.startIndex;
+        const err = new Error(`store write failed: ${m.message}`);
+        for (const mem of f.members) mem.pending.reject(err);
+      }
+      this.pump();
+      this.drained();
+    } else if (m.type === 'fatal') {
+      this.writerBroken = new Error(`store writer failed: ${m.message}`);
+      for (const p of this.queue.splice(0)) p.reject(this.writerBroken);
+    } else if (m.type === 'closed') {
+      this.onClosed?.();
     }
-    this.overlay = new Map();
-    batch.forEach((p, i) => {
-      const r = results[i]!;
-      if (r.ok) p.resolve(r.object);
-      else p.reject(r.err);
-    });
-    for (const r of results) if (r.ok) this.emit(r.event);
   }
 
   private emit(e: StoreEvent): void {
@@ -287,9 +378,9 @@ export class SqliteStore implements Store {
   }
 
   async watch(fromIndex: number, listener: (e: StoreEvent) => void): Promise<Unwatch> {
-    if (fromIndex < this.index) {
+    if (fromIndex < this.committedIndex) {
       const oldest = (this.stmt.oldestEvent!.get() as { m: number | null }).m;
-      if (oldest === null || fromIndex + 1 < oldest) throw new CompactedError(fromIndex, oldest ?? this.index + 1);
+      if (oldest === null || fromIndex + 1 < oldest) throw new CompactedError(fromIndex, oldest ?? this.committedIndex + 1);
       for (const e of this.stmt.eventsFrom!.iterate(fromIndex) as IterableIterator<{ idx: number; kind: Kind; id: string; action: StoreEvent['action'] }>) {
         listener({ index: e.idx, action: e.action, kind: e.kind, id: e.id, object: this.kindMap(e.kind).get(e.id) ?? null });
       }
@@ -298,21 +389,36 @@ export class SqliteStore implements Store {
     return () => this.watchers.delete(listener);
   }
 
-  /** Commits what is queued, then closes the file. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    while (this.queue.length > 0) this.flush();
-    this.closed = true;
-    this.watchers.clear();
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
-    this.db.close();
+  /** Group-commit figures since open: how many groups were committed and how many writes they held. */
+  stats(): { groups: number; writes: number } {
+    return { groups: this.groupCount, writes: this.writeCount };
   }
-}
 
-function mapSqliteError(err: unknown): unknown {
-  const code = (err as { code?: string }).code ?? '';
-  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-    return String((err as Error).message).includes('name_key') ? new NameConflictError() : new ExistsError();
+  private drained(): void {
+    if (!this.inflight && this.queue.length === 0) this.onDrained?.();
   }
-  return err;
+
+  /** Commits what is queued, then closes the file (the writer checkpoints the WAL first). */
+  close(): Promise<void> {
+    if (this.closed) return this.closed;
+    this.closing = true;
+    this.closed = (async () => {
+      if (!this.writerBroken && (this.inflight || this.queue.length > 0)) {
+        await new Promise<void>((resolve) => {
+          this.onDrained = resolve;
+          this.drained();
+        });
+      }
+      this.watchers.clear();
+      this.db.close(); // our reader first, so the writer's checkpoint can reset the WAL
+      await new Promise<void>((resolve) => {
+        this.onClosed = resolve;
+        const m: ToWriter = { type: 'close' };
+        if (this.writerBroken) resolve();
+        else this.writer.post(m);
+      });
+      await this.writer.terminate();
+    })();
+    return this.closed;
+  }
 }

@@ -1,0 +1,117 @@
+// The two ways in: a Unix socket (mode 0600, so root only) and TCP with mutual TLS 1.3 against the cluster CA.
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { parseSubject, roleFromOu } from '../../shared/pki.js';
+import type { Logger } from '../../shared/log.js';
+import type { Peer, Router } from './router.js';
+
+export interface ListenAddr {
+  host: string;
+  port: number;
+}
+
+export function parseListenAddr(s: string): ListenAddr {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new Error(`invalid listen address "${s}": expected ADDR:PORT, [IPv6]:PORT or :PORT`);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+/** Is something answering on this socket path? */
+function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+export async function listenUnix(router: Router, path: string, log: Logger): Promise<http.Server> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (existsSync(path)) {
+    if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+    if (await socketAlive(path)) throw new Error(`another process is serving ${path}; is a manager already running?`);
+    unlinkSync(path); // left over from a manager that died without cleaning up
+  }
+  const server = http.createServer((req, res) => void router.handle(req, res, { transport: 'unix' }));
+  const oldMask = process.umask(0o177); // the socket is born 0600: no window in which others could connect
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  chmodSync(path, 0o600);
+  server.on('error', (err) => log.error({ err: err.message }, 'unix socket server error'));
+  return server;
+}
+
+export interface TlsMaterial {
+  certPem: string;
+  keyPem: string;
+  caPem: string;
+  isRevoked(serial: string): boolean;
+}
+
+export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMaterial, log: Logger): Promise<https.Server> {
+  const server = https.createServer(
+    {
+      cert: tls.certPem,
+      key: tls.keyPem,
+      ca: [tls.caPem],
+      requestCert: true,
+      rejectUnauthorized: true, // no certificate, or one not from our CA: no connection
+      minVersion: 'TLSv1.3',
+      maxVersion: 'TLSv1.3',
+    },
+    (req, res) => {
+      const cert = (req.socket as TLSSocket).getPeerCertificate();
+      // Checked per request too: a certificate revoked while its connection is open stops working at once.
+      if (tls.isRevoked(cert.serialNumber ?? '')) {
+        req.socket.destroy();
+        return;
+      }
+      const s = parseSubject(`CN=${cert.subject?.CN ?? ''}\nOU=${cert.subject?.OU ?? ''}`);
+      const peer: Peer = { transport: 'tls', role: roleFromOu(s.OU), nodeId: s.CN ?? '', serial: cert.serialNumber ?? '' };
+      void router.handle(req, res, peer);
+    },
+  );
+  server.on('secureConnection', (sock: TLSSocket) => {
+    const serial = sock.getPeerCertificate().serialNumber ?? '';
+    if (tls.isRevoked(serial)) {
+      log.warn({ serial, remote: sock.remoteAddress }, 'revoked certificate refused');
+      sock.destroy();
+    }
+  });
+  server.on('tlsClientError', (err, sock) => log.debug({ err: err.message, remote: sock.remoteAddress }, 'TLS handshake refused'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(addr.port, addr.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => log.error({ err: err.message }, 'tls server error'));
+  return server;
+}
+
+export function closeServer(server: http.Server | https.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+    // Requests in flight get a moment to finish; then every connection goes.
+    setTimeout(() => server.closeAllConnections(), 2000).unref();
+  });
+}

@@ -1,0 +1,111 @@
+// _ping, /version and /info: what the docker CLI asks first, and what tells it that this is a swarm manager.
+import { cpus, hostname, release, totalmem, type } from 'node:os';
+import { API_VERSION, MIN_API_VERSION, sendJson } from './http.js';
+import type { Ctx, Router } from './router.js';
+import type { ClusterConfig } from '../cluster/state.js';
+
+export const VERSION = '0.1.0';
+
+export interface SystemView {
+  locked(): boolean;
+  config(): ClusterConfig;
+  caCertPem(): string | null;
+}
+
+function goArch(): string {
+  return process.arch === 'x64' ? 'amd64' : process.arch === 'ia32' ? '386' : process.arch;
+}
+
+export function swarmObject(c: ClusterConfig, caCertPem: string | null): Record<string, unknown> {
+  return {
+    ID: c.clusterId,
+    Version: { Index: c.version },
+    CreatedAt: c.createdAt,
+    UpdatedAt: c.updatedAt,
+    Spec: {
+      Name: 'default',
+      Labels: {},
+      Orchestration: {},
+      Raft: {},
+      Dispatcher: { HeartbeatPeriod: 5_000_000_000 },
+      CAConfig: {},
+      TaskDefaults: {},
+      EncryptionConfig: { AutoLockManagers: c.autolock },
+    },
+    TLSInfo: caCertPem ? { TrustRoot: caCertPem } : {},
+    RootRotationInProgress: false,
+  };
+}
+
+export function registerSystemRoutes(router: Router, view: SystemView): void {
+  const ping = (ctx: Ctx): void => {
+    const { res } = ctx;
+    res.setHeader('Swarm', view.locked() ? 'locked' : 'active/manager');
+    res.setHeader('Cache-Control', 'no-cache, no-store, must-revalidate');
+    res.setHeader('Pragma', 'no-cache');
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': ctx.req.method === 'HEAD' ? 0 : 2 });
+    res.end(ctx.req.method === 'HEAD' ? undefined : 'OK');
+  };
+  router.add('GET', '/_ping', ping, { anyRole: true });
+  router.add('HEAD', '/_ping', ping, { anyRole: true });
+
+  router.add(
+    'GET',
+    '/version',
+    (ctx) => {
+      const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: 'linux', Arch: goArch(), KernelVersion: release() };
+      sendJson(ctx.res, 200, {
+        Platform: { Name: 'runsecrets' },
+        Components: [{ Name: 'Engine', Version: VERSION, Details: details }],
+        Version: VERSION,
+        ApiVersion: API_VERSION,
+        MinAPIVersion: MIN_API_VERSION,
+        GitCommit: '',
+        GoVersion: `node ${process.version}`,
+        Os: 'linux',
+        Arch: goArch(),
+        KernelVersion: release(),
+        BuildTime: '',
+      });
+    },
+    { anyRole: true },
+  );
+
+  router.add(
+    'GET',
+    '/info',
+    (ctx) => {
+      const c = view.config();
+      const locked = view.locked();
+      const swarm: Record<string, unknown> = {
+        NodeID: c.nodeId,
+        NodeAddr: c.advertiseAddr.replace(/:\d+$/, ''),
+        LocalNodeState: locked ? 'locked' : 'active',
+        ControlAvailable: !locked,
+        Error: '',
+        RemoteManagers: [{ NodeID: c.nodeId, Addr: c.advertiseAddr }],
+        Nodes: 1,
+        Managers: 1,
+      };
+      if (!locked) swarm.Cluster = swarmObject(c, view.caCertPem());
+      sendJson(ctx.res, 200, {
+        ID: c.nodeId,
+        Containers: 0,
+        ContainersRunning: 0,
+        ContainersPaused: 0,
+        ContainersStopped: 0,
+        Images: 0,
+        Name: hostname(),
+        ServerVersion: VERSION,
+        OperatingSystem: `runsecrets manager (${type()})`,
+        OSType: 'linux',
+        Architecture: process.arch === 'x64' ? 'x86_64' : process.arch,
+        KernelVersion: release(),
+        NCPU: cpus().length,
+        MemTotal: totalmem(),
+        Swarm: swarm,
+      });
+    },
+    { anyRole: true },
+  );
+}

@@ -1,0 +1,148 @@
+// One running manager: opens the state (or waits, locked, for the unlock key), serves the API on the Unix socket and
+// on mutual TLS, and shuts down cleanly, committing what is queued before it closes the store.
+import type http from 'node:http';
+import type https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { existsSync, unlinkSync } from 'node:fs';
+import type { Logger } from '../shared/log.js';
+import { InvalidUnlockKeyError, OpenCluster, readClusterConfig, type ClusterConfig } from './cluster/state.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/types.js';
+import { RevocationList } from './pki/revocation.js';
+import { ApiError } from './api/http.js';
+import { Router, type Ctx, type RouteOptions } from './api/router.js';
+import { registerObjectRoutes } from './api/objects.js';
+import { registerSystemRoutes } from './api/system.js';
+import { registerSwarmRoutes } from './api/swarm.js';
+import { closeServer, listenTls, listenUnix, parseListenAddr, type ListenAddr } from './api/listeners.js';
+
+export const LOCKED_MESSAGE =
+  'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
+
+export interface ManagerOptions {
+  stateDir: string;
+  socketPath: string;
+  listen: string | null; // null: no TCP listener
+  log: Logger;
+}
+
+interface Unlocked {
+  cluster: OpenCluster;
+  store: Store;
+}
+
+export class Manager {
+  private open: Unlocked | null = null;
+  private config: ClusterConfig;
+  private readonly revoked: RevocationList;
+  private readonly router: Router;
+  private unixServer: http.Server | null = null;
+  private tlsServer: https.Server | null = null;
+  private readonly listenAddr: ListenAddr | null;
+  private unlocking: Promise<void> | null = null;
+
+  constructor(private readonly opts: ManagerOptions) {
+    this.config = readClusterConfig(opts.stateDir);
+    this.revoked = new RevocationList(opts.stateDir);
+    this.listenAddr = opts.listen ? parseListenAddr(opts.listen) : null;
+    this.router = new Router(opts.log, (ctx, ro) => this.gate(ctx, ro));
+    registerSystemRoutes(this.router, {
+      locked: () => this.open === null,
+      config: () => this.open?.cluster.config ?? this.config,
+      caCertPem: () => this.open?.cluster.ca.certPem ?? null,
+    });
+    registerSwarmRoutes(this.router, {
+      cluster: () => this.unlocked().cluster,
+      locked: () => this.open === null,
+      unlock: (key) => this.unlock(key),
+    });
+    registerObjectRoutes(this.router, 'secret', () => this.unlocked().store);
+    registerObjectRoutes(this.router, 'config', () => this.unlocked().store);
+  }
+
+  private unlocked(): Unlocked {
+    if (!this.open) throw new ApiError(503, LOCKED_MESSAGE);
+    return this.open;
+  }
+
+  /** Access rules, checked before any handler: certificate role first, then the lock. */
+  private gate(ctx: Ctx, ro: RouteOptions): void {
+    const p = ctx.peer;
+    if (p.transport === 'tls' && !ro.anyRole && p.role !== 'admin' && p.role !== 'manager') {
+      throw new ApiError(
+        403,
+        `permission denied: a ${p.role ?? 'unknown-role'} certificate (node ${p.nodeId}) can't be used to view or modify cluster state; use an admin certificate`,
+      );
+    }
+    if (this.open === null && !ro.anyRole && !ro.whileLocked) throw new ApiError(503, LOCKED_MESSAGE);
+  }
+
+  get locked(): boolean {
+    return this.open === null;
+  }
+
+  get tcpPort(): number | null {
+    const a = this.tlsServer?.address() as AddressInfo | null | undefined;
+    return a ? a.port : null;
+  }
+
+  async start(): Promise<void> {
+    if (!this.config.autolock) await this.unlock();
+    this.unixServer = await listenUnix(this.router, this.opts.socketPath, this.opts.log);
+    this.opts.log.info({ socket: this.opts.socketPath, locked: this.locked, clusterId: this.config.clusterId }, 'manager listening on unix socket');
+    if (this.locked) this.opts.log.warn('swarm is locked: waiting for "runsecrets manager unlock"');
+  }
+
+  /** Opens the data key (with the unlock key under autolock), the store, then the TLS listener. */
+  unlock(key?: string): Promise<void> {
+    if (this.open) return Promise.resolve();
+    // One unlock at a time: a second concurrent caller waits for the first and then sees the result.
+    const run = async (): Promise<void> => {
+      if (this.open) return;
+      const cluster = await OpenCluster.open(this.opts.stateDir, key);
+      // RUNSECRETS_STORE_WRITER=inline commits on the main thread (for comparison; the thread is the default).
+      const writer = process.env.RUNSECRETS_STORE_WRITER === 'inline' ? 'inline' : 'thread';
+      const store = new SqliteStore({ path: cluster.storePath, dek: cluster.dek, writer });
+      this.open = { cluster, store };
+      this.opts.log.info({ index: await store.currentIndex() }, 'store opened');
+      if (this.listenAddr) {
+        try {
+          this.tlsServer = await listenTls(
+            this.router,
+            this.listenAddr,
+            { certPem: cluster.serverCertPem, keyPem: cluster.serverKeyPem, caPem: cluster.ca.certPem, isRevoked: (s) => this.revoked.isRevoked(s) },
+            this.opts.log,
+          );
+          this.opts.log.info({ host: this.listenAddr.host, port: this.tcpPort }, 'manager listening on TCP with mutual TLS');
+        } catch (err) {
+          this.opts.log.error({ err: (err as Error).message, listen: this.opts.listen }, 'cannot listen on TCP');
+          throw err;
+        }
+      }
+    };
+    const p = (this.unlocking ?? Promise.resolve()).then(run, run);
+    this.unlocking = p.catch(() => undefined);
+    return p.catch((err) => {
+      if (err instanceof InvalidUnlockKeyError) {
+        this.opts.log.warn('unlock refused: invalid key');
+        throw new ApiError(401, err.message); // moby: invalidUnlockKey is Unauthorized
+      }
+      throw err;
+    });
+  }
+
+  async stop(): Promise<void> {
+    const closing: Promise<void>[] = [];
+    if (this.unixServer) closing.push(closeServer(this.unixServer));
+    if (this.tlsServer) closing.push(closeServer(this.tlsServer));
+    await Promise.all(closing);
+    if (this.open) {
+      const st = this.open.store;
+      await st.close();
+      if (st instanceof SqliteStore) this.opts.log.info(st.stats(), 'store closed');
+    }
+    this.open = null;
+    if (this.unixServer && existsSync(this.opts.socketPath)) unlinkSync(this.opts.socketPath);
+    this.opts.log.info('manager stopped');
+  }
+}
