@@ -6,7 +6,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := util-linux mount gcc python3
 STAMP := node_modules/.install-stamp
 
-.PHONY: setup build test demo bench clean
+.PHONY: setup build typecheck test demo bench clean
 
 setup: $(STAMP)
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -25,7 +25,11 @@ build: setup
 	@rm -rf dist
 	npx tsc -p tsconfig.json
 
-test: build
+# tap only transpiles tests; type-check them (strict, like the product) before running them.
+typecheck: build
+	npx tsc -p tsconfig.test.json
+
+test: typecheck
 	@bash test/run-all.sh
 
 demo: build
