@@ -38,8 +38,14 @@ t.test('churn under readers', fuseSkip(), async (t) => {
     });
     let out = '';
     p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    return new Promise<{ reads: number; misses: number; wrong: string[] }>((res) => p.on('exit', () => res(JSON.parse(out || '{"reads":0,"misses":0,"wrong":["no output"]}'))));
+    return {
+      ready: () => out.startsWith('ready\n'),
+      done: new Promise<{ reads: number; misses: number; wrong: string[] }>((res) =>
+        p.on('exit', () => res(JSON.parse(out.replace(/^ready\n/, '') || '{"reads":0,"misses":0,"wrong":["no output"]}'))),
+      ),
+    };
   });
+  await waitFor('readers started', () => readers.every((r) => r.ready()), { timeoutMs: 15000 });
   for (let op = 1; op <= OPS; op++) {
     const i = op % TASKS;
     const m = join(d.tasksDir, `t${i}.yaml`);
@@ -62,7 +68,7 @@ t.test('churn under readers', fuseSkip(), async (t) => {
   }, { timeoutMs: 10000, intervalMs: 50 });
   t.pass('final mount matches the manifests');
   writeFileSync(stop, '');
-  for (const r of await Promise.all(readers)) {
+  for (const r of await Promise.all(readers.map((x) => x.done))) {
     t.ok(r.reads > 0, `reader: ${r.reads} reads, ${r.misses} misses (task gone)`);
     t.same(r.wrong, [], 'only its own task bytes');
   }
