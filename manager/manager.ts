@@ -14,6 +14,8 @@ import { Router, type Ctx, type RouteOptions } from './api/router.js';
 import { registerObjectRoutes } from './api/objects.js';
 import { registerSystemRoutes } from './api/system.js';
 import { registerSwarmRoutes } from './api/swarm.js';
+import { registerSwarmObjectRoutes } from './api/services.js';
+import { Orchestrator } from './orchestrator/loop.js';
 import { closeServer, listenTls, listenUnix, parseListenAddr, type ListenAddr } from './api/listeners.js';
 
 export const LOCKED_MESSAGE =
@@ -29,6 +31,7 @@ export interface ManagerOptions {
 interface Unlocked {
   cluster: OpenCluster;
   store: Store;
+  orchestrator: Orchestrator;
 }
 
 export class Manager {
@@ -58,6 +61,11 @@ export class Manager {
     });
     registerObjectRoutes(this.router, 'secret', () => this.unlocked().store);
     registerObjectRoutes(this.router, 'config', () => this.unlocked().store);
+    registerSwarmObjectRoutes(this.router, {
+      store: () => this.unlocked().store,
+      cluster: () => this.unlocked().cluster,
+      revoke: (serial) => this.revoked.revoke(serial),
+    });
   }
 
   private unlocked(): Unlocked {
@@ -75,6 +83,11 @@ export class Manager {
       );
     }
     if (this.open === null && !ro.anyRole && !ro.whileLocked) throw new ApiError(503, LOCKED_MESSAGE);
+  }
+
+  /** The open store and orchestrator (null while locked): for the dispatcher, and for in-process tests. */
+  get state(): { store: Store; orchestrator: Orchestrator } | null {
+    return this.open ? { store: this.open.store, orchestrator: this.open.orchestrator } : null;
   }
 
   get locked(): boolean {
@@ -103,8 +116,10 @@ export class Manager {
       // RUNSECRETS_STORE_WRITER=inline commits on the main thread (for comparison; the thread is the default).
       const writer = process.env.RUNSECRETS_STORE_WRITER === 'inline' ? 'inline' : 'thread';
       const store = new SqliteStore({ path: cluster.storePath, dek: cluster.dek, writer });
-      this.open = { cluster, store };
+      const orchestrator = new Orchestrator(store, this.opts.log.child({ part: 'orchestrator' }));
+      this.open = { cluster, store, orchestrator };
       this.opts.log.info({ index: await store.currentIndex() }, 'store opened');
+      await orchestrator.start();
       if (this.listenAddr) {
         try {
           this.tlsServer = await listenTls(
@@ -137,6 +152,7 @@ export class Manager {
     if (this.tlsServer) closing.push(closeServer(this.tlsServer));
     await Promise.all(closing);
     if (this.open) {
+      await this.open.orchestrator.stop();
       const st = this.open.store;
       await st.close();
       if (st instanceof SqliteStore) this.opts.log.info(st.stats(), 'store closed');

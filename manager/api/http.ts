@@ -15,8 +15,15 @@ export class ApiError extends Error {
 }
 
 /** swarmkit's errors reach Docker clients as rendered gRPC statuses. */
-export type GrpcCode = 'InvalidArgument' | 'AlreadyExists' | 'NotFound' | 'Unknown' | 'FailedPrecondition';
-const GRPC_HTTP: Record<GrpcCode, number> = { InvalidArgument: 400, AlreadyExists: 409, NotFound: 404, Unknown: 500, FailedPrecondition: 400 };
+export type GrpcCode = 'InvalidArgument' | 'AlreadyExists' | 'NotFound' | 'Unknown' | 'FailedPrecondition' | 'Unimplemented';
+const GRPC_HTTP: Record<GrpcCode, number> = {
+  InvalidArgument: 400,
+  AlreadyExists: 409,
+  NotFound: 404,
+  Unknown: 500,
+  FailedPrecondition: 400,
+  Unimplemented: 501,
+};
 
 export function rpcError(code: GrpcCode, desc: string): ApiError {
   return new ApiError(GRPC_HTTP[code], `rpc error: code = ${code} desc = ${desc}`);

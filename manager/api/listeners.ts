@@ -77,9 +77,10 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
       maxVersion: 'TLSv1.3',
     },
     (req, res) => {
-      const cert = (req.socket as TLSSocket).getPeerCertificate();
+      // null once the socket is destroyed (e.g. refused as revoked on connect while its first request was parsed)
+      const cert = (req.socket as TLSSocket).getPeerCertificate() as ReturnType<TLSSocket['getPeerCertificate']> | null;
       // Checked per request too: a certificate revoked while its connection is open stops working at once.
-      if (tls.isRevoked(cert.serialNumber ?? '')) {
+      if (!cert || tls.isRevoked(cert.serialNumber ?? '')) {
         req.socket.destroy();
         return;
       }
@@ -89,7 +90,7 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
     },
   );
   server.on('secureConnection', (sock: TLSSocket) => {
-    const serial = sock.getPeerCertificate().serialNumber ?? '';
+    const serial = (sock.getPeerCertificate() as { serialNumber?: string } | null)?.serialNumber ?? '';
     if (tls.isRevoked(serial)) {
       log.warn({ serial, remote: sock.remoteAddress }, 'revoked certificate refused');
       sock.destroy();

@@ -9,6 +9,8 @@ import { ApiError, rpcError, readJson, sendJson, sendEmpty } from './http.js';
 import { decodeBase64, decodeDriver, decodeObject, decodeString, decodeStringMap, field, type DriverSpec } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
 import type { Ctx, Router } from './router.js';
+import type { ServiceRecord } from '../orchestrator/types.js';
+import { referencedIds } from './service-spec.js';
 
 export type ObjectKind = 'secret' | 'config';
 
@@ -163,6 +165,14 @@ export function registerObjectRoutes(router: Router, kind: ObjectKind, getStore:
   router.add('DELETE', `${base}/:id`, async (ctx: Ctx) => {
     const store = getStore();
     const cur = await resolve(store, kind, ctx.params.id ?? '');
+    // swarmkit RemoveSecret/RemoveConfig: refused while a service's current spec references it (services by ID).
+    const users = (await store.list<ServiceRecord>('service'))
+      .filter((s) => referencedIds(s.spec.Spec, kind).includes(cur.id))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((s) => s.spec.Spec.Name);
+    if (users.length > 0) {
+      throw rpcError('InvalidArgument', `${kind} '${cur.name ?? ''}' is in use by the following service${users.length === 1 ? '' : 's'}: ${users.join(', ')}`);
+    }
     try {
       await store.delete(kind, cur.id);
     } catch (err) {

@@ -8,7 +8,6 @@ import type { OpenCluster } from '../cluster/state.js';
 import { CsrError } from '../pki/ca.js';
 import { newId } from '../../shared/ids.js';
 import { swarmObject } from './system.js';
-import { hostname } from 'node:os';
 
 const SMALL_BODY = 64 * 1024;
 
@@ -69,23 +68,7 @@ export function registerSwarmRoutes(router: Router, ctl: SwarmControl): void {
     { whileLocked: true },
   );
 
-  // Only this manager's own node for now (what `docker swarm join-token` reads for the address); the node list
-  // proper arrives with agents (issue 4).
-  router.add('GET', '/nodes/:id', (ctx) => {
-    const c = ctl.cluster().config;
-    const id = ctx.params.id ?? '';
-    if (id !== c.nodeId && !(id.length > 0 && c.nodeId.startsWith(id))) throw new ApiError(404, `node ${id} not found`);
-    sendJson(ctx.res, 200, {
-      ID: c.nodeId,
-      Version: { Index: c.version },
-      CreatedAt: c.createdAt,
-      UpdatedAt: c.updatedAt,
-      Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
-      Description: { Hostname: hostname(), Platform: { Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, OS: 'linux' } },
-      Status: { State: 'ready', Addr: c.advertiseAddr.replace(/:\d+$/, '') },
-      ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: c.advertiseAddr },
-    });
-  });
+  // GET /nodes/{id} (the manager's own node among the others) lives in services.ts with the node routes.
 
   router.add('POST', '/runsecrets/certs/admin', async (ctx) => {
     const body = decodeObject(await readJson(ctx.req, SMALL_BODY), 'AdminCertRequest') ?? {};

@@ -1,0 +1,310 @@
+// Services, tasks and nodes over Docker's Engine API (the subset the docker CLI uses for `service` and `node`),
+// with moby's resolution (full ID, name, unique ID prefix), swarmkit's checks and Docker's texts and codes.
+import { hostname } from 'node:os';
+import { newId } from '../../shared/ids.js';
+import type { Store, StoredObject } from '../store/types.js';
+import { NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
+import type { OpenCluster } from '../cluster/state.js';
+import { stateRank, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
+import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
+import { decodeObject, decodeStringMap, field } from './decode.js';
+import { matchLabels, parseFilters, validateFilters } from './filters.js';
+import { checkRefsExist, checkServiceSpec } from './service-spec.js';
+import type { Ctx, Router } from './router.js';
+
+const SPEC_BODY_LIMIT = 4 << 20; // a service spec holds no payloads; 4 MiB is far beyond any real one
+
+export interface SwarmObjectsDeps {
+  store(): Store;
+  cluster(): OpenCluster;
+  /** Revokes a certificate serial at once (the manager's revocation list). */
+  revoke(serial: string): void;
+}
+
+function byId<T>(a: StoredObject<T>, b: StoredObject<T>): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** moby's strconv.ParseUint check of `?version=`, with its error text. */
+function versionParam(ctx: Ctx, kind: string): number {
+  const raw = ctx.query.get('version') ?? '';
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+    throw new ApiError(400, `invalid ${kind} version '${raw}': strconv.ParseUint: parsing "${raw}": invalid syntax`);
+  }
+  return Number(raw);
+}
+
+/** moby's getService/getNode/getTask: full ID, then name, then a unique ID prefix. The name must match exactly
+ * (swarmkit's List* filters compare names case-sensitively), although uniqueness is case-insensitive. */
+function pick<T extends { id: string }>(all: T[], input: string, kind: string, nameOf: (o: T) => string): T {
+  const exact = all.find((o) => o.id === input);
+  if (exact) return exact;
+  let matches = all.filter((o) => nameOf(o) === input);
+  if (matches.length === 0) matches = all.filter((o) => input !== '' && o.id.startsWith(input));
+  if (matches.length === 0) throw new ApiError(404, `${kind} ${input} not found`);
+  if (matches.length > 1) throw new ApiError(400, `${kind} ${input} is ambiguous (${matches.length} matches found)`);
+  return matches[0]!;
+}
+
+export function taskName(t: StoredObject<TaskRecord>): string {
+  return `${t.spec.ServiceName}.${t.spec.Slot > 0 ? t.spec.Slot : t.spec.NodeID}.${t.id}`;
+}
+
+function serviceJson(s: StoredObject<ServiceRecord>, status?: { RunningTasks: number; DesiredTasks: number; CompletedTasks: number }): Record<string, unknown> {
+  const o: Record<string, unknown> = { ID: s.id, Version: { Index: s.version }, CreatedAt: s.createdAt, UpdatedAt: s.updatedAt, Spec: s.spec.Spec };
+  if (s.spec.PreviousSpec) o.PreviousSpec = s.spec.PreviousSpec;
+  o.Endpoint = { Spec: {} };
+  if (status) o.ServiceStatus = status;
+  return o;
+}
+
+function taskJson(t: StoredObject<TaskRecord>): Record<string, unknown> {
+  const r = t.spec;
+  const o: Record<string, unknown> = {
+    ID: t.id,
+    Version: { Index: t.version },
+    CreatedAt: t.createdAt,
+    UpdatedAt: t.updatedAt,
+    Labels: r.Labels,
+    Spec: r.Spec,
+    ServiceID: r.ServiceID,
+  };
+  if (r.Slot > 0) o.Slot = r.Slot;
+  if (r.NodeID) o.NodeID = r.NodeID;
+  o.Status = { ...r.Status, PortStatus: {} };
+  o.DesiredState = r.DesiredState;
+  return o;
+}
+
+function arch(): string {
+  return process.arch === 'x64' ? 'x86_64' : process.arch;
+}
+
+/** The manager's own node: not in the store (it runs no tasks), shown as Docker shows a leader. */
+function managerNodeJson(c: OpenCluster): Record<string, unknown> {
+  const cfg = c.config;
+  return {
+    ID: cfg.nodeId,
+    Version: { Index: cfg.version },
+    CreatedAt: cfg.createdAt,
+    UpdatedAt: cfg.updatedAt,
+    Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
+    Description: { Hostname: hostname(), Platform: { Architecture: arch(), OS: 'linux' } },
+    Status: { State: 'ready', Addr: cfg.advertiseAddr.replace(/:\d+$/, '') },
+    ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: cfg.advertiseAddr },
+  };
+}
+
+function nodeJson(n: StoredObject<NodeRecord>): Record<string, unknown> {
+  const r = n.spec;
+  return { ID: n.id, Version: { Index: n.version }, CreatedAt: n.createdAt, UpdatedAt: n.updatedAt, Spec: r.Spec, Description: r.Description, Status: r.Status };
+}
+
+export function serviceStatus(s: StoredObject<ServiceRecord>, tasks: StoredObject<TaskRecord>[]): { RunningTasks: number; DesiredTasks: number; CompletedTasks: number } {
+  const mine = tasks.filter((t) => t.spec.ServiceID === s.id);
+  const running = mine.filter((t) => t.spec.Status.State === 'running' && stateRank(t.spec.DesiredState) <= stateRank('running')).length;
+  const mode = s.spec.Spec.Mode as { Replicated?: { Replicas?: number }; Global?: unknown };
+  const desired = mode.Global != null ? mine.filter((t) => t.spec.DesiredState === 'running').length : (mode.Replicated?.Replicas ?? 1);
+  return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: 0 };
+}
+
+export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps): void {
+  const store = (): Store => deps.store();
+  const services = async (): Promise<StoredObject<ServiceRecord>[]> => (await store().list<ServiceRecord>('service')).sort(byId);
+  const resolveService = async (input: string): Promise<StoredObject<ServiceRecord>> =>
+    (await store().get<ServiceRecord>('service', input)) ?? pick(await services(), input, 'service', (s) => s.spec.Spec.Name);
+
+  // ---- services ----
+
+  router.add('GET', '/services', async (ctx) => {
+    const args = parseFilters(ctx.query.get('filters'));
+    validateFilters(args, ['id', 'label', 'mode', 'name']);
+    const ids = args.get('id') ?? [];
+    const names = args.get('name') ?? [];
+    const modes = args.get('mode') ?? [];
+    for (const m of modes) if (m !== 'replicated' && m !== 'global') throw new ApiError(400, `Invalid filter: 'mode'='${m}'`);
+    const labels = args.get('label') ?? [];
+    const withStatus = ['1', 'true'].includes((ctx.query.get('status') ?? '').toLowerCase());
+    const tasks = withStatus ? await store().list<TaskRecord>('task') : [];
+    const out = (await services())
+      .filter((s) => {
+        if (ids.length > 0 && !ids.some((p) => s.id.startsWith(p))) return false;
+        if (names.length > 0 && !names.some((p) => s.spec.Spec.Name.startsWith(p))) return false;
+        if (modes.length > 0 && !modes.includes((s.spec.Spec.Mode as { Global?: unknown }).Global != null ? 'global' : 'replicated')) return false;
+        return matchLabels((s.spec.Spec.Labels as Record<string, string> | undefined) ?? null, labels);
+      })
+      .map((s) => serviceJson(s, withStatus ? serviceStatus(s, tasks) : undefined));
+    sendJson(ctx.res, 200, out);
+  });
+
+  router.add('POST', '/services/create', async (ctx) => {
+    const checked = checkServiceSpec(await readJson(ctx.req, SPEC_BODY_LIMIT));
+    await checkRefsExist(store(), checked);
+    const name = checked.spec.Name;
+    try {
+      const s = await store().create<ServiceRecord>('service', { id: newId(), name, spec: { Spec: checked.spec } });
+      ctx.log.info({ service: s.id, name, index: s.version }, 'service created');
+      sendJson(ctx.res, 201, { ID: s.id });
+    } catch (err) {
+      // swarmkit keeps the store's text in front, for clients that match on it.
+      if (err instanceof NameConflictError) throw rpcError('AlreadyExists', `name conflicts with an existing object: service ${name} already exists`);
+      throw err;
+    }
+  });
+
+  router.add('GET', '/services/:id', async (ctx) => {
+    sendJson(ctx.res, 200, serviceJson(await resolveService(ctx.params.id ?? '')));
+  });
+
+  router.add('POST', '/services/:id/update', async (ctx) => {
+    const version = versionParam(ctx, 'service');
+    const body = await readJson(ctx.req, SPEC_BODY_LIMIT);
+    const cur = await resolveService(ctx.params.id ?? '');
+    let checked = checkServiceSpec(body);
+    if (ctx.query.get('rollback') === 'previous') {
+      if (!cur.spec.PreviousSpec) throw new ApiError(400, 'service does not have a previous spec');
+      checked = checkServiceSpec(structuredClone(cur.spec.PreviousSpec));
+    }
+    const isGlobal = (s: Record<string, unknown>): boolean => (s.Mode as { Global?: unknown } | undefined)?.Global != null;
+    if (isGlobal(checked.spec) !== isGlobal(cur.spec.Spec)) throw rpcError('Unimplemented', 'service mode change is not allowed');
+    if (checked.spec.Name !== cur.spec.Spec.Name) throw rpcError('Unimplemented', 'renaming services is not supported');
+    await checkRefsExist(store(), checked);
+    try {
+      const s = await store().update<ServiceRecord>('service', cur.id, version, { Spec: checked.spec, PreviousSpec: cur.spec.Spec });
+      ctx.log.info({ service: s.id, index: s.version }, 'service updated');
+      sendJson(ctx.res, 200, {});
+    } catch (err) {
+      if (err instanceof SequenceConflictError) throw rpcError('Unknown', 'update out of sequence');
+      if (err instanceof NotFoundError) throw rpcError('NotFound', `service ${cur.id} not found`);
+      throw err;
+    }
+  });
+
+  router.add('DELETE', '/services/:id', async (ctx) => {
+    const cur = await resolveService(ctx.params.id ?? '');
+    try {
+      await store().delete('service', cur.id);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw rpcError('NotFound', `service ${cur.id} not found`);
+      throw err;
+    }
+    ctx.log.info({ service: cur.id }, 'service removed');
+    sendEmpty(ctx.res, 200);
+  });
+
+  // ---- tasks ----
+
+  router.add('GET', '/tasks', async (ctx) => {
+    const args = parseFilters(ctx.query.get('filters'));
+    validateFilters(args, ['_up-to-date', 'id', 'label', 'name', 'node', 'service', 'desired-state']);
+    // moby resolves service and node filters to IDs first; an unknown one is an error.
+    const svcIds: string[] = [];
+    for (const v of args.get('service') ?? []) svcIds.push((await resolveService(v)).id);
+    const nodeIds: string[] = [];
+    for (const v of args.get('node') ?? []) nodeIds.push(v === 'self' ? deps.cluster().config.nodeId : (await resolveNode(v)).id);
+    const desired = args.get('desired-state') ?? [];
+    for (const d of desired) if (!isTaskState(d)) throw new ApiError(400, `Invalid desired-state filter: '${d}'`);
+    const ids = args.get('id') ?? [];
+    const names = args.get('name') ?? [];
+    const labels = args.get('label') ?? [];
+    const out = (await store().list<TaskRecord>('task'))
+      .filter((t) => {
+        if (svcIds.length > 0 && !svcIds.includes(t.spec.ServiceID)) return false;
+        if (nodeIds.length > 0 && !nodeIds.includes(t.spec.NodeID)) return false;
+        if (desired.length > 0 && !desired.includes(t.spec.DesiredState)) return false;
+        if (ids.length > 0 && !ids.some((p) => t.id.startsWith(p))) return false;
+        if (names.length > 0 && !names.some((n) => taskName(t).startsWith(n))) return false;
+        return matchLabels(t.spec.Labels, labels);
+      })
+      .sort(byId)
+      .map(taskJson);
+    sendJson(ctx.res, 200, out);
+  });
+
+  router.add('GET', '/tasks/:id', async (ctx) => {
+    const input = ctx.params.id ?? '';
+    const all = await store().list<TaskRecord>('task');
+    sendJson(ctx.res, 200, taskJson(pick(all, input, 'task', taskName)));
+  });
+
+  // ---- nodes ----
+
+  const nodes = async (): Promise<StoredObject<NodeRecord>[]> => (await store().list<NodeRecord>('node')).sort(byId);
+  type ManagerEntry = { id: string; manager: true };
+  async function resolveNode(input: string): Promise<StoredObject<NodeRecord> | ManagerEntry> {
+    const me: ManagerEntry = { id: deps.cluster().config.nodeId, manager: true };
+    const all: (StoredObject<NodeRecord> | ManagerEntry)[] = [me, ...(await nodes())];
+    return pick(all, input, 'node', (n) => ('manager' in n ? hostname() : n.spec.Description.Hostname));
+  }
+
+  router.add('GET', '/nodes', async (ctx) => {
+    const args = parseFilters(ctx.query.get('filters'));
+    validateFilters(args, ['id', 'label', 'membership', 'name', 'node.label', 'role']);
+    const all: Record<string, unknown>[] = [managerNodeJson(deps.cluster()), ...(await nodes()).map(nodeJson)];
+    const ids = args.get('id') ?? [];
+    const names = args.get('name') ?? [];
+    const roles = args.get('role') ?? [];
+    for (const r of roles) if (r !== 'worker' && r !== 'manager') throw new ApiError(400, `Invalid role filter: '${r}'`);
+    const labels = [...(args.get('node.label') ?? []), ...(args.get('label') ?? [])];
+    const out = all.filter((n) => {
+      const spec = n.Spec as NodeRecord['Spec'];
+      const host = (n.Description as NodeRecord['Description']).Hostname;
+      if (ids.length > 0 && !ids.some((p) => String(n.ID).startsWith(p))) return false;
+      if (names.length > 0 && !names.some((p) => host.startsWith(p))) return false;
+      if (roles.length > 0 && !roles.includes(spec.Role)) return false;
+      return matchLabels(spec.Labels, labels);
+    });
+    sendJson(ctx.res, 200, out);
+  });
+
+  router.add('GET', '/nodes/:id', async (ctx) => {
+    const n = await resolveNode(ctx.params.id ?? '');
+    sendJson(ctx.res, 200, 'manager' in n ? managerNodeJson(deps.cluster()) : nodeJson(n));
+  });
+
+  router.add('POST', '/nodes/:id/update', async (ctx) => {
+    const version = versionParam(ctx, 'node');
+    const body = decodeObject(await readJson(ctx.req, 64 * 1024), 'swarm.NodeSpec') ?? {};
+    const n = await resolveNode(ctx.params.id ?? '');
+    const role = (field(body, 'Role') as string | undefined) ?? '';
+    const availability = (field(body, 'Availability') as string | undefined) ?? '';
+    // moby's convert.NodeSpecToGRPC texts
+    if (!['worker', 'manager'].includes(role)) throw new ApiError(400, `invalid Role: "${role}"`);
+    if (!['active', 'pause', 'drain'].includes(availability)) throw new ApiError(400, `invalid Availability: "${availability}"`);
+    const labels = decodeStringMap(field(body, 'Labels'), 'NodeSpec.Labels') ?? {};
+    if ('manager' in n) throw rpcError('FailedPrecondition', `node ${n.id} is this cluster's manager: it runs no tasks, so its spec can't be changed`);
+    if (role !== n.spec.Spec.Role) throw rpcError('FailedPrecondition', `node ${n.id} can't change role: runsecrets has one manager, and workers join with a worker token`);
+    const name = field(body, 'Name');
+    const spec: NodeRecord['Spec'] = { ...n.spec.Spec, Labels: labels, Role: role as 'worker', Availability: availability as 'active' };
+    if (typeof name === 'string' && name !== '') spec.Name = name;
+    else delete spec.Name;
+    try {
+      const o = await store().update<NodeRecord>('node', n.id, version, { ...n.spec, Spec: spec });
+      ctx.log.info({ node: o.id, availability, index: o.version }, 'node updated');
+      sendEmpty(ctx.res, 200);
+    } catch (err) {
+      if (err instanceof SequenceConflictError) throw rpcError('Unknown', 'update out of sequence');
+      if (err instanceof NotFoundError) throw rpcError('NotFound', `node ${n.id} not found`);
+      throw err;
+    }
+  });
+
+  router.add('DELETE', '/nodes/:id', async (ctx) => {
+    const force = ['1', 'true'].includes((ctx.query.get('force') ?? '').toLowerCase());
+    const n = await resolveNode(ctx.params.id ?? '');
+    if ('manager' in n) {
+      throw rpcError('FailedPrecondition', `node ${n.id} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`);
+    }
+    if (!force && n.spec.Status.State === 'ready') throw rpcError('FailedPrecondition', `node ${n.id} is not down and can't be removed`);
+    // Revoked first: from this moment its certificate opens no connection, even if the delete below failed.
+    for (const serial of n.spec.certSerials) deps.revoke(serial);
+    try {
+      await store().delete('node', n.id);
+    } catch (err) {
+      if (err instanceof NotFoundError) throw rpcError('NotFound', `node ${n.id} not found`);
+      throw err;
+    }
+    ctx.log.info({ node: n.id, revoked: n.spec.certSerials.length }, 'node removed; its certificates are revoked');
+    sendEmpty(ctx.res, 200);
+  });
+}

@@ -1,0 +1,377 @@
+// The orchestrator and scheduler as one pure function: from the stored services, tasks and nodes (and the time),
+// the writes that bring the tasks in line with the services. No I/O, so every rule is unit-testable; the loop in
+// ./loop.ts applies the result through the store (with version checks) and runs this again on every change.
+//
+// Rules (swarmkit's replicated and global orchestrators, restart supervisor, task reaper and scheduler):
+// - replicated: one live task per slot 1..Replicas; global: one per eligible node (slot 0, NodeID preset);
+// - a live task is one whose DesiredState is at most running; a finished live task is replaced per the restart
+//   policy (Condition, Delay, MaxAttempts); a slot whose policy declines keeps its last task and gets no new one;
+// - a task on a node that is gone, down, drained or no longer meets the constraints is shut down and replaced;
+// - a spec change (or ForceUpdate) replaces tasks; a change of Secrets/Configs only updates the live tasks' spec
+//   in place (the agent swaps the files), so they keep running;
+// - the newest TASK_HISTORY old tasks per slot are kept; older finished ones are deleted;
+// - the scheduler assigns pending tasks to ready, active nodes meeting the constraints, fewest tasks of the same
+//   service first, then fewest tasks overall; with none, the task stays pending with Docker's `no suitable node`.
+import type { StoredObject } from '../store/types.js';
+import { formatRfc3339Nano, parseRfc3339Nano } from '../../shared/time.js';
+import { nodeMatches, parseConstraints, type Constraint, type NodeFacts } from './constraints.js';
+import { isFinished, stateRank, type NodeRecord, type ServiceRecord, type TaskRecord, type TaskState } from './types.js';
+
+/** Old tasks kept per slot (Docker's TaskHistoryRetentionLimit default), beside the slot's live task. */
+export const TASK_HISTORY = 5;
+/** swarmkit's default restart delay when the policy sets none. */
+export const DEFAULT_RESTART_DELAY_NS = 5_000_000_000n;
+
+export interface ClusterView {
+  services: StoredObject<ServiceRecord>[];
+  tasks: StoredObject<TaskRecord>[];
+  nodes: StoredObject<NodeRecord>[];
+}
+
+export interface Plan {
+  create: { id: string; task: TaskRecord }[];
+  update: { id: string; version: number; task: TaskRecord }[];
+  delete: { id: string; version: number }[];
+  /** When the plan should be computed again (a restart delay ends), in ns since the epoch; null: not needed. */
+  wakeAt: bigint | null;
+}
+
+type RestartCondition = 'none' | 'on-failure' | 'any';
+interface Policy {
+  condition: RestartCondition;
+  delayNs: bigint;
+  maxAttempts: number;
+}
+interface ServiceView {
+  id: string;
+  name: string;
+  template: Record<string, unknown>;
+  global: boolean;
+  replicas: number;
+  policy: Policy;
+  constraints: Constraint[];
+}
+
+function obj(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+export function serviceView(s: StoredObject<ServiceRecord>): ServiceView {
+  const spec = s.spec.Spec;
+  const template = obj(spec.TaskTemplate);
+  const mode = obj(spec.Mode);
+  const rp = obj(template.RestartPolicy);
+  const placement = obj(template.Placement);
+  let constraints: Constraint[] = [];
+  try {
+    constraints = parseConstraints(Array.isArray(placement.Constraints) ? (placement.Constraints as string[]) : []);
+  } catch {
+    constraints = [{ key: 'invalid', op: '==', value: 'invalid' }]; // validated at the API; never place on a bad one
+  }
+  const cond = rp.Condition;
+  return {
+    id: s.id,
+    name: spec.Name,
+    template,
+    global: mode.Global !== undefined && mode.Global !== null,
+    replicas: typeof obj(mode.Replicated).Replicas === 'number' ? (obj(mode.Replicated).Replicas as number) : 1,
+    policy: {
+      condition: cond === 'none' || cond === 'on-failure' ? cond : 'any',
+      delayNs: typeof rp.Delay === 'number' ? BigInt(Math.trunc(rp.Delay)) : DEFAULT_RESTART_DELAY_NS,
+      maxAttempts: typeof rp.MaxAttempts === 'number' ? rp.MaxAttempts : 0,
+    },
+    constraints,
+  };
+}
+
+/** JSON with sorted keys, so that equal specs compare equal whatever their key order. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+
+function withoutRefs(template: Record<string, unknown>): Record<string, unknown> {
+  const cs = { ...obj(template.ContainerSpec) };
+  delete cs.Secrets;
+  delete cs.Configs;
+  return { ...template, ContainerSpec: cs };
+}
+
+/** 'same': nothing changed; 'refs': only Secrets/Configs changed (update in place); 'dirty': replace the task. */
+export function compareTemplates(taskSpec: Record<string, unknown>, template: Record<string, unknown>): 'same' | 'refs' | 'dirty' {
+  if (canonical(taskSpec) === canonical(template)) return 'same';
+  return canonical(withoutRefs(taskSpec)) === canonical(withoutRefs(template)) ? 'refs' : 'dirty';
+}
+
+export function nodeFacts(n: StoredObject<NodeRecord>): NodeFacts {
+  const r = n.spec;
+  return {
+    id: n.id,
+    hostname: r.Description.Hostname,
+    role: r.Spec.Role,
+    os: r.Description.Platform.OS,
+    arch: r.Description.Platform.Architecture,
+    labels: r.Spec.Labels ?? {},
+  };
+}
+
+/** May this node keep a task of this service? (paused nodes keep theirs) */
+function canKeep(n: StoredObject<NodeRecord> | undefined, sv: ServiceView): boolean {
+  return !!n && n.spec.Status.State !== 'down' && n.spec.Spec.Availability !== 'drain' && nodeMatches(sv.constraints, nodeFacts(n));
+}
+function isReady(n: StoredObject<NodeRecord>): boolean {
+  return n.spec.Status.State === 'ready' && n.spec.Spec.Availability === 'active';
+}
+
+function shouldRestart(t: TaskRecord, p: Policy): boolean {
+  if (p.condition === 'none') return false;
+  if (p.condition === 'on-failure' && t.Status.State === 'complete') return false;
+  return p.maxAttempts === 0 || t.restarts < p.maxAttempts;
+}
+
+const ns = (s: string): bigint => parseRfc3339Nano(s) ?? 0n;
+function newestFirst<T extends { createdAt: string; id: string }>(a: T, b: T): number {
+  const d = ns(b.createdAt) - ns(a.createdAt);
+  return d > 0n ? 1 : d < 0n ? -1 : a.id < b.id ? 1 : -1;
+}
+
+const isLive = (t: TaskRecord): boolean => stateRank(t.DesiredState) <= stateRank('running');
+/** Can an old task go? Only once it is finished or was never given to a node (nothing runs it). */
+const deletable = (t: TaskRecord): boolean => isFinished(t.Status.State) || stateRank(t.Status.State) < stateRank('assigned');
+
+export function reconcile(view: ClusterView, now: bigint, newId: () => string): Plan {
+  const ts = formatRfc3339Nano(now);
+  const plan: Plan = { create: [], update: [], delete: [], wakeAt: null };
+  const nodes = new Map(view.nodes.map((n) => [n.id, n]));
+  // The working copy: every task as it will be after this plan (updates applied, creations added).
+  const work = new Map<string, { version: number; createdAt: string; task: TaskRecord; changed: boolean; created: boolean }>();
+  for (const t of view.tasks) work.set(t.id, { version: t.version, createdAt: t.createdAt, task: t.spec, changed: false, created: false });
+  const edit = (id: string, f: (t: TaskRecord) => TaskRecord): void => {
+    const w = work.get(id)!;
+    w.task = f(w.task);
+    w.changed = true;
+  };
+  const wake = (at: bigint): void => {
+    if (plan.wakeAt === null || at < plan.wakeAt) plan.wakeAt = at;
+  };
+  const shutdown = (id: string, desired: TaskState = 'shutdown'): void =>
+    edit(id, (t) => {
+      const nt: TaskRecord = { ...t, DesiredState: desired };
+      // Never given to a node: no agent will ever stop it, so it stops here.
+      if (stateRank(t.Status.State) < stateRank('assigned')) nt.Status = { Timestamp: ts, State: 'shutdown', Message: 'shutdown before assignment' };
+      return nt;
+    });
+  const add = (sv: ServiceView, slot: number, nodeId: string, restarts: number, delayNs: bigint): void => {
+    const id = newId();
+    const task: TaskRecord = {
+      ServiceID: sv.id,
+      Slot: slot,
+      NodeID: nodeId,
+      Labels: {},
+      Spec: sv.template,
+      ServiceName: sv.name,
+      Status: { Timestamp: ts, State: 'new', Message: 'created' },
+      DesiredState: delayNs > 0n ? 'ready' : 'running',
+      restarts,
+    };
+    if (delayNs > 0n) {
+      task.startAt = formatRfc3339Nano(now + delayNs);
+      wake(now + delayNs);
+    }
+    work.set(id, { version: 0, createdAt: ts, task, changed: true, created: true });
+  };
+
+  const services = new Map(view.services.map((s) => [s.id, serviceView(s)]));
+
+  // Tasks of removed services: deleted once nothing runs them; until then their desired state is remove.
+  for (const [id, w] of work) {
+    if (services.has(w.task.ServiceID)) continue;
+    if (deletable(w.task)) plan.delete.push({ id, version: w.version });
+    else if (w.task.DesiredState !== 'remove') shutdown(id, 'remove');
+  }
+  for (const d of plan.delete) work.delete(d.id);
+
+  for (const sv of services.values()) {
+    const mine = [...work.entries()].filter(([, w]) => w.task.ServiceID === sv.id);
+    const slotKey = (t: TaskRecord): string => (sv.global ? `n:${t.NodeID}` : `s:${t.Slot}`);
+    const replaceIn = new Map<string, { slot: number; nodeId: string; restarts: number; delayNs: bigint }>();
+
+    for (const [id, w] of mine) {
+      const t = w.task;
+      if (!isLive(t)) continue;
+      const node = t.NodeID ? nodes.get(t.NodeID) : undefined;
+      const cmp = compareTemplates(t.Spec, sv.template);
+      if (cmp === 'dirty') {
+        shutdown(id);
+        replaceIn.set(slotKey(t), { slot: t.Slot, nodeId: sv.global ? t.NodeID : '', restarts: 0, delayNs: 0n });
+        continue;
+      }
+      if (cmp === 'refs') edit(id, (x) => ({ ...x, Spec: sv.template }));
+      const lost = t.NodeID !== '' && !canKeep(node, sv);
+      if (isFinished(t.Status.State)) {
+        shutdown(id);
+        if (shouldRestart(t, sv.policy)) {
+          replaceIn.set(slotKey(t), { slot: t.Slot, nodeId: sv.global ? t.NodeID : '', restarts: t.restarts + 1, delayNs: sv.policy.delayNs });
+        }
+        continue;
+      }
+      if (lost) {
+        // Its node is gone, down, drained or no longer fits: not the task's failure, so it moves whatever the
+        // restart policy says, keeping its restart count. A global task belongs to its node: no replacement.
+        shutdown(id);
+        if (sv.global) continue;
+        // A drained node's tasks move at once (swarmkit skips the restart delay for drain).
+        const delayNs = node && node.spec.Spec.Availability === 'drain' ? 0n : sv.policy.delayNs;
+        replaceIn.set(slotKey(t), { slot: t.Slot, nodeId: '', restarts: t.restarts, delayNs });
+        continue;
+      }
+      if (t.DesiredState === 'ready' && t.startAt) {
+        if (ns(t.startAt) <= now) {
+          edit(id, (x) => {
+            const nt = { ...x, DesiredState: 'running' as TaskState };
+            delete nt.startAt;
+            return nt;
+          });
+        } else wake(ns(t.startAt));
+      }
+    }
+    for (const r of replaceIn.values()) add(sv, r.slot, r.nodeId, r.restarts, r.delayNs);
+
+    // Occupied slots: a live task, or a last task whose restart policy declined (it keeps its slot).
+    const bySlot = new Map<string, { id: string; createdAt: string; task: TaskRecord }[]>();
+    for (const [id, w] of work) {
+      if (w.task.ServiceID !== sv.id) continue;
+      const k = slotKey(w.task);
+      if (!bySlot.has(k)) bySlot.set(k, []);
+      bySlot.get(k)!.push({ id, createdAt: w.createdAt, task: w.task });
+    }
+    const occupied = new Map<string, string[]>(); // slot key -> live task ids
+    for (const [k, list] of bySlot) {
+      const live = list.filter((x) => isLive(x.task)).map((x) => x.id);
+      if (live.length > 0) {
+        occupied.set(k, live);
+        continue;
+      }
+      const last = [...list].sort(newestFirst)[0]!.task;
+      if (isFinished(last.Status.State) && !shouldRestart(last, sv.policy) && compareTemplates(last.Spec, sv.template) !== 'dirty') {
+        if (!sv.global || canKeep(nodes.get(last.NodeID), sv)) occupied.set(k, []);
+      }
+    }
+
+    if (!sv.global) {
+      const used = new Set([...occupied.keys()].map((k) => Number(k.slice(2))));
+      // Scale down: the highest slots go (Docker sets their desired state to remove).
+      for (const slot of [...used].sort((a, b) => b - a)) {
+        if (used.size <= sv.replicas) break;
+        for (const id of occupied.get(`s:${slot}`) ?? []) shutdown(id, 'remove');
+        used.delete(slot);
+      }
+      for (let slot = 1; used.size < sv.replicas; slot++) {
+        if (used.has(slot)) continue;
+        used.add(slot);
+        add(sv, slot, '', 0, 0n);
+      }
+    } else {
+      for (const n of view.nodes) {
+        if (!isReady(n) || !nodeMatches(sv.constraints, nodeFacts(n))) continue;
+        if (!occupied.has(`n:${n.id}`)) add(sv, 0, n.id, 0, 0n);
+      }
+    }
+  }
+
+  schedule(view, services, work, ts);
+
+  // History: per slot, the newest TASK_HISTORY old tasks stay; older ones go once nothing runs them.
+  const history = new Map<string, { id: string; createdAt: string; task: TaskRecord }[]>();
+  for (const [id, w] of work) {
+    if (isLive(w.task) || w.created) continue;
+    const sv = services.get(w.task.ServiceID);
+    if (!sv) continue;
+    const k = `${w.task.ServiceID}/${sv.global ? w.task.NodeID : w.task.Slot}`;
+    if (!history.has(k)) history.set(k, []);
+    history.get(k)!.push({ id, createdAt: w.createdAt, task: w.task });
+  }
+  for (const list of history.values()) {
+    // Removed by a scale-down: gone as soon as nothing runs them, as in Docker.
+    for (const old of list.filter((x) => x.task.DesiredState === 'remove' && deletable(x.task))) {
+      plan.delete.push({ id: old.id, version: work.get(old.id)!.version });
+      work.delete(old.id);
+    }
+    for (const old of list.filter((x) => work.has(x.id)).sort(newestFirst).slice(TASK_HISTORY)) {
+      if (!deletable(old.task)) continue;
+      plan.delete.push({ id: old.id, version: work.get(old.id)!.version });
+      work.delete(old.id);
+    }
+  }
+
+  for (const [id, w] of work) {
+    if (w.created) plan.create.push({ id, task: w.task });
+    else if (w.changed) plan.update.push({ id, version: w.version, task: w.task });
+  }
+  return plan;
+}
+
+function plural(n: number, one: string, many: string): string {
+  return n === 1 ? one : many;
+}
+
+/** Assigns new and pending tasks to nodes, or leaves them pending with Docker's explanation. */
+function schedule(
+  view: ClusterView,
+  services: Map<string, ServiceView>,
+  work: Map<string, { task: TaskRecord; changed: boolean }>,
+  ts: string,
+): void {
+  // Load per node: live tasks in total and per service.
+  const total = new Map<string, number>();
+  const perService = new Map<string, number>();
+  for (const w of work.values()) {
+    if (!w.task.NodeID || !isLive(w.task) || stateRank(w.task.Status.State) < stateRank('assigned')) continue;
+    total.set(w.task.NodeID, (total.get(w.task.NodeID) ?? 0) + 1);
+    const k = `${w.task.NodeID}/${w.task.ServiceID}`;
+    perService.set(k, (perService.get(k) ?? 0) + 1);
+  }
+  const pending = [...work.entries()]
+    .filter(([, w]) => isLive(w.task) && stateRank(w.task.Status.State) < stateRank('assigned'))
+    .sort(([a, x], [b, y]) => x.task.ServiceID.localeCompare(y.task.ServiceID) || x.task.Slot - y.task.Slot || (a < b ? -1 : 1));
+  for (const [, w] of pending) {
+    const sv = services.get(w.task.ServiceID);
+    if (!sv) continue;
+    const candidates = w.task.NodeID ? view.nodes.filter((n) => n.id === w.task.NodeID) : view.nodes;
+    const ready = candidates.filter(isReady);
+    const fit = ready.filter((n) => nodeMatches(sv.constraints, nodeFacts(n)));
+    if (fit.length === 0) {
+      const why: string[] = [];
+      const notReady = candidates.length - ready.length;
+      if (notReady > 0) why.push(`${notReady} ${plural(notReady, 'node', 'nodes')} not available for new tasks`);
+      const unmet = ready.length - fit.length;
+      if (unmet > 0) why.push(`scheduling constraints not satisfied on ${unmet} ${plural(unmet, 'node', 'nodes')}`);
+      const err = why.length > 0 ? `no suitable node (${why.join('; ')})` : 'no suitable node';
+      const s = w.task.Status;
+      if (s.State !== 'pending' || s.Err !== err) {
+        w.task = { ...w.task, Status: { Timestamp: ts, State: 'pending', Message: 'pending task scheduling', Err: err } };
+        w.changed = true;
+      }
+      continue;
+    }
+    const load = (n: StoredObject<NodeRecord>): [number, number] => [perService.get(`${n.id}/${sv.id}`) ?? 0, total.get(n.id) ?? 0];
+    fit.sort((a, b) => {
+      const [a1, a2] = load(a);
+      const [b1, b2] = load(b);
+      return a1 - b1 || a2 - b2 || (a.id < b.id ? -1 : 1);
+    });
+    const n = fit[0]!;
+    w.task = { ...w.task, NodeID: n.id, Status: { Timestamp: ts, State: 'assigned', Message: 'scheduler assigned task to node' } };
+    w.changed = true;
+    total.set(n.id, (total.get(n.id) ?? 0) + 1);
+    perService.set(`${n.id}/${sv.id}`, (perService.get(`${n.id}/${sv.id}`) ?? 0) + 1);
+  }
+}

@@ -1,0 +1,75 @@
+// Services, tasks and nodes as the store keeps them. Docker's JSON shapes where Docker shows them; a few fields of
+// our own (restart counts, restart delays, certificate serials) that the API never returns.
+
+/** Docker's task states in their order (swarmkit api/types.proto); a task only ever moves forward. */
+export const TASK_STATES = [
+  'new',
+  'pending',
+  'assigned',
+  'accepted',
+  'preparing',
+  'ready',
+  'starting',
+  'running',
+  'complete',
+  'shutdown',
+  'failed',
+  'rejected',
+  'remove',
+  'orphaned',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export function stateRank(s: TaskState): number {
+  return TASK_STATES.indexOf(s);
+}
+export function isTaskState(s: string): s is TaskState {
+  return (TASK_STATES as readonly string[]).includes(s);
+}
+/** Past running: the task's process is gone (complete, shutdown, failed, rejected, remove, orphaned). */
+export function isFinished(s: TaskState): boolean {
+  return stateRank(s) > stateRank('running');
+}
+
+/** The service spec exactly as the client sent it (after validation), so unknown fields round-trip. */
+export type ServiceSpec = Record<string, unknown> & { Name: string };
+
+export interface ServiceRecord {
+  Spec: ServiceSpec;
+  PreviousSpec?: ServiceSpec;
+}
+
+export interface TaskStatus {
+  Timestamp: string;
+  State: TaskState;
+  Message: string;
+  Err?: string;
+  ContainerStatus?: { ExitCode: number };
+}
+
+export interface TaskRecord {
+  ServiceID: string;
+  Slot: number; // 0 for global tasks
+  NodeID: string; // '' until scheduled (global tasks are created with theirs)
+  Labels: Record<string, string>;
+  Spec: Record<string, unknown>; // the service's TaskTemplate when the task was made
+  ServiceName: string;
+  Status: TaskStatus;
+  DesiredState: TaskState;
+  /** Ours: restarts that led to this task in its slot (MaxAttempts counts them). */
+  restarts: number;
+  /** Ours: a restarted task waits for its restart delay, then its desired state becomes running. */
+  startAt?: string;
+}
+
+export type NodeRole = 'worker' | 'manager';
+export type Availability = 'active' | 'pause' | 'drain';
+export type NodeState = 'unknown' | 'down' | 'ready' | 'disconnected';
+
+export interface NodeRecord {
+  Spec: { Name?: string; Labels: Record<string, string>; Role: NodeRole; Availability: Availability } & Record<string, unknown>;
+  Description: { Hostname: string; Platform: { Architecture: string; OS: string } };
+  Status: { State: NodeState; Message?: string; Addr: string };
+  /** Ours: serials of the certificates issued to this node; all are revoked when it is removed. */
+  certSerials: string[];
+}
