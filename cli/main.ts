@@ -11,6 +11,8 @@ const GROUPS: Record<string, GroupLoader> = {
   manager: async () => (await import('./manager-command.js')).managerCommand(),
   secret: async () => (await import('./object-commands.js')).secretCommand(),
   config: async () => (await import('./object-commands.js')).configCommand(),
+  service: async () => (await import('./swarm-commands.js')).serviceCommand(),
+  node: async () => (await import('./swarm-commands.js')).nodeCommand(),
 };
 
 export async function buildProgram(argv: string[] = []): Promise<Command> {
@@ -18,7 +20,9 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
     .description("Docker Swarm's secrets for any Linux host")
     .version('0.1.0')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Root options only before the command, as docker reads them: `service create IMAGE cmd -H x` keeps -H for cmd.
+    .enablePositionalOptions();
   // -H/--host and the TLS flags may also come before the group, as with `docker -H … secret ls`.
   addHostOptions(program);
   const first = argv[0];

@@ -190,7 +190,8 @@ export function goMarshalJSON(v: GoValue, escapeHTML = false): string {
     return `{${v.sortedKeys().map((k) => `${jsonString(k, escapeHTML)}:${goMarshalJSON(v.entries.get(k), escapeHTML)}`).join(',')}}`;
   }
   if (v instanceof GoStruct) {
-    if (v.marshalJSON) return goMarshalJSON(v.marshalJSON(), escapeHTML);
+    // docker's MarshalJSON methods use json.Marshal, which always escapes <, > and &.
+    if (v.marshalJSON) return goMarshalJSON(v.marshalJSON(), true);
     const parts: string[] = [];
     structFieldsJSON(v, escapeHTML, parts);
     return `{${parts.join(',')}}`;

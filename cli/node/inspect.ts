@@ -1,0 +1,67 @@
+// `node inspect [OPTIONS] self|NODE [NODE...]`: raw JSON array, template, or `--pretty`; "self" is the node
+// this manager runs on (from /info). The JSON is the decoded node re-encoded in Go's layout, as docker does.
+import { Command, Option } from 'commander';
+import { CliError } from '../client/errors.js';
+import { SwarmApi } from '../client/swarm.js';
+import { formatWrite } from '../format/formatter.js';
+import { fromRawJSON } from '../format/go-values.js';
+import { inspectRefs, InspectTemplateError } from '../format/inspect.js';
+import { action, addHostOptions, checkArgs, clientFor, dockerLeaf } from '../objects/cli-support.js';
+import { get, str } from '../swarm/json.js';
+import { goJSON, NODE, shape } from '../swarm/go-shape.js';
+import { NODE_PRETTY_TEMPLATE, nodePrettyContext } from '../swarm/node-pretty.js';
+
+interface InspectOpts {
+  format?: string;
+  pretty?: boolean;
+}
+
+/** node.Reference: "self" becomes the manager's own node ID. */
+export async function nodeReference(api: SwarmApi, ref: string): Promise<string> {
+  if (ref !== 'self') return ref;
+  const id = str(get(await api.info(), 'Swarm', 'NodeID'));
+  if (id !== '') return id;
+  await api.nodes(new Map());
+  throw new CliError('node ID not found in /info');
+}
+
+export function nodeInspectCommand(): Command {
+  const usage = 'inspect [OPTIONS] self|NODE [NODE...]';
+  const cmd = new Command('inspect')
+    .description('Display detailed information on one or more nodes')
+    .usage('[OPTIONS] self|NODE [NODE...]')
+    .allowExcessArguments()
+    .addOption(new Option('-f, --format <string>', "Format output using a custom template: 'json', 'TEMPLATE'"))
+    .option('--pretty', 'Print the information in a human friendly format');
+  addHostOptions(cmd);
+  dockerLeaf(cmd, usage);
+  cmd.action(
+    action(async () => {
+      const opts = cmd.opts<InspectOpts>();
+      checkArgs(cmd, usage, cmd.args, { min: 1, max: Infinity });
+      const api = new SwarmApi(clientFor(cmd));
+      const f = opts.pretty ? 'pretty' : (opts.format ?? '');
+      if (f.startsWith('pretty') && f !== 'pretty') throw new CliError('cannot supply extra formatting options to the pretty template');
+      const fetch = async (ref: string) => api.node(await nodeReference(api, ref));
+      if (f === 'pretty') {
+        const rows = [];
+        for (const ref of cmd.args) rows.push(nodePrettyContext((await fetch(ref)).value));
+        process.stdout.write(formatWrite(NODE_PRETTY_TEMPLATE, rows, null));
+        return;
+      }
+      let result;
+      try {
+        result = await inspectRefs(cmd.args, f, async (ref) => {
+          const shaped = shape((await fetch(ref)).value, NODE);
+          return { typed: fromRawJSON(shaped), raw: goJSON(shaped) };
+        });
+      } catch (err) {
+        if (err instanceof InspectTemplateError) throw new CliError(err.message);
+        throw err;
+      }
+      process.stdout.write(result.stdout);
+      if (result.errors.length > 0) throw new CliError(result.errors.join('\n'));
+    }),
+  );
+  return cmd;
+}

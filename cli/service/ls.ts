@@ -1,0 +1,47 @@
+// `service ls` (alias list): GET /services?status=true (no status with -q), natural order, table/raw/json/template.
+import { Command, Option } from 'commander';
+import type { Filters } from '../client/objects.js';
+import { SwarmApi } from '../client/swarm.js';
+import { action, addHostOptions, checkArgs, clientFor, collect, dockerLeaf, flagError } from '../objects/cli-support.js';
+import { addFilter } from '../objects/validate.js';
+import { printServices } from '../swarm/service-list.js';
+
+interface LsOpts {
+  quiet?: boolean;
+  format?: string;
+  filter?: string[];
+}
+
+export function parseFilters(cmd: Command, usage: string, values: string[] | undefined): Filters {
+  const filters: Filters = new Map();
+  for (const f of values ?? []) {
+    const why = addFilter(filters, f);
+    if (why) flagError(cmd, usage, `invalid argument "${f}" for "-f, --filter" flag: ${why}`);
+  }
+  return filters;
+}
+
+export function serviceLsCommand(): Command {
+  const usage = 'ls [OPTIONS]';
+  const cmd = new Command('ls')
+    .alias('list')
+    .description('List services')
+    .usage('[OPTIONS]')
+    .allowExcessArguments()
+    .option('-q, --quiet', 'Only display IDs')
+    .addOption(new Option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'"))
+    .addOption(new Option('-f, --filter <filter>', 'Filter output based on conditions provided').argParser(collect));
+  addHostOptions(cmd);
+  dockerLeaf(cmd, usage);
+  cmd.action(
+    action(async () => {
+      const opts = cmd.opts<LsOpts>();
+      const filters = parseFilters(cmd, usage, opts.filter);
+      checkArgs(cmd, usage, cmd.args, { min: 0, max: 0 });
+      const quiet = opts.quiet ?? false;
+      const services = await new SwarmApi(clientFor(cmd)).services(filters, !quiet);
+      process.stdout.write(printServices(services, opts.format || 'table', quiet));
+    }),
+  );
+  return cmd;
+}
