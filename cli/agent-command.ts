@@ -1,24 +1,62 @@
-// `runsecrets agent run …`: the host agent. Standalone mode today; the manager-connected mode comes with issue 4.
+// `runsecrets agent run …`: the host agent, either joined to a manager (--manager, --token) or --standalone.
 import { Command, Option } from 'commander';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
+import { hostname } from 'node:os';
 import { startStandaloneAgent } from '../agent/standalone-agent.js';
+import { startManagedAgent } from '../agent/managed-agent.js';
+import { DEFAULT_STATE_DIR, parseManagerAddr } from '../agent/session/join.js';
 
 interface RunOpts {
   standalone?: boolean;
   tasksDir?: string;
+  manager?: string;
+  token?: string;
+  stateDir: string;
+  hostname?: string;
+  label: string[];
   mount: string;
   logLevel: string;
 }
 
+function collectLabel(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+function parseLabels(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of list) {
+    const i = l.indexOf('=');
+    const k = i < 0 ? l : l.slice(0, i);
+    if (k === '') throw new Error(`invalid --label "${l}": expected KEY=VALUE`);
+    out[k] = i < 0 ? '' : l.slice(i + 1);
+  }
+  return out;
+}
+
 async function run(opts: RunOpts): Promise<void> {
   if (!isLogLevel(opts.logLevel)) throw new Error(`invalid --log-level ${JSON.stringify(opts.logLevel)}`);
-  if (!opts.standalone) throw new Error('only --standalone mode is available: pass --standalone --tasks-dir DIR');
-  if (!opts.tasksDir) throw new Error('--standalone needs --tasks-dir DIR');
+  if (opts.standalone && opts.manager) throw new Error('--standalone and --manager exclude each other');
+  if (!opts.standalone && !opts.manager) {
+    throw new Error('pass --manager HOST:PORT (with --token on the first run) or --standalone --tasks-dir DIR');
+  }
+  if (opts.standalone && !opts.tasksDir) throw new Error('--standalone needs --tasks-dir DIR');
+  const manager = opts.manager ? parseManagerAddr(opts.manager) : null;
+  const labels = parseLabels(opts.label);
   const log = createLogger('agent', opts.logLevel);
-  let agent;
+  let agent: { stop(): Promise<void> };
   try {
-    agent = await startStandaloneAgent({ tasksDir: opts.tasksDir, mountPoint: opts.mount, log });
+    agent = manager
+      ? await startManagedAgent({
+          manager,
+          ...(opts.token ? { token: opts.token } : {}),
+          stateDir: opts.stateDir,
+          mountPoint: opts.mount,
+          hostname: opts.hostname ?? hostname(),
+          labels,
+          log,
+        })
+      : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log });
   } catch (err) {
     log.fatal({ err: errorMessage(err) }, 'agent failed to start');
     process.exitCode = 1;
@@ -36,7 +74,7 @@ async function run(opts: RunOpts): Promise<void> {
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGHUP', () => log.info('SIGHUP ignored: manifests are watched'));
+  process.on('SIGHUP', () => log.info(manager ? 'SIGHUP ignored' : 'SIGHUP ignored: manifests are watched'));
 }
 
 export function agentCommand(): Command {
@@ -46,6 +84,11 @@ export function agentCommand(): Command {
     .description('Mount the secrets filesystem and serve the tasks of this host')
     .option('--standalone', 'no manager: tasks come from manifests in --tasks-dir')
     .option('--tasks-dir <dir>', 'folder of task manifests (.yaml, .yml, .json) for --standalone')
+    .option('--manager <host:port>', "the manager's TCP address (mutual TLS)")
+    .option('--token <token>', 'join token (RSTKN-1-…), needed on the first run only')
+    .option('--state-dir <dir>', 'where the node key and certificate are kept (0600)', DEFAULT_STATE_DIR)
+    .option('--hostname <name>', 'node hostname reported to the manager (default: this host name)')
+    .option('--label <key=value>', 'node label (repeatable), set when joining', collectLabel, [] as string[])
     .option('--mount <dir>', 'where to mount the secrets filesystem', '/run/secrets')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .action(async (opts: RunOpts) => {

@@ -16,6 +16,8 @@ import { registerSystemRoutes } from './api/system.js';
 import { registerSwarmRoutes } from './api/swarm.js';
 import { registerSwarmObjectRoutes } from './api/services.js';
 import { Orchestrator } from './orchestrator/loop.js';
+import { Dispatcher, DEFAULT_HEARTBEAT_MS } from './dispatcher/dispatcher.js';
+import { JOIN_PATHS, registerJoinRoutes } from './dispatcher/join.js';
 import { closeServer, listenTls, listenUnix, parseListenAddr, type ListenAddr } from './api/listeners.js';
 
 export const LOCKED_MESSAGE =
@@ -32,6 +34,14 @@ interface Unlocked {
   cluster: OpenCluster;
   store: Store;
   orchestrator: Orchestrator;
+  dispatcher: Dispatcher;
+}
+
+/** RUNSECRETS_HEARTBEAT_MS overrides the agents' heartbeat period (tests use a short one). */
+function heartbeatMs(): number {
+  const v = Number(process.env.RUNSECRETS_HEARTBEAT_MS ?? DEFAULT_HEARTBEAT_MS);
+  if (!Number.isSafeInteger(v) || v < 50) throw new Error(`invalid RUNSECRETS_HEARTBEAT_MS "${process.env.RUNSECRETS_HEARTBEAT_MS ?? ''}": expected milliseconds, at least 50`);
+  return v;
 }
 
 export class Manager {
@@ -66,6 +76,7 @@ export class Manager {
       cluster: () => this.unlocked().cluster,
       revoke: (serial) => this.revoked.revoke(serial),
     });
+    registerJoinRoutes(this.router, { cluster: () => this.unlocked().cluster, store: () => this.unlocked().store });
   }
 
   private unlocked(): Unlocked {
@@ -117,17 +128,31 @@ export class Manager {
       const writer = process.env.RUNSECRETS_STORE_WRITER === 'inline' ? 'inline' : 'thread';
       const store = new SqliteStore({ path: cluster.storePath, dek: cluster.dek, writer });
       const orchestrator = new Orchestrator(store, this.opts.log.child({ part: 'orchestrator' }));
-      this.open = { cluster, store, orchestrator };
+      const dispatcher = new Dispatcher({
+        store,
+        log: this.opts.log.child({ part: 'dispatcher' }),
+        isRevoked: (s) => this.revoked.isRevoked(s),
+        heartbeatMs: heartbeatMs(),
+      });
+      this.open = { cluster, store, orchestrator, dispatcher };
       this.opts.log.info({ index: await store.currentIndex() }, 'store opened');
       await orchestrator.start();
+      await dispatcher.start();
       if (this.listenAddr) {
         try {
           this.tlsServer = await listenTls(
             this.router,
             this.listenAddr,
-            { certPem: cluster.serverCertPem, keyPem: cluster.serverKeyPem, caPem: cluster.ca.certPem, isRevoked: (s) => this.revoked.isRevoked(s) },
+            {
+              certPem: cluster.serverCertPem,
+              keyPem: cluster.serverKeyPem,
+              caPem: cluster.ca.certPem,
+              isRevoked: (s) => this.revoked.isRevoked(s),
+              openPaths: JOIN_PATHS,
+            },
             this.opts.log,
           );
+          this.tlsServer.on('upgrade', (req, socket, head) => dispatcher.handleUpgrade(req, socket, head));
           this.opts.log.info({ host: this.listenAddr.host, port: this.tcpPort }, 'manager listening on TCP with mutual TLS');
         } catch (err) {
           this.opts.log.error({ err: (err as Error).message, listen: this.opts.listen }, 'cannot listen on TCP');
@@ -147,6 +172,8 @@ export class Manager {
   }
 
   async stop(): Promise<void> {
+    // Sessions first: upgraded sockets are not closed by the HTTP server and would hold its close open.
+    if (this.open) await this.open.dispatcher.stop();
     const closing: Promise<void>[] = [];
     if (this.unixServer) closing.push(closeServer(this.unixServer));
     if (this.tlsServer) closing.push(closeServer(this.tlsServer));

@@ -5,8 +5,7 @@ import { CliError } from '../client/errors.js';
 import { SwarmApi } from '../client/swarm.js';
 import { formatWrite } from '../format/formatter.js';
 import { fromRawJSON } from '../format/go-values.js';
-import { inspectRefs, InspectTemplateError } from '../format/inspect.js';
-import { action, addHostOptions, checkArgs, clientFor, dockerLeaf } from '../objects/cli-support.js';
+import { action, addHostOptions, checkArgs, clientFor, dockerLeaf, printInspect } from '../objects/cli-support.js';
 import { get, str } from '../swarm/json.js';
 import { goJSON, NODE, shape } from '../swarm/go-shape.js';
 import { NODE_PRETTY_TEMPLATE, nodePrettyContext } from '../swarm/node-pretty.js';
@@ -49,18 +48,10 @@ export function nodeInspectCommand(): Command {
         process.stdout.write(formatWrite(NODE_PRETTY_TEMPLATE, rows, null));
         return;
       }
-      let result;
-      try {
-        result = await inspectRefs(cmd.args, f, async (ref) => {
-          const shaped = shape((await fetch(ref)).value, NODE);
-          return { typed: fromRawJSON(shaped), raw: goJSON(shaped) };
-        });
-      } catch (err) {
-        if (err instanceof InspectTemplateError) throw new CliError(err.message);
-        throw err;
-      }
-      process.stdout.write(result.stdout);
-      if (result.errors.length > 0) throw new CliError(result.errors.join('\n'));
+      await printInspect(cmd.args, f, async (ref) => {
+        const shaped = shape((await fetch(ref)).value, NODE);
+        return { typed: fromRawJSON(shaped), raw: goJSON(shaped) };
+      });
     }),
   );
   return cmd;

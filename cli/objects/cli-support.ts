@@ -5,6 +5,7 @@ import { resolveEndpoint, EndpointError, type HostOptions } from '../client/endp
 import { EngineClient } from '../client/engine.js';
 import { CliError, ConnectionError, DaemonError } from '../client/errors.js';
 import { FormatError } from '../format/formatter.js';
+import { inspectRefs, InspectTemplateError, type GetRef } from '../format/inspect.js';
 
 export const BIN = 'runsecrets';
 
@@ -115,4 +116,17 @@ export function action<A extends unknown[]>(fn: (...a: A) => Promise<void>): (..
       process.exitCode = 1;
     }
   };
+}
+
+/** `inspect` for every object kind: prints what was found, then fails (exit 1) with the errors of the rest. */
+export async function printInspect(refs: string[], format: string, getRef: GetRef): Promise<void> {
+  let result;
+  try {
+    result = await inspectRefs(refs, format, getRef);
+  } catch (err) {
+    if (err instanceof InspectTemplateError) throw new CliError(err.message);
+    throw err;
+  }
+  process.stdout.write(result.stdout);
+  if (result.errors.length > 0) throw new CliError(result.errors.join('\n'));
 }

@@ -3,8 +3,7 @@ import { Command, Option } from 'commander';
 import { ObjectsApi, type ObjectKind } from '../client/objects.js';
 import { CliError } from '../client/errors.js';
 import { formatWrite } from '../format/formatter.js';
-import { inspectRefs, InspectTemplateError } from '../format/inspect.js';
-import { action, addHostOptions, checkArgs, clientFor, dockerLeaf } from './cli-support.js';
+import { action, addHostOptions, checkArgs, clientFor, dockerLeaf, printInspect } from './cli-support.js';
 import { prettyContext, resolveFormat } from './contexts.js';
 import { decodeObject } from './model.js';
 
@@ -43,18 +42,10 @@ export function inspectCommand(kind: ObjectKind): Command {
         process.stdout.write(formatWrite(resolveFormat(kind, 'pretty', false), rows, null));
         return;
       }
-      let result;
-      try {
-        result = await inspectRefs(refs, f, async (ref) => {
-          const { value, raw } = await api.inspect(ref);
-          return { typed: decodeObject(kind, value).typed, raw };
-        });
-      } catch (err) {
-        if (err instanceof InspectTemplateError) throw new CliError(err.message);
-        throw err;
-      }
-      process.stdout.write(result.stdout);
-      if (result.errors.length > 0) throw new CliError(result.errors.join('\n'));
+      await printInspect(refs, f, async (ref) => {
+        const { value, raw } = await api.inspect(ref);
+        return { typed: decodeObject(kind, value).typed, raw };
+      });
     }),
   );
   return cmd;

@@ -6,8 +6,7 @@ import { CliError } from '../client/errors.js';
 import { isNotFound, SwarmApi } from '../client/swarm.js';
 import { formatWrite } from '../format/formatter.js';
 import { fromRawJSON } from '../format/go-values.js';
-import { inspectRefs, InspectTemplateError } from '../format/inspect.js';
-import { action, addHostOptions, checkArgs, clientFor, dockerLeaf } from '../objects/cli-support.js';
+import { action, addHostOptions, checkArgs, clientFor, dockerLeaf, printInspect } from '../objects/cli-support.js';
 import { goJSON, SERVICE, shape } from '../swarm/go-shape.js';
 import { SERVICE_PRETTY_TEMPLATE, servicePrettyContext } from '../swarm/service-pretty.js';
 
@@ -49,18 +48,10 @@ export function serviceInspectCommand(): Command {
         process.stdout.write(formatWrite(SERVICE_PRETTY_TEMPLATE, rows, null));
         return;
       }
-      let result;
-      try {
-        result = await inspectRefs(cmd.args, f, async (ref) => {
-          const shaped = shape((await get(ref)).value, SERVICE);
-          return { typed: fromRawJSON(shaped), raw: goJSON(shaped) };
-        });
-      } catch (err) {
-        if (err instanceof InspectTemplateError) throw new CliError(err.message);
-        throw err;
-      }
-      process.stdout.write(result.stdout);
-      if (result.errors.length > 0) throw new CliError(result.errors.join('\n'));
+      await printInspect(cmd.args, f, async (ref) => {
+        const shaped = shape((await get(ref)).value, SERVICE);
+        return { typed: fromRawJSON(shaped), raw: goJSON(shaped) };
+      });
     }),
   );
   return cmd;

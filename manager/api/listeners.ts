@@ -63,6 +63,8 @@ export interface TlsMaterial {
   keyPem: string;
   caPem: string;
   isRevoked(serial: string): boolean;
+  /** "METHOD /path" requests a client without a cluster certificate may make (joining); nothing else. */
+  openPaths?: ReadonlySet<string>;
 }
 
 export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMaterial, log: Logger): Promise<https.Server> {
@@ -72,11 +74,24 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
       key: tls.keyPem,
       ca: [tls.caPem],
       requestCert: true,
-      rejectUnauthorized: true, // no certificate, or one not from our CA: no connection
+      // A client without a certificate of our CA completes the handshake only so that it can join: such a
+      // connection may make the open (join) requests and nothing else; any other request, and any WebSocket
+      // upgrade, drops it. Every other connection must present a valid certificate, as before.
+      rejectUnauthorized: false,
       minVersion: 'TLSv1.3',
       maxVersion: 'TLSv1.3',
     },
     (req, res) => {
+      if (!(req.socket as TLSSocket).authorized) {
+        const what = `${req.method ?? ''} ${(req.url ?? '').split('?')[0]}`;
+        if (!tls.openPaths?.has(what)) {
+          log.debug({ remote: req.socket.remoteAddress, what }, 'request without a cluster certificate refused');
+          req.socket.destroy();
+          return;
+        }
+        void router.handle(req, res, { transport: 'tls', role: null, nodeId: '', serial: '' });
+        return;
+      }
       // null once the socket is destroyed (e.g. refused as revoked on connect while its first request was parsed)
       const cert = (req.socket as TLSSocket).getPeerCertificate() as ReturnType<TLSSocket['getPeerCertificate']> | null;
       // Checked per request too: a certificate revoked while its connection is open stops working at once.
@@ -90,6 +105,7 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
     },
   );
   server.on('secureConnection', (sock: TLSSocket) => {
+    if (!sock.authorized) return; // join-only connection (see above)
     const serial = (sock.getPeerCertificate() as { serialNumber?: string } | null)?.serialNumber ?? '';
     if (tls.isRevoked(serial)) {
       log.warn({ serial, remote: sock.remoteAddress }, 'revoked certificate refused');

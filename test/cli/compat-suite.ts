@@ -178,11 +178,11 @@ export function compatSuite(t: Test, kind: Kind): void {
       const plain = await c.ours([kind, '--host', host, 'ls', '-q', '-f', 'name=over-tls']);
       t.equal(plain.code, 1, 'plain TCP (no TLS) to the TLS port fails');
       const noCert = await c.ours([kind, 'ls', '-q', '-H', host, '--tlscacert', `${certs}/ca.pem`]);
-      t.same(noCert, {
-        code: 1,
-        stdout: '',
-        stderr: `error during connect: Get "https://127.0.0.1:${m.tcpPort}/v1.47/${kind}s": remote error: tls: certificate required\n`,
-      }, 'TLS without a client certificate is refused, in Go\'s words');
+      // The TCP port also serves the certificate-less join routes, so a control request without a certificate has
+      // its connection dropped right after the handshake (Go's client then says EOF) instead of a TLS alert.
+      t.equal(noCert.code, 1);
+      t.equal(noCert.stdout, '');
+      t.equal(noCert.stderr, `error during connect: Get "https://127.0.0.1:${m.tcpPort}/v1.47/${kind}s": EOF\n`, 'TLS without a client certificate gets no connection, in Go\'s words');
       const untrusted = await c.ours([kind, 'ls', '-q', '-H', host, '--tlscert', `${certs}/cert.pem`, '--tlskey', `${certs}/key.pem`]);
       t.match(untrusted.stderr, /x509: certificate signed by unknown authority\n$/, 'the manager is not trusted without its CA');
       t.equal(untrusted.code, 1);

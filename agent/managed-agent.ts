@@ -1,0 +1,235 @@
+// Wires the manager-connected agent: join (or reuse the kept identity), mount the secrets filesystem, keep one
+// session with the manager, and turn its assignments into task folders and running tasks.
+//
+// Task folders are named by task ID (MOUNT/<task ID>): unique, stable across updates, and what `task exec` and
+// the API's task IDs name. A task's files are put in place and published before it starts; a secrets-only
+// update rewrites them in place (setTask again, no restart); a stop or removal stops the process, then removes
+// the folder (bytes zeroed). While the manager is away nothing changes here: tasks keep running with their files.
+import { join, normalize, resolve } from 'node:path';
+import type { Logger } from '../shared/log.js';
+import { errorMessage } from '../shared/errors.js';
+import { taskFolderName, type FileRef, type TaskAssignment } from '../shared/protocol.js';
+import { SecretTree, type FileSpec } from './secretstore/tree.js';
+import { ownedCopy } from './secretstore/bytes.js';
+import { SecretFs } from './fs/secret-fs.js';
+import { clearStaleMount } from './fs/stale-mount.js';
+import { disableCoreDumps } from './hardening.js';
+import { Executor } from './executor/executor.js';
+import { FINAL_STATES, parseUser, type TaskSpec as ExecSpec, type TaskStatus } from './executor/spec.js';
+import { joinCluster, loadIdentity, type ManagerAddr } from './session/join.js';
+import { ManagerSession, type AssignMessage } from './session/session.js';
+
+/** Absolute targets are kept under this folder of the task's folder and bound from there to their place. */
+export const ABSOLUTE_DIR = '.absolute';
+
+export interface ManagedAgentOptions {
+  manager: ManagerAddr;
+  token?: string;
+  stateDir: string;
+  mountPoint: string;
+  hostname: string;
+  labels: Record<string, string>;
+  log: Logger;
+}
+
+interface LocalTask {
+  a: TaskAssignment;
+  started: boolean;
+  finished: boolean;
+  removed: boolean;
+  last?: TaskStatus;
+}
+
+export interface ManagedAgent {
+  nodeId: string;
+  tree: SecretTree;
+  executor: Executor;
+  stop(): Promise<void>;
+}
+
+/** The path of a file reference inside the task folder (absolute targets go under ABSOLUTE_DIR). */
+function treePath(f: FileRef): string | null {
+  const rel = f.target.startsWith('/') ? `${ABSOLUTE_DIR}${normalize(f.target)}` : normalize(f.target);
+  if (rel.startsWith('/') || rel.split('/').some((p) => p === '..' || p === '' || p === '.')) return null;
+  return rel;
+}
+
+export async function startManagedAgent(opts: ManagedAgentOptions): Promise<ManagedAgent> {
+  const log = opts.log;
+  const mountPoint = resolve(opts.mountPoint);
+  disableCoreDumps(log);
+  let identity = loadIdentity(opts.stateDir);
+  if (identity) log.info({ node: identity.nodeId, stateDir: opts.stateDir }, 'using the kept node identity');
+  else {
+    if (!opts.token) throw new Error(`no node identity in ${opts.stateDir}: pass --token to join the cluster`);
+    identity = await joinCluster({ manager: opts.manager, token: opts.token, stateDir: opts.stateDir, hostname: opts.hostname, labels: opts.labels, log });
+  }
+  await clearStaleMount(mountPoint, log);
+  const tree = new SecretTree();
+  const fs = new SecretFs({ mountPoint, tree, log });
+  await fs.mount();
+  const executor = new Executor({ logger: log.child({ part: 'executor' }) });
+  const objects = new Map<string, { version: number; data: Buffer }>();
+  const tasks = new Map<string, LocalTask>();
+  let session: ManagerSession | null = null;
+
+  const report = (s: TaskStatus): void => {
+    const msg: Parameters<ManagerSession['send']>[0] = { type: 'status', taskId: s.id, state: s.state, message: s.message };
+    if (s.err !== undefined) msg.err = s.err;
+    if (s.exitCode !== undefined) msg.exitCode = s.exitCode;
+    session?.send(msg);
+  };
+
+  const removeFolder = async (id: string): Promise<void> => fs.publish(tree.removeTask(taskFolderName(id)));
+
+  executor.on('status', (s) => {
+    const t = tasks.get(s.id);
+    if (t) t.last = s;
+    report(s);
+    if (FINAL_STATES.has(s.state) && t) {
+      t.finished = true;
+      // A finished task's folder goes at once (bytes zeroed); the manager replaces the task per its policy.
+      void removeFolder(s.id).catch((err) => log.error({ err: errorMessage(err), task: s.id }, 'removing a task folder failed'));
+    }
+  });
+
+  /** Puts (or rewrites in place) a task's files: one fresh copy of the bytes per file, owned by the tree. */
+  const applyFiles = async (t: LocalTask): Promise<void> => {
+    let owner = { uid: 0, gid: 0 };
+    try {
+      owner = parseUser(t.a.user);
+    } catch {
+      /* the executor rejects the task with the user's error; the folder stays root's */
+    }
+    const files: FileSpec[] = [];
+    for (const f of t.a.files) {
+      const obj = objects.get(`${f.kind}/${f.id}`);
+      const target = treePath(f);
+      if (!obj || !target) {
+        log.warn({ task: t.a.id, kind: f.kind, id: f.id }, obj ? 'invalid file target: skipped' : 'referenced object not received: skipped');
+        continue;
+      }
+      files.push({ target, data: ownedCopy(obj.data), uid: f.uid, gid: f.gid, mode: f.mode });
+    }
+    await fs.publish(tree.setTask(taskFolderName(t.a.id), { uid: owner.uid, gid: owner.gid, files }));
+  };
+
+  const start = (t: LocalTask): void => {
+    t.started = true;
+    const a = t.a;
+    const spec: ExecSpec = {
+      id: a.id,
+      secretsDir: join(mountPoint, taskFolderName(a.id)),
+      secretMounts: true, // the whole folder at /run/secrets, so secrets granted later appear too
+      absoluteMounts: a.files
+        .filter((f) => f.target.startsWith('/'))
+        .map((f) => ({ source: treePath(f) ?? '', target: f.target }))
+        .filter((m) => m.source !== ''),
+    };
+    if (a.command) spec.command = a.command;
+    if (a.args) spec.args = a.args;
+    if (a.env) spec.env = a.env;
+    if (a.dir) spec.dir = a.dir;
+    if (a.user) spec.user = a.user;
+    if (a.stopGracePeriodMs !== undefined) spec.stopGracePeriodMs = a.stopGracePeriodMs;
+    executor.start(spec).catch((err) => {
+      log.error({ err: errorMessage(err), task: a.id }, 'task start failed');
+      report({ id: a.id, state: 'rejected', message: 'rejected', err: errorMessage(err), timestamp: new Date().toISOString() });
+    });
+  };
+
+  /** Stops a task the manager no longer wants here, then removes its folder. Runs in the background. */
+  const drop = (id: string): void => {
+    const t = tasks.get(id);
+    if (!t || t.removed) return;
+    t.removed = true;
+    tasks.delete(id);
+    void (async () => {
+      try {
+        const st = executor.status(id);
+        if (st && !FINAL_STATES.has(st.state)) await executor.stop(id);
+      } catch (err) {
+        log.error({ err: errorMessage(err), task: id }, 'stopping a task failed');
+      }
+      await removeFolder(id);
+      executor.forget(id);
+      log.info({ task: id }, 'task removed');
+    })().catch((err) => log.error({ err: errorMessage(err), task: id }, 'removing a task failed'));
+  };
+
+  const onAssign = async (msg: AssignMessage, blobs: Uint8Array[]): Promise<void> => {
+    const changedObjects = new Set<string>();
+    const listed = new Set<string>();
+    for (const o of msg.objects) {
+      const src = blobs[o.blob];
+      if (!src || (o.kind !== 'secret' && o.kind !== 'config')) continue;
+      const key = `${o.kind}/${o.id}`;
+      listed.add(key);
+      const old = objects.get(key);
+      if (old && old.version === o.version && old.data.equals(src)) continue;
+      old?.data.fill(0);
+      objects.set(key, { version: o.version, data: ownedCopy(src) });
+      changedObjects.add(key);
+    }
+    const dropObject = (key: string): void => {
+      objects.get(key)?.data.fill(0);
+      objects.delete(key);
+    };
+    for (const r of msg.removeObjects) dropObject(`${r.kind}/${r.id}`);
+    if (msg.full) for (const key of [...objects.keys()]) if (!listed.has(key)) dropObject(key);
+
+    const wanted = new Set(msg.tasks.map((a) => a.id));
+    for (const id of msg.removeTasks) drop(id);
+    if (msg.full) for (const id of [...tasks.keys()]) if (!wanted.has(id)) drop(id);
+
+    const touched = new Set<LocalTask>();
+    for (const a of msg.tasks) {
+      let t = tasks.get(a.id);
+      if (!t) {
+        t = { a, started: false, finished: false, removed: false };
+        tasks.set(a.id, t);
+      } else t.a = a;
+      touched.add(t);
+    }
+    for (const t of tasks.values()) {
+      if (t.a.files.some((f) => changedObjects.has(`${f.kind}/${f.id}`))) touched.add(t);
+    }
+    for (const t of touched) {
+      if (t.finished || t.removed) continue;
+      await applyFiles(t); // files first, published: the task finds them from its first instruction
+      if (!t.started && t.a.desiredState === 'running') start(t);
+    }
+    log.debug({ full: msg.full, tasks: tasks.size, objects: objects.size }, 'assignments applied');
+  };
+
+  session = new ManagerSession({
+    manager: opts.manager,
+    identity,
+    log: log.child({ part: 'session' }),
+    onAssign,
+    onConnected: () => {
+      // Reports sent while disconnected were lost: send every task's current state again (states only move on).
+      for (const t of tasks.values()) if (t.last) report(t.last);
+    },
+  });
+  session.start();
+
+  let stopping: Promise<void> | null = null;
+  return {
+    nodeId: identity.nodeId,
+    tree,
+    executor,
+    stop: () =>
+      (stopping ??= (async () => {
+        await executor.stopAll().catch((err) => log.error({ err: errorMessage(err) }, 'stopping tasks failed'));
+        await session?.stop();
+        try {
+          await fs.unmount();
+        } finally {
+          tree.wipeAll(); // bytes zeroed even when the unmount failed
+          for (const o of objects.values()) o.data.fill(0);
+          objects.clear();
+        }
+      })()),
+  };
+}

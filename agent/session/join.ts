@@ -1,0 +1,121 @@
+// Joining a cluster: pin the CA by the token's digest, then trade a CSR and the token for a node certificate.
+// The node key never leaves this host; key, certificate and CA are kept 0600 in the state dir for later runs.
+import https from 'node:https';
+import { X509Certificate } from 'node:crypto';
+import type { PeerCertificate } from 'node:tls';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../shared/log.js';
+import { caDigestBase36, createCsrPem, generateKeyPair, identityOfCert, privateKeyPem, parseSubject, ROLE_OU } from '../../shared/pki.js';
+import { parseToken } from '../../manager/pki/tokens.js';
+
+export const DEFAULT_STATE_DIR = '/var/lib/runsecrets-agent';
+const FILES = { key: 'node.key', cert: 'node.crt', ca: 'ca.crt' } as const;
+
+export interface NodeIdentity {
+  nodeId: string;
+  keyPem: string;
+  certPem: string;
+  caPem: string;
+}
+
+export interface ManagerAddr {
+  host: string;
+  port: number;
+}
+
+export function parseManagerAddr(s: string): ManagerAddr {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new Error(`invalid --manager "${s}": expected HOST:PORT or [IPv6]:PORT`);
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+/** The manager must present a manager certificate of the pinned CA (a worker's would not do). */
+export function checkManagerCert(_host: string, cert: PeerCertificate): Error | undefined {
+  const s = parseSubject(`OU=${cert.subject?.OU ?? ''}`);
+  return s.OU === ROLE_OU.manager ? undefined : new Error(`the server's certificate is not a manager's (OU "${s.OU ?? ''}")`);
+}
+
+function writeSecretFile(path: string, data: string): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+function requestJson(opts: https.RequestOptions, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const req = https.request(
+      { ...opts, agent: false, minVersion: 'TLSv1.3', headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          try {
+            resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> });
+          } catch {
+            reject(new Error(`the manager answered ${res.statusCode ?? 0} with a body that is not JSON`));
+          }
+        });
+        res.on('error', reject);
+      },
+    );
+    req.setTimeout(15_000, () => req.destroy(new Error('the manager did not answer within 15 s')));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** The identity kept in stateDir, or null when this host has not joined yet. */
+export function loadIdentity(stateDir: string): NodeIdentity | null {
+  const p = (f: string) => join(stateDir, f);
+  if (!existsSync(p(FILES.key)) || !existsSync(p(FILES.cert)) || !existsSync(p(FILES.ca))) return null;
+  const certPem = readFileSync(p(FILES.cert), 'utf8');
+  return { nodeId: identityOfCert(certPem).nodeId, keyPem: readFileSync(p(FILES.key), 'utf8'), certPem, caPem: readFileSync(p(FILES.ca), 'utf8') };
+}
+
+export interface JoinOptions {
+  manager: ManagerAddr;
+  token: string;
+  stateDir: string;
+  hostname: string;
+  labels: Record<string, string>;
+  log: Logger;
+}
+
+export async function joinCluster(o: JoinOptions): Promise<NodeIdentity> {
+  const parsed = parseToken(o.token);
+  if (!parsed) throw new Error('invalid join token: expected RSTKN-1-<CA digest>-<secret>');
+  // 1. The CA, fetched without trusting anything yet, then checked against the digest in the token.
+  const caRes = await requestJson({ host: o.manager.host, port: o.manager.port, method: 'GET', path: '/runsecrets/ca', rejectUnauthorized: false });
+  const caPem = typeof caRes.json.CACertificate === 'string' ? caRes.json.CACertificate : '';
+  if (caRes.status !== 200 || !caPem) throw new Error(`cannot fetch the cluster CA: ${String(caRes.json.message ?? caRes.status)}`);
+  let digest: string;
+  try {
+    digest = caDigestBase36(caPem);
+  } catch {
+    throw new Error('the manager sent a CA certificate that cannot be parsed');
+  }
+  if (digest !== parsed.caDigest) throw new Error("the manager's CA does not match the join token's fingerprint: refusing to join");
+  // 2. From here on the manager is authenticated by the pinned CA; only now does the token leave this host.
+  const keys = await generateKeyPair();
+  const csr = await createCsrPem(keys, o.hostname);
+  const res = await requestJson(
+    { host: o.manager.host, port: o.manager.port, method: 'POST', path: '/runsecrets/join', ca: [caPem], rejectUnauthorized: true, checkServerIdentity: checkManagerCert },
+    { Token: o.token, CSR: csr, Hostname: o.hostname, Labels: o.labels },
+  );
+  if (res.status !== 200 || typeof res.json.Certificate !== 'string') throw new Error(`join refused: ${String(res.json.message ?? res.status)}`);
+  const certPem = res.json.Certificate;
+  if (!new X509Certificate(certPem).verify(new X509Certificate(caPem).publicKey)) throw new Error('the node certificate is not signed by the pinned CA');
+  const id: NodeIdentity = { nodeId: identityOfCert(certPem).nodeId, keyPem: await privateKeyPem(keys.privateKey), certPem, caPem };
+  mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
+  chmodSync(o.stateDir, 0o700);
+  writeSecretFile(join(o.stateDir, FILES.key), id.keyPem);
+  writeSecretFile(join(o.stateDir, FILES.ca), caPem);
+  writeSecretFile(join(o.stateDir, FILES.cert), certPem); // last: its presence means the join completed
+  o.log.info({ node: id.nodeId, stateDir: o.stateDir }, 'joined the cluster');
+  return id;
+}

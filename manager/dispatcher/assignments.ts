@@ -1,0 +1,66 @@
+// What one node should have: its live tasks (as TaskAssignment) and the secrets and configs they reference. A pure
+// function of the store's tasks, so the dispatcher can compute it after every commit and send the difference.
+import type { StoredObject } from '../store/types.js';
+import { stateRank, isFinished, type TaskRecord } from '../orchestrator/types.js';
+import type { FileRef, TaskAssignment } from '../../shared/protocol.js';
+
+/** A task the node should run: its own, desired running (or ready, waiting for a restart delay), not yet finished. */
+export function isNodeTask(t: StoredObject<TaskRecord>, nodeId: string): boolean {
+  const s = t.spec;
+  return s.NodeID === nodeId && stateRank(s.DesiredState) <= stateRank('running') && !isFinished(s.Status.State);
+}
+
+function strArray(v: unknown): string[] | undefined {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
+}
+
+function num(v: unknown, dflt: number): number {
+  const n = typeof v === 'string' ? Number(v) : typeof v === 'number' ? v : NaN;
+  return Number.isSafeInteger(n) && n >= 0 ? n : dflt;
+}
+
+function fileRefs(cs: Record<string, unknown>, kind: 'secret' | 'config'): FileRef[] {
+  const list = cs[kind === 'secret' ? 'Secrets' : 'Configs'];
+  if (!Array.isArray(list)) return [];
+  const out: FileRef[] = [];
+  for (const r of list as Record<string, unknown>[]) {
+    const id = r[kind === 'secret' ? 'SecretID' : 'ConfigID'];
+    const name = r[kind === 'secret' ? 'SecretName' : 'ConfigName'];
+    const file = r.File as Record<string, unknown> | undefined;
+    if (typeof id !== 'string') continue;
+    if (!file && kind === 'config') continue; // a Runtime config is not a file
+    const target = typeof file?.Name === 'string' && file.Name !== '' ? file.Name : String(name ?? id);
+    out.push({ kind, id, target, uid: num(file?.UID, 0), gid: num(file?.GID, 0), mode: num(file?.Mode, 0o444) & 0o7777 });
+  }
+  return out;
+}
+
+export function toAssignment(t: StoredObject<TaskRecord>): TaskAssignment {
+  const cs = ((t.spec.Spec as Record<string, unknown>).ContainerSpec ?? {}) as Record<string, unknown>;
+  const a: TaskAssignment = {
+    id: t.id,
+    version: t.version,
+    serviceId: t.spec.ServiceID,
+    serviceName: t.spec.ServiceName,
+    slot: t.spec.Slot,
+    desiredState: t.spec.DesiredState,
+    files: [...fileRefs(cs, 'secret'), ...fileRefs(cs, 'config')],
+  };
+  const command = strArray(cs.Command);
+  const args = strArray(cs.Args);
+  const env = strArray(cs.Env);
+  if (command) a.command = command;
+  if (args) a.args = args;
+  if (env) a.env = env;
+  if (typeof cs.Dir === 'string' && cs.Dir !== '') a.dir = cs.Dir;
+  if (typeof cs.User === 'string' && cs.User !== '') a.user = cs.User;
+  if (typeof cs.StopGracePeriod === 'number') a.stopGracePeriodMs = Math.floor(cs.StopGracePeriod / 1e6);
+  return a;
+}
+
+/** Object keys ("secret/ID") the given assignments reference. */
+export function referencedObjects(tasks: readonly TaskAssignment[]): Set<string> {
+  const out = new Set<string>();
+  for (const t of tasks) for (const f of t.files) out.add(`${f.kind}/${f.id}`);
+  return out;
+}

@@ -1,0 +1,281 @@
+// One WebSocket session per agent over the manager's mutual-TLS listener. The node is the certificate's CN, never
+// anything a message says. After every commit that touches tasks, secrets, configs or nodes, each session computes
+// its node's desired state (assignments.ts) and sends only the difference; right after connecting it sends the
+// whole state (full resync). Heartbeats keep nodes ready; 3 missed periods mark a node down.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { Logger } from '../../shared/log.js';
+import { parseSubject, roleFromOu } from '../../shared/pki.js';
+import { errorMessage } from '../../shared/errors.js';
+import {
+  MAX_FRAME_BYTES,
+  ProtocolError,
+  decodeFrame,
+  encodeFrame,
+  type AgentMessage,
+  type ObjectData,
+  type TaskAssignment,
+} from '../../shared/protocol.js';
+import type { Store, StoredObject, Unwatch } from '../store/types.js';
+import { StoreClosedError } from '../store/errors.js';
+import { isTaskState, type NodeRecord, type TaskRecord } from '../orchestrator/types.js';
+import { reportTaskStatus, setNodeState } from '../orchestrator/nodes.js';
+import type { ObjectSpec } from '../api/objects.js';
+import { isNodeTask, referencedObjects, toAssignment } from './assignments.js';
+
+export const SESSION_PATH = '/runsecrets/session';
+export const DEFAULT_HEARTBEAT_MS = 5000;
+export const MISSED_HEARTBEATS = 3;
+/** After a manager start, nodes get this long (beyond the missed heartbeats) to come back: agents that lost the
+ * manager retry with backoff (at most 5 s apart), and a restart must not make their tasks move. */
+export const STARTUP_GRACE_MS = 6000;
+
+export interface DispatcherOptions {
+  store: Store;
+  log: Logger;
+  isRevoked(serial: string): boolean;
+  heartbeatMs?: number;
+}
+
+export class Dispatcher {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  private readonly sessions = new Map<string, Session>();
+  /** When each node was last heard from (nodes never heard from since start: the start time). */
+  private readonly lastSeen = new Map<string, number>();
+  private readonly startedAt = Date.now();
+  private unwatch: Unwatch | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  readonly heartbeatMs: number;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  async start(): Promise<void> {
+    const st = this.opts.store;
+    this.unwatch = await st.watch(await st.currentIndex(), (e) => {
+      if (e.kind === 'node' && e.action === 'delete') this.sessions.get(e.id)?.close(4003, 'node removed');
+      if (e.kind === 'task' || e.kind === 'secret' || e.kind === 'config') for (const s of this.sessions.values()) s.kick();
+    });
+    this.timer = setInterval(() => void this.checkHeartbeats(), this.heartbeatMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.unwatch?.();
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.sessions.values()) s.close(1001, 'manager stopping');
+    this.wss.close();
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private async checkHeartbeats(): Promise<void> {
+    const limit = Date.now() - MISSED_HEARTBEATS * this.heartbeatMs;
+    try {
+      for (const n of await this.opts.store.list<NodeRecord>('node')) {
+        if (n.spec.Status.State !== 'ready') continue;
+        if ((this.lastSeen.get(n.id) ?? this.startedAt + STARTUP_GRACE_MS) >= limit) continue;
+        this.opts.log.warn({ node: n.id }, `node down: no heartbeat for ${MISSED_HEARTBEATS} periods`);
+        this.sessions.get(n.id)?.close(4000, 'heartbeat timeout');
+        await setNodeState(this.opts.store, n.id, 'down', 'heartbeat failure');
+      }
+    } catch (err) {
+      if (!(err instanceof StoreClosedError)) this.opts.log.error({ err: errorMessage(err) }, 'heartbeat check failed');
+    }
+  }
+
+  /** The TLS server's 'upgrade' handler: only valid, unrevoked node certificates of a known node get a session. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const refuse = (status: number, why: string): void => {
+      this.opts.log.warn({ remote: req.socket.remoteAddress, why }, 'session refused');
+      socket.end(`HTTP/1.1 ${status} ${why}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    const tls = req.socket as TLSSocket;
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== SESSION_PATH) return refuse(404, 'Not Found');
+    if (!tls.authorized) return refuse(401, 'Unauthorized');
+    const cert = tls.getPeerCertificate();
+    const serial = cert?.serialNumber ?? '';
+    if (!serial || this.opts.isRevoked(serial)) return refuse(401, 'Unauthorized');
+    const s = parseSubject(`CN=${cert.subject?.CN ?? ''}\nOU=${cert.subject?.OU ?? ''}`);
+    const role = roleFromOu(s.OU);
+    const nodeId = s.CN ?? '';
+    if ((role !== 'worker' && role !== 'manager') || !nodeId) return refuse(403, 'Forbidden');
+    void this.opts.store.get<NodeRecord>('node', nodeId).then(
+      (node) => {
+        if (!node) return refuse(403, 'Forbidden');
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.open(nodeId, ws));
+      },
+      (err: unknown) => refuse(503, `Service Unavailable: ${errorMessage(err)}`),
+    );
+  }
+
+  private open(nodeId: string, ws: WebSocket): void {
+    // One session per node: a new connection replaces the old one (the agent reconnected).
+    this.sessions.get(nodeId)?.close(4001, 'replaced by a newer session');
+    const log = this.opts.log.child({ node: nodeId });
+    const session = new Session(nodeId, ws, this.opts.store, log);
+    this.sessions.set(nodeId, session);
+    this.lastSeen.set(nodeId, Date.now());
+    log.info('agent session opened');
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      this.lastSeen.set(nodeId, Date.now());
+      if (!isBinary) return session.close(1003, 'binary frames only');
+      void session.onMessage(data as Buffer);
+    });
+    ws.on('close', () => {
+      if (this.sessions.get(nodeId) === session) this.sessions.delete(nodeId);
+      log.info('agent session closed');
+    });
+    ws.on('error', (err) => log.warn({ err: err.message }, 'agent session error'));
+    session.send(encodeFrame({ type: 'welcome', nodeId, heartbeatMs: this.heartbeatMs }));
+    void (async () => {
+      try {
+        const cur = await this.opts.store.get<NodeRecord>('node', nodeId);
+        if (cur && cur.spec.Status.State !== 'ready') await setNodeState(this.opts.store, nodeId, 'ready');
+      } catch (err) {
+        log.error({ err: errorMessage(err) }, 'cannot mark the node ready');
+      }
+    })();
+    session.kick();
+  }
+}
+
+class Session {
+  /** What the node has from us: task ID -> assignment signature; "kind/id" -> object version. */
+  private readonly sentTasks = new Map<string, string>();
+  private readonly sentObjects = new Map<string, number>();
+  private full = true;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private closed = false;
+
+  constructor(
+    private readonly nodeId: string,
+    private readonly ws: WebSocket,
+    private readonly store: Store,
+    private readonly log: Logger,
+  ) {
+    ws.on('close', () => (this.closed = true));
+  }
+
+  /** Sends a frame, then zeroes it once written: ws keeps a reference to it until then. */
+  send(frame: Buffer): void {
+    if (this.closed) return void frame.fill(0);
+    this.ws.send(frame, { binary: true }, () => frame.fill(0));
+  }
+
+  close(code: number, reason: string): void {
+    this.closed = true;
+    this.ws.close(code, reason);
+    // A peer that does not answer the close handshake is cut off.
+    setTimeout(() => this.ws.terminate(), 2000).unref();
+  }
+
+  /** Asks for a sync; requests during one coalesce into one more (no fixed delay: it runs as soon as it can). */
+  kick(): void {
+    if (this.closed) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.sync();
+        } catch (err) {
+          if (!(err instanceof StoreClosedError)) this.log.error({ err: errorMessage(err) }, 'sync failed');
+        }
+      } while (this.again && !this.closed);
+      this.running = null;
+    })();
+  }
+
+  private async sync(): Promise<void> {
+    const tasks = (await this.store.list<TaskRecord>('task')).filter((t) => isNodeTask(t, this.nodeId)).map(toAssignment);
+    const wanted = referencedObjects(tasks);
+    const objects: ObjectData[] = [];
+    const blobs: Buffer[] = [];
+    const removeObjects: { kind: 'secret' | 'config'; id: string }[] = [];
+    for (const key of wanted) {
+      const [kind, id] = key.split('/') as ['secret' | 'config', string];
+      const o = await this.store.get<ObjectSpec>(kind, id);
+      if (!o) continue; // removal is refused while in use; a vanished object simply is not sent
+      if (!this.full && this.sentObjects.get(key) === o.version) continue;
+      objects.push({ kind, id, version: o.version, blob: blobs.length });
+      blobs.push(Buffer.from(o.spec.Data, 'base64'));
+      this.sentObjects.set(key, o.version);
+    }
+    for (const key of [...this.sentObjects.keys()]) {
+      if (wanted.has(key)) continue;
+      const [kind, id] = key.split('/') as ['secret' | 'config', string];
+      removeObjects.push({ kind, id });
+      this.sentObjects.delete(key);
+    }
+    const changed: TaskAssignment[] = [];
+    const seen = new Set<string>();
+    for (const a of tasks) {
+      seen.add(a.id);
+      const sig = JSON.stringify({ ...a, version: 0 });
+      if (!this.full && this.sentTasks.get(a.id) === sig) continue;
+      changed.push(a);
+      this.sentTasks.set(a.id, sig);
+    }
+    const removeTasks = [...this.sentTasks.keys()].filter((id) => !seen.has(id));
+    for (const id of removeTasks) this.sentTasks.delete(id);
+    const full = this.full;
+    this.full = false;
+    if (!full && changed.length === 0 && removeTasks.length === 0 && objects.length === 0 && removeObjects.length === 0) return;
+    this.log.debug({ full, tasks: changed.length, removeTasks: removeTasks.length, objects: objects.length, removeObjects: removeObjects.length }, 'assignments sent');
+    try {
+      this.send(encodeFrame({ type: 'assign', full, tasks: changed, removeTasks, objects, removeObjects }, blobs));
+    } finally {
+      for (const b of blobs) b.fill(0); // the frame holds its own copy
+    }
+  }
+
+  async onMessage(frame: Buffer): Promise<void> {
+    let msg: AgentMessage;
+    try {
+      msg = decodeFrame<AgentMessage>(frame).msg;
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'bad frame from agent');
+      return this.close(1002, err instanceof ProtocolError ? err.message : 'bad frame');
+    }
+    if (msg.type === 'heartbeat') {
+      this.send(encodeFrame({ type: 'heartbeat-ack' }));
+      return;
+    }
+    if (msg.type === 'status') {
+      if (typeof msg.taskId !== 'string' || typeof msg.state !== 'string' || !isTaskState(msg.state)) {
+        this.log.warn({ state: msg.state }, 'invalid task status from agent');
+        return;
+      }
+      try {
+        const t = await this.store.get<TaskRecord>('task', msg.taskId);
+        // A node reports only its own tasks: its identity is the certificate's, never the message's.
+        if (!t || t.spec.NodeID !== this.nodeId) {
+          this.log.warn({ task: msg.taskId }, 'status for a task that is not this node\'s: ignored');
+          return;
+        }
+        const r: Parameters<typeof reportTaskStatus>[2] = { state: msg.state };
+        if (typeof msg.message === 'string') r.message = msg.message;
+        if (typeof msg.err === 'string') r.err = msg.err;
+        if (typeof msg.exitCode === 'number') r.exitCode = msg.exitCode;
+        await reportTaskStatus(this.store, msg.taskId, r);
+      } catch (err) {
+        if (!(err instanceof StoreClosedError)) this.log.error({ err: errorMessage(err), task: msg.taskId }, 'cannot record task status');
+      }
+      return;
+    }
+    this.log.warn({ type: (msg as { type: string }).type }, 'unknown message type from agent');
+  }
+}
+
+export type { StoredObject };

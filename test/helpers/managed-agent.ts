@@ -1,0 +1,87 @@
+// Starts a real manager-connected agent process (`runsecrets agent run --manager …`) on a temporary mount and state
+// dir, for end-to-end tests. The first start joins with the token; later starts reuse the kept identity.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { waitFor } from './wait.js';
+import { runsecretsArgv } from './env.js';
+import { BIN, forceUnmount } from './agent.js';
+
+export interface ManagedAgentProc {
+  dir: string;
+  mount: string;
+  stateDir: string;
+  hostname: string;
+  proc: ChildProcess | null;
+  logs(): Array<Record<string, unknown>>;
+  waitLog(pred: (l: Record<string, unknown>) => boolean, from?: number, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** (Re)starts the process; resolves once it is connected to the manager. */
+  start(token?: string): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  cleanup(): Promise<void>;
+}
+
+export function managedAgent(opts: { managerPort: number; hostname: string; labels?: string[] }): ManagedAgentProc {
+  const dir = mkdtempSync(join(tmpdir(), 'rs-magent-'));
+  chmodSync(dir, 0o755); // task users must reach the mount inside
+  const mount = join(dir, 'mnt');
+  const stateDir = join(dir, 'state');
+  mkdirSync(mount);
+  const lines: Array<Record<string, unknown>> = [];
+  let exited: Promise<number | null> = Promise.resolve(null);
+  const a: ManagedAgentProc = {
+    dir,
+    mount,
+    stateDir,
+    hostname: opts.hostname,
+    proc: null,
+    logs: () => lines,
+    waitLog: (pred, from = 0, timeoutMs = 15000) => waitFor('agent log line', () => lines.slice(from).find(pred), { timeoutMs }),
+    async start(token) {
+      const args = ['agent', 'run', '--manager', `127.0.0.1:${opts.managerPort}`, '--mount', mount, '--state-dir', stateDir,
+        '--hostname', opts.hostname, '--log-level', 'debug', ...(opts.labels ?? []).flatMap((l) => ['--label', l])];
+      if (token) args.push('--token', token);
+      const [cmd, argv] = runsecretsArgv(BIN, args);
+      const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+      a.proc = proc;
+      let partial = '';
+      proc.stderr!.setEncoding('utf8');
+      proc.stderr!.on('data', (chunk: string) => {
+        partial += chunk;
+        const parts = partial.split('\n');
+        partial = parts.pop() ?? '';
+        for (const p of parts) {
+          try {
+            lines.push(JSON.parse(p) as Record<string, unknown>);
+          } catch {
+            lines.push({ msg: p, raw: true });
+          }
+        }
+      });
+      exited = new Promise((res) => proc.once('exit', (code, sig) => res(code ?? (sig ? -1 : null))));
+      const from = lines.length;
+      await Promise.race([
+        a.waitLog((l) => l.msg === 'connected to the manager' || l.level === 'fatal', from),
+        exited.then((c) => {
+          throw new Error(`agent exited early (${String(c)}): ${JSON.stringify(lines.slice(from))}`);
+        }),
+      ]);
+      const fatal = lines.slice(from).find((l) => l.level === 'fatal');
+      if (fatal) throw new Error(`agent failed: ${JSON.stringify(fatal)}`);
+    },
+    async stop(signal = 'SIGTERM') {
+      const p = a.proc;
+      if (!p) return null;
+      if (p.exitCode === null && p.signalCode === null) p.kill(signal);
+      const code = await exited;
+      a.proc = null;
+      return code;
+    },
+    async cleanup() {
+      await a.stop();
+      forceUnmount(mount);
+    },
+  };
+  return a;
+}
