@@ -6,7 +6,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := util-linux mount gcc python3
 STAMP := node_modules/.install-stamp
 
-.PHONY: setup build typecheck test demo bench clean
+.PHONY: setup build typecheck test demo demo-standalone bench clean
 
 setup: $(STAMP)
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -32,7 +32,12 @@ typecheck: build
 test: typecheck
 	@bash test/run-all.sh
 
+# The whole mission on one machine: manager, agent, secret, service, live revoke, cleanup.
 demo: build
+	@bash scripts/demo-cluster.sh
+
+# The agent alone, driven by task manifests (no manager).
+demo-standalone: build
 	@bash scripts/demo.sh
 
 bench: build

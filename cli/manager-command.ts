@@ -37,7 +37,7 @@ function socketOption(): Option {
 }
 
 function joinCommandText(role: 'worker' | 'manager', token: string, addr: string): string {
-  return `To add a ${role} to this swarm, run the following command:\n\n    runsecrets agent join --token ${token} ${addr}\n\n`;
+  return `To add a ${role} to this swarm, run the following command:\n\n    runsecrets agent run --manager ${addr} --token ${token}\n\n`;
 }
 
 const UNLOCK_KEY_TEXT = (key: string): string =>
