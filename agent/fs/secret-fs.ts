@@ -45,7 +45,6 @@ export class SecretFs {
   private session: FuseSession | null = null;
   private watchdog: ChildProcess | null = null;
   private noOpen = false;
-  private publishing: Promise<void> = Promise.resolve();
   private noOpendir = false;
 
   constructor(opts: SecretFsOptions) {
@@ -82,19 +81,8 @@ export class SecretFs {
     this.log.info({ mount: this.mountPoint }, 'unmounted');
   }
 
-  /**
-   * Delivers a change's notifications; the change is visible to every reader once this resolves. One notification
-   * is in flight at a time, whoever publishes: a notification can wait in the kernel for a lookup we have yet to
-   * answer, and enough of them waiting at once would take every thread of libuv's pool, including the ones that
-   * read /dev/fuse to get that lookup (a deadlock seen with many tasks starting at once).
-   */
-  publish(notices: KernelNotice[]): Promise<void> {
-    const run = this.publishing.then(() => this.deliver(notices));
-    this.publishing = run.catch(() => {});
-    return run;
-  }
-
-  private async deliver(notices: KernelNotice[]): Promise<void> {
+  /** Delivers a change's notifications; the change is visible to every reader once this resolves. */
+  async publish(notices: KernelNotice[]): Promise<void> {
     const s = this.session;
     if (!s) return;
     // Names first (so no new open finds a dropped name), then inodes (attributes, pages, listings).
