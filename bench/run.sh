@@ -8,3 +8,5 @@ node dist/bench/agent-bench.js
 # manager: secret creates vs Debian's etcd (installed here if missing), and `secret ls` with 10,000 secrets
 command -v etcd >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq etcd-server; }
 node dist/bench/manager-bench.js
+# cluster: grant/revoke latency and agent memory per 1,000 tasks, a real manager and 1 then 20 real agents on this machine
+node dist/bench/cluster-bench.js

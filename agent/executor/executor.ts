@@ -120,7 +120,7 @@ export class Executor extends EventEmitter {
       }
       plan = spec.secretsDir === undefined
         ? { secretsDir: '', ops: [{ op: 'hide-all', fstype: FS_TYPE } as const] }
-        : await planMounts({ secretsDir: spec.secretsDir, secretMounts, absoluteMounts });
+        : await this.planOneAtATime(() => planMounts({ secretsDir: spec.secretsDir!, secretMounts, absoluteMounts }));
     } catch (err) {
       const text = err instanceof TaskSpecError ? err.message : `preparing the task failed: ${(err as Error).message}`;
       return this.end(task, 'rejected', 'rejected', text);
@@ -129,6 +129,18 @@ export class Executor extends EventEmitter {
     this.setState(task, 'ready', 'prepared');
     this.setState(task, 'starting', 'starting');
     return this.launch(task, argv, plan.secretsDir, plan.ops);
+  }
+
+  /**
+   * Mount plans look paths up on our own FUSE mount from libuv's pool, whose threads also read /dev/fuse to answer
+   * those lookups: dozens of tasks planned at once filled the pool with lookups that no reader could answer (a
+   * deadlock, seen with 50 tasks per agent). One plan at a time keeps pool threads free for the readers.
+   */
+  private planTail: Promise<unknown> = Promise.resolve();
+  private planOneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.planTail.then(fn, fn);
+    this.planTail = next.catch(() => undefined);
+    return next;
   }
 
   private launch(task: Task, argv: string[], secretsDir: string, ops: Parameters<typeof launcherArgs>[0]['ops']): Promise<TaskStatus> {
