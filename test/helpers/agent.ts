@@ -70,14 +70,20 @@ export async function startAgent(opts: { dir?: string; tasksDir?: string; mount?
       return exited;
     },
   };
-  await Promise.race([
-    agent.waitLog((l) => l.msg === 'standalone tasks loaded' || l.level === 'fatal', 0, 15000),
-    exited.then((c) => {
-      throw new Error(`agent exited early (${c}): ${JSON.stringify(lines)}`);
-    }),
-  ]);
-  const fatal = lines.find((l) => l.level === 'fatal');
-  if (fatal) throw new Error(`agent failed: ${JSON.stringify(fatal)}`);
+  try {
+    await Promise.race([
+      agent.waitLog((l) => l.msg === 'standalone tasks loaded' || l.level === 'fatal', 0, 15000),
+      exited.then((c) => {
+        throw new Error(`agent exited early (${c}): ${JSON.stringify(lines)}`);
+      }),
+    ]);
+    const fatal = lines.find((l) => l.level === 'fatal');
+    if (fatal) throw new Error(`agent failed: ${JSON.stringify(fatal)}`);
+  } catch (err) {
+    // The caller never gets a handle to stop it: do not leave it running.
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    throw err;
+  }
   return agent;
 }
 
