@@ -1,8 +1,8 @@
 // `node ls` (alias list): GET /nodes (filters), and /info to mark the node the CLI talks to; natural order by
 // hostname.
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { SwarmApi } from '../client/swarm.js';
-import { action, addHostOptions, checkArgs, clientFor, collect, dockerLeaf } from '../objects/cli-support.js';
+import { action, checkArgs, clientFor, listCommand } from '../objects/cli-support.js';
 import { parseFilters } from '../service/ls.js';
 import { get, str } from '../swarm/json.js';
 import { printNodes } from '../swarm/node-list.js';
@@ -15,16 +15,7 @@ interface LsOpts {
 
 export function nodeLsCommand(): Command {
   const usage = 'ls [OPTIONS]';
-  const cmd = new Command('ls')
-    .alias('list')
-    .description('List nodes in the swarm')
-    .usage('[OPTIONS]')
-    .allowExcessArguments()
-    .option('-q, --quiet', 'Only display IDs')
-    .addOption(new Option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'"))
-    .addOption(new Option('-f, --filter <filter>', 'Filter output based on conditions provided').argParser(collect));
-  addHostOptions(cmd);
-  dockerLeaf(cmd, usage);
+  const cmd = listCommand('List nodes in the swarm');
   cmd.action(
     action(async () => {
       const opts = cmd.opts<LsOpts>();

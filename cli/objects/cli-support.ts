@@ -130,3 +130,18 @@ export async function printInspect(refs: string[], format: string, getRef: GetRe
   process.stdout.write(result.stdout);
   if (result.errors.length > 0) throw new CliError(result.errors.join('\n'));
 }
+
+/** The `ls` leaf every docker object group shares: alias list, -q, --format, repeatable -f, host options. */
+export function listCommand(description: string): Command {
+  const cmd = new Command('ls')
+    .alias('list')
+    .description(description)
+    .usage('[OPTIONS]')
+    .allowExcessArguments()
+    .option('-q, --quiet', 'Only display IDs')
+    .addOption(new Option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'"))
+    .addOption(new Option('-f, --filter <filter>', 'Filter output based on conditions provided').argParser(collect));
+  addHostOptions(cmd);
+  dockerLeaf(cmd, 'ls [OPTIONS]');
+  return cmd;
+}

@@ -1,9 +1,9 @@
 // `secret ls` / `config ls` (alias list): server-side filters, natural sort by name, table/json/template output.
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { ObjectsApi, type Filters, type ObjectKind } from '../client/objects.js';
 import { formatWrite } from '../format/formatter.js';
 import { naturalCompare } from '../format/natural-sort.js';
-import { action, addHostOptions, checkArgs, clientFor, collect, dockerLeaf, flagError } from './cli-support.js';
+import { action, checkArgs, clientFor, flagError, listCommand } from './cli-support.js';
 import { headerContext, listContext, resolveFormat } from './contexts.js';
 import { decodeObject } from './model.js';
 import { addFilter } from './validate.js';
@@ -16,16 +16,7 @@ interface LsOpts {
 
 export function lsCommand(kind: ObjectKind): Command {
   const usage = 'ls [OPTIONS]';
-  const cmd = new Command('ls')
-    .alias('list')
-    .description(kind === 'secret' ? 'List secrets' : 'List configs')
-    .usage('[OPTIONS]')
-    .allowExcessArguments()
-    .option('-q, --quiet', 'Only display IDs')
-    .addOption(new Option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'"))
-    .addOption(new Option('-f, --filter <filter>', 'Filter output based on conditions provided').argParser(collect));
-  addHostOptions(cmd);
-  dockerLeaf(cmd, usage);
+  const cmd = listCommand(kind === 'secret' ? 'List secrets' : 'List configs');
   cmd.action(
     action(async () => {
       const args = cmd.args;

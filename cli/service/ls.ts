@@ -1,8 +1,8 @@
 // `service ls` (alias list): GET /services?status=true (no status with -q), natural order, table/raw/json/template.
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { Filters } from '../client/objects.js';
 import { SwarmApi } from '../client/swarm.js';
-import { action, addHostOptions, checkArgs, clientFor, collect, dockerLeaf, flagError } from '../objects/cli-support.js';
+import { action, checkArgs, clientFor, flagError, listCommand } from '../objects/cli-support.js';
 import { addFilter } from '../objects/validate.js';
 import { printServices } from '../swarm/service-list.js';
 
@@ -23,16 +23,7 @@ export function parseFilters(cmd: Command, usage: string, values: string[] | und
 
 export function serviceLsCommand(): Command {
   const usage = 'ls [OPTIONS]';
-  const cmd = new Command('ls')
-    .alias('list')
-    .description('List services')
-    .usage('[OPTIONS]')
-    .allowExcessArguments()
-    .option('-q, --quiet', 'Only display IDs')
-    .addOption(new Option('--format <string>', "Format output using a custom template: 'table', 'table TEMPLATE', 'json', 'TEMPLATE'"))
-    .addOption(new Option('-f, --filter <filter>', 'Filter output based on conditions provided').argParser(collect));
-  addHostOptions(cmd);
-  dockerLeaf(cmd, usage);
+  const cmd = listCommand('List services');
   cmd.action(
     action(async () => {
       const opts = cmd.opts<LsOpts>();

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
-import { waitFor } from './wait.js';
+import { collectJsonLines, waitFor } from './wait.js';
 import { runsecretsArgv } from './env.js';
 
 export const REPO = resolve(import.meta.dirname, '../..');
@@ -43,20 +43,7 @@ export async function startAgent(opts: { dir?: string; tasksDir?: string; mount?
   ]);
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
-  let partial = '';
-  proc.stderr!.setEncoding('utf8');
-  proc.stderr!.on('data', (chunk: string) => {
-    partial += chunk;
-    const parts = partial.split('\n');
-    partial = parts.pop() ?? '';
-    for (const p of parts) {
-      try {
-        lines.push(JSON.parse(p) as Record<string, unknown>);
-      } catch {
-        lines.push({ msg: p, raw: true });
-      }
-    }
-  });
+  collectJsonLines(proc.stderr!, lines);
   const exited = new Promise<number | null>((res) => proc.once('exit', (code, sig) => res(code ?? (sig ? -1 : null))));
   const agent: AgentProc = {
     ...t,

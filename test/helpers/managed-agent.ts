@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { waitFor } from './wait.js';
+import { collectJsonLines, waitFor } from './wait.js';
 import { runsecretsArgv } from './env.js';
 import { BIN, forceUnmount } from './agent.js';
 
@@ -45,20 +45,7 @@ export function managedAgent(opts: { managerPort: number; hostname: string; labe
       const [cmd, argv] = runsecretsArgv(BIN, args);
       const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
       a.proc = proc;
-      let partial = '';
-      proc.stderr!.setEncoding('utf8');
-      proc.stderr!.on('data', (chunk: string) => {
-        partial += chunk;
-        const parts = partial.split('\n');
-        partial = parts.pop() ?? '';
-        for (const p of parts) {
-          try {
-            lines.push(JSON.parse(p) as Record<string, unknown>);
-          } catch {
-            lines.push({ msg: p, raw: true });
-          }
-        }
-      });
+      collectJsonLines(proc.stderr!, lines);
       exited = new Promise((res) => proc.once('exit', (code, sig) => res(code ?? (sig ? -1 : null))));
       const from = lines.length;
       await Promise.race([

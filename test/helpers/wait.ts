@@ -18,3 +18,21 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
+
+/** Collects a product process's JSON log lines (stderr) into `lines`; a line that is not JSON is kept as raw text. */
+export function collectJsonLines(stream: NodeJS.ReadableStream, lines: Array<Record<string, unknown>>): void {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    partial += chunk;
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const p of parts) {
+      try {
+        lines.push(JSON.parse(p) as Record<string, unknown>);
+      } catch {
+        lines.push({ msg: p, raw: true });
+      }
+    }
+  });
+}
