@@ -6,7 +6,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := util-linux mount gcc python3
 STAMP := node_modules/.install-stamp
 
-.PHONY: setup build typecheck test demo demo-standalone bench clean
+.PHONY: setup build typecheck test test-reliability demo demo-standalone bench clean
 
 setup: $(STAMP)
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -31,6 +31,11 @@ typecheck: build
 
 test: typecheck
 	@bash test/run-all.sh
+
+# The slow reliability and security suite (crashes, partitions, fuzzing, access matrix, bytes on the worker, load):
+# one file at a time, so that its figures are not skewed by the other files. docs/RELIABILITY.md reports it.
+test-reliability: typecheck
+	@RS_TAP_LOG=.tap/reliability.tap bash test/run-all.sh --jobs=1 --timeout=900 test/reliability/*.test.ts
 
 # The whole mission on one machine: manager, agent, secret, service, live revoke, cleanup.
 demo: build

@@ -154,7 +154,7 @@ function cleanupAll(): Promise<void> {
       if (isMounted(m)) {
         console.error(`mount left at ${m}: lazy unmount`);
         try {
-          execFileSync('fusermount', ['-uz', m], { stdio: 'ignore' });
+          execFileSync('umount', ['-l', m], { stdio: 'ignore' });
         } catch {
           /* already gone */
         }

@@ -77,7 +77,7 @@ export async function startAgent(opts: { dir?: string; tasksDir?: string; mount?
 /** Last resort for teardown: never leave a mount behind, even when a test failed halfway. */
 export function forceUnmount(mount: string): void {
   try {
-    if (isMounted(mount)) execFileSync('fusermount', ['-uz', mount], { stdio: 'ignore' });
+    if (isMounted(mount)) execFileSync('umount', ['-l', mount], { stdio: 'ignore' });
   } catch {
     /* already gone */
   }
