@@ -18,6 +18,9 @@ import { Executor } from './executor/executor.js';
 import { FINAL_STATES, parseUser, type TaskSpec as ExecSpec, type TaskStatus } from './executor/spec.js';
 import { joinCluster, loadIdentity, type ManagerAddr } from './session/join.js';
 import { ManagerSession, type AssignMessage } from './session/session.js';
+import { startControlServer, type ControlServer } from './control/control-server.js';
+import { defaultControlSocket, processStartTime, type ExecTarget } from './control/protocol.js';
+import { resolveTask, taskName } from './control/resolve-task.js';
 
 /** Absolute targets are kept under this folder of the task's folder and bound from there to their place. */
 export const ABSOLUTE_DIR = '.absolute';
@@ -30,6 +33,8 @@ export interface ManagedAgentOptions {
   hostname: string;
   labels: Record<string, string>;
   log: Logger;
+  /** The local control socket (`task exec`); default <stateDir>/agent.sock. */
+  controlSocket?: string;
 }
 
 interface LocalTask {
@@ -214,6 +219,26 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
   });
   session.start();
 
+  /** The running task a `task exec` argument names, among this node's tasks (control socket). */
+  const execTarget = (query: string): ExecTarget => {
+    const known = [...tasks.values()].map((t) => ({ id: t.a.id, serviceName: t.a.serviceName, slot: t.a.slot, wanted: t.a.desiredState === 'running' && !t.finished }));
+    const k = resolveTask(query, known, identity.nodeId);
+    const name = taskName(k, identity.nodeId);
+    const st = executor.status(k.id);
+    if (st?.state !== 'running') throw new Error(`task ${k.id} (${name}) is not running (state ${st?.state ?? 'not started yet'})`);
+    const x = executor.execTarget(k.id);
+    const pidStart = processStartTime(x.pid);
+    if (pidStart === null) throw new Error(`task ${k.id} (${name}) is not running (its process ${x.pid} is gone)`);
+    return { id: k.id, name, pidStart, ...x };
+  };
+  let control: ControlServer | null = null;
+  try {
+    control = await startControlServer({ path: opts.controlSocket ?? defaultControlSocket(opts.stateDir), log: log.child({ part: 'control' }), execTarget });
+  } catch (err) {
+    // Tasks matter more than exec: run without it, loudly.
+    log.error({ err: errorMessage(err) }, 'control socket not started: task exec is unavailable');
+  }
+
   let stopping: Promise<void> | null = null;
   return {
     nodeId: identity.nodeId,
@@ -221,6 +246,7 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     executor,
     stop: () =>
       (stopping ??= (async () => {
+        await control?.close();
         await executor.stopAll().catch((err) => log.error({ err: errorMessage(err) }, 'stopping tasks failed'));
         await session?.stop();
         try {

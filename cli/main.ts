@@ -13,6 +13,7 @@ const GROUPS: Record<string, GroupLoader> = {
   config: async () => (await import('./object-commands.js')).configCommand(),
   service: async () => (await import('./swarm-commands.js')).serviceCommand(),
   node: async () => (await import('./swarm-commands.js')).nodeCommand(),
+  task: async () => (await import('./task-command.js')).taskCommand(),
 };
 
 export async function buildProgram(argv: string[] = []): Promise<Command> {

@@ -313,6 +313,20 @@ export class Executor extends EventEmitter {
     });
   }
 
+  /**
+   * What another process needs to exec into a running task (the control socket's answer): its pid, user, working
+   * folder and environment (copies). Throws when the task is unknown or not running.
+   */
+  execTarget(id: string): { pid: number; uid: number; gid: number; dir: string; env: string[] } {
+    const task = this.tasks.get(id);
+    if (!task) throw new Error(`no such task: ${id}`);
+    const pid = task.child?.pid;
+    if (task.status.state !== 'running' || pid === undefined || !task.identity) {
+      throw new Error(`task ${id} is not running (state ${task.status.state})`);
+    }
+    return { pid, uid: task.identity.uid, gid: task.identity.gid, dir: task.dir, env: [...task.env] };
+  }
+
   status(id: string): TaskStatus | undefined {
     const t = this.tasks.get(id);
     return t ? { ...t.status } : undefined;

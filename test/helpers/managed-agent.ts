@@ -14,12 +14,25 @@ export interface ManagedAgentProc {
   stateDir: string;
   hostname: string;
   proc: ChildProcess | null;
+  /** The agent's control socket (`task exec`). */
+  socket: string;
+  /**
+   * Runs `runsecrets task exec --state-dir STATE ARGS` (ARGS: options, TASK, command); `input` is piped to its stdin,
+   * `uid` runs it as that user (setpriv), `timeoutMs` kills it (default 60 s).
+   */
+  exec(args: string[], o?: { input?: string | Buffer; uid?: number; timeoutMs?: number }): Promise<ExecResult>;
   logs(): Array<Record<string, unknown>>;
   waitLog(pred: (l: Record<string, unknown>) => boolean, from?: number, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** (Re)starts the process; resolves once it is connected to the manager. */
   start(token?: string): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   cleanup(): Promise<void>;
+}
+
+export interface ExecResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
 }
 
 export function managedAgent(opts: { managerPort: number; hostname: string; labels?: string[] }): ManagedAgentProc {
@@ -36,6 +49,25 @@ export function managedAgent(opts: { managerPort: number; hostname: string; labe
     stateDir,
     hostname: opts.hostname,
     proc: null,
+    socket: join(stateDir, 'agent.sock'),
+    exec(args, o = {}) {
+      const [cmd, argv] = runsecretsArgv(BIN, ['task', 'exec', '--state-dir', stateDir, ...args]);
+      const full = o.uid === undefined ? [cmd, ...argv] : ['setpriv', `--reuid=${o.uid}`, `--regid=${o.uid}`, '--clear-groups', '--', cmd, ...argv];
+      return new Promise((resolve, reject) => {
+        const c = spawn(full[0]!, full.slice(1), { stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        c.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        c.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        const timer = setTimeout(() => c.kill('SIGKILL'), o.timeoutMs ?? 60_000);
+        c.once('error', reject);
+        c.once('close', (code, sig) => {
+          clearTimeout(timer);
+          resolve({ code: code ?? (sig ? -1 : null), stdout, stderr });
+        });
+        if (o.input !== undefined) c.stdin!.end(o.input);
+      });
+    },
     logs: () => lines,
     waitLog: (pred, from = 0, timeoutMs = 15000) => waitFor('agent log line', () => lines.slice(from).find(pred), { timeoutMs }),
     async start(token) {

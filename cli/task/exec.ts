@@ -1,0 +1,152 @@
+// `runsecrets task exec [OPTIONS] TASK [--] CMD [ARG...]`: docker exec for a task of this host's agent. The agent
+// (control socket) names the task's process, user, folder and environment; we enter its mount namespace ourselves
+// with stdio inherited, so the terminal, stdin, signals and the exit code are the command's own, as with docker.
+import { spawn } from 'node:child_process';
+import { closeSync, constants as fsConstants, openSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { Command } from 'commander';
+import { defaultControlSocket, processStartTime, type ExecTarget } from '../../agent/control/protocol.js';
+import { DEFAULT_PATH, parseUser } from '../../agent/executor/spec.js';
+import { findTools } from '../../agent/executor/tools.js';
+import { DEFAULT_STATE_DIR } from '../../agent/session/join.js';
+import { errorMessage } from '../../shared/errors.js';
+import { askExecTarget, ExecError } from './agent-control.js';
+
+interface ExecOpts {
+  user?: string;
+  workdir?: string;
+  env?: string[];
+  interactive?: boolean;
+  tty?: boolean;
+  stateDir: string;
+  agentSocket?: string;
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
+/** docker's -e: K=V, or K alone for this shell's value (left out when unset there). */
+function extraEnv(list: string[]): string[] {
+  const out: string[] = [];
+  for (const e of list) {
+    const eq = e.indexOf('=');
+    const k = eq < 0 ? e : e.slice(0, eq);
+    if (k === '' || e.includes('\0')) throw new ExecError(`invalid environment variable "${e}": expected KEY=VALUE`);
+    if (eq >= 0) out.push(e);
+    else if (process.env[k] !== undefined) out.push(`${k}=${process.env[k]}`);
+  }
+  return out;
+}
+
+/**
+ * Opens the task's mount namespace, checking that the pid is still the task's process before and after (its start
+ * time, as the agent saw it): a pid reused by another process is refused, never entered.
+ */
+function openTaskNamespace(t: ExecTarget, dir: string): number {
+  const gone = (): ExecError => new ExecError(`task ${t.id} (${t.name}) is not running (its process ${t.pid} is gone)`);
+  if (processStartTime(t.pid) !== t.pidStart) throw gone();
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${t.pid}/ns/mnt`, fsConstants.O_RDONLY);
+  } catch (err) {
+    throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? gone() : new ExecError(`cannot open the mount namespace of task ${t.id}: ${errorMessage(err)}`);
+  }
+  try {
+    if (processStartTime(t.pid) !== t.pidStart) throw gone();
+    // /proc/PID/root sees the task's mounts: the folder is checked where the command will run.
+    let isDir = false;
+    try {
+      isDir = statSync(`/proc/${t.pid}/root${dir}`).isDirectory();
+    } catch {
+      /* missing */
+    }
+    if (!isDir) throw new ExecError(`working folder "${dir}" does not exist inside task ${t.id} (${t.name})`, 126);
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
+/** Runs the command; resolves with its exit code (128+n when a signal ended it). */
+function runInTask(t: ExecTarget, argv: string[], o: ExecOpts): Promise<number> {
+  if (argv.length === 0 || argv[0] === '') throw new ExecError('exec needs a command');
+  if (argv[0]!.includes('=')) throw new ExecError(`invalid command "${argv[0]}": an executable name cannot contain "="`);
+  if (argv.some((a) => a.includes('\0'))) throw new ExecError('invalid command: argument contains a NUL byte');
+  let who = { uid: t.uid, gid: t.gid };
+  if (o.user !== undefined) {
+    try {
+      who = parseUser(o.user);
+    } catch (err) {
+      throw new ExecError(errorMessage(err));
+    }
+  }
+  const dir = o.workdir ?? t.dir;
+  if (!dir.startsWith('/')) throw new ExecError(`invalid working folder "${dir}": it must be an absolute path`);
+  const env = [...t.env, ...extraEnv(o.env ?? [])];
+  const tools = findTools();
+  const nsFd = openTaskNamespace(t, dir);
+  // nsenter enters the namespace held open by fd 3 (the process we checked, whatever the pid means by now); bash
+  // closes that fd so the command does not inherit it, setpriv drops to the user, env sets the task's environment
+  // and folder. Each execs the next: the command keeps the pid nsenter started with.
+  const child = spawn(
+    tools.nsenter,
+    [
+      '--mount=/proc/self/fd/3', '--',
+      // --norc: bash reads ~/.bashrc when stdin is a socket (as from node's spawn) unless told not to.
+      tools.bash, '--norc', '--noprofile', '-c', 'exec 3<&-; exec "$@"', 'rs-exec',
+      tools.setpriv, `--reuid=${who.uid}`, `--regid=${who.gid}`, '--clear-groups', '--',
+      tools.env, '-i', '-C', dir, ...env, ...argv,
+    ],
+    { stdio: [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', nsFd], env: { PATH: DEFAULT_PATH }, cwd: '/' },
+  );
+  closeSync(nsFd);
+  const forward = (sig: NodeJS.Signals): void => {
+    child.kill(sig);
+  };
+  for (const s of FORWARDED) process.on(s, forward);
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      for (const s of FORWARDED) process.off(s, forward);
+    };
+    child.once('error', (err) => {
+      cleanup();
+      reject(new ExecError(`cannot start ${tools.nsenter}: ${err.message}`));
+    });
+    child.once('exit', (code, sig) => {
+      cleanup();
+      resolve(code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0));
+    });
+  });
+}
+
+export function taskExecCommand(): Command {
+  const cmd = new Command('exec')
+    .description("Run a command in a running task of this host's agent")
+    .usage('[OPTIONS] TASK [--] COMMAND [ARG...]')
+    .argument('<task>', 'task ID, unique ID prefix, or name (SERVICE.SLOT as `service ps` shows it)')
+    .argument('<command...>', 'the command and its arguments')
+    .option('-u, --user <uid[:gid]>', "numeric user to run as (default: the task's user)")
+    .option('-w, --workdir <dir>', "working folder inside the task (default: the task's)")
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable; KEY alone takes this shell\'s value)', collect)
+    .option('-i, --interactive', 'keep stdin open (pass it to the command)')
+    .option('-t, --tty', "accepted for docker's -it: the command uses this terminal as is (no new pseudo-terminal)")
+    .option('--state-dir <dir>', "the agent's state dir, where its control socket agent.sock is", DEFAULT_STATE_DIR)
+    .option('--agent-socket <path>', "the agent's control socket (default: <state-dir>/agent.sock)")
+    // Everything after TASK is the command's, flags included (`exec web.1 ls -l`), as docker reads it.
+    .passThroughOptions()
+    .action(async (task: string, command: string[], o: ExecOpts) => {
+      const argv = command[0] === '--' ? command.slice(1) : command;
+      try {
+        const target = await askExecTarget(o.agentSocket ?? defaultControlSocket(o.stateDir), task);
+        process.exitCode = await runInTask(target, argv, o);
+      } catch (err) {
+        process.stderr.write(`Error: ${errorMessage(err)}\n`);
+        process.exitCode = err instanceof ExecError ? err.exitCode : 1;
+      }
+    });
+  return cmd;
+}
