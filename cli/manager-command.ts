@@ -12,6 +12,7 @@ import { acquirePidLock } from '../manager/cluster/pidlock.js';
 import { Manager } from '../manager/manager.js';
 import { writeFileDurable } from '../manager/cluster/files.js';
 import { adminRequest, DaemonError, DEFAULT_SOCKET } from './manager-admin.js';
+import { parseDuration } from './swarm/go-parse.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:2377';
 
@@ -74,16 +75,31 @@ function readStdin(): Promise<string> {
   });
 }
 
+/** A Go duration (docker's --dispatcher-heartbeat), whole milliseconds from 50 ms to 1 h. */
+function heartbeatOption(s: string): number {
+  let ns: number;
+  try {
+    ns = parseDuration(s);
+  } catch (err) {
+    throw new Error(`invalid argument "${s}" for "--dispatcher-heartbeat" flag: ${errorMessage(err)}`);
+  }
+  const ms = ns / 1e6;
+  if (!Number.isInteger(ms) || ms < 50 || ms > 3_600_000) throw new Error(`invalid --dispatcher-heartbeat "${s}": expected a duration from 50ms to 1h in whole milliseconds`);
+  return ms;
+}
+
 function initCommand(): Command {
   return new Command('init')
     .description('Create a cluster: CA, manager certificate, encrypted store and join tokens')
     .requiredOption('--state-dir <dir>', 'where the cluster state is kept (created 0700)')
     .option('--autolock', 'keep the data key locked by an unlock key that must be given after every restart', false)
     .option('--advertise-addr <addr:port>', 'the address agents will join (default: first non-loopback IPv4, port 2377)')
+    .option('--dispatcher-heartbeat <duration>', 'heartbeat period of the agents; a node not heard from for 3 periods is down and its tasks move (default 5s)')
     .action(
-      action(async (o: { stateDir: string; autolock: boolean; advertiseAddr?: string }) => {
+      action(async (o: { stateDir: string; autolock: boolean; advertiseAddr?: string; dispatcherHeartbeat?: string }) => {
         process.umask(0o077);
-        const r = await initCluster(o.stateDir, { autolock: o.autolock, advertiseAddr: o.advertiseAddr });
+        const heartbeatMs = o.dispatcherHeartbeat === undefined ? undefined : heartbeatOption(o.dispatcherHeartbeat);
+        const r = await initCluster(o.stateDir, { autolock: o.autolock, advertiseAddr: o.advertiseAddr, heartbeatMs });
         let out =
           `Swarm initialized: current node (${r.config.nodeId}) is now a manager.\n\n` +
           joinCommandText('worker', r.workerToken, r.config.advertiseAddr) +

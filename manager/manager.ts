@@ -37,9 +37,10 @@ interface Unlocked {
   dispatcher: Dispatcher;
 }
 
-/** RUNSECRETS_HEARTBEAT_MS overrides the agents' heartbeat period (tests use a short one). */
-function heartbeatMs(): number {
-  const v = Number(process.env.RUNSECRETS_HEARTBEAT_MS ?? DEFAULT_HEARTBEAT_MS);
+/** The agents' heartbeat period: the cluster's (manager init --dispatcher-heartbeat), else 5 s;
+ * RUNSECRETS_HEARTBEAT_MS overrides both (tests use a short one). */
+function heartbeatMs(config: ClusterConfig): number {
+  const v = Number(process.env.RUNSECRETS_HEARTBEAT_MS ?? config.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
   if (!Number.isSafeInteger(v) || v < 50) throw new Error(`invalid RUNSECRETS_HEARTBEAT_MS "${process.env.RUNSECRETS_HEARTBEAT_MS ?? ''}": expected milliseconds, at least 50`);
   return v;
 }
@@ -132,7 +133,7 @@ export class Manager {
         store,
         log: this.opts.log.child({ part: 'dispatcher' }),
         isRevoked: (s) => this.revoked.isRevoked(s),
-        heartbeatMs: heartbeatMs(),
+        heartbeatMs: heartbeatMs(this.config),
       });
       this.open = { cluster, store, orchestrator, dispatcher };
       this.opts.log.info({ index: await store.currentIndex() }, 'store opened');

@@ -1,8 +1,15 @@
 // The agent's one session with the manager: a WebSocket over mutual TLS (the node certificate is our identity),
 // heartbeats, and reconnection with jittered exponential backoff. Each (re)connection starts with the manager's
 // full state, which the owner applies as a difference; messages are handled one at a time, in order.
+//
+// Partitions (a link down, a dead manager host): TCP gives no error while packets are dropped, and after a long cut
+// its retransmission backoff can leave a surviving connection silent for tens of seconds after the link heals. So
+// a connection whose answers stop is dropped (at most ANSWER_TIMEOUT_MAX_MS), a TCP connect that gets no answer is
+// abandoned after CONNECT_TIMEOUT_MS and retried at once, and retries are at most BACKOFF_MAX_MS apart: after a heal
+// the agent is back within about 2 s.
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
-import type { ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import { isIP } from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import { MAX_FRAME_BYTES, decodeFrame, encodeFrame, type AgentMessage, type ManagerMessage } from '../../shared/protocol.js';
@@ -10,8 +17,15 @@ import { checkManagerCert, type ManagerAddr, type NodeIdentity } from './join.js
 
 export const SESSION_PATH = '/runsecrets/session';
 const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 5_000; // the manager's restart grace (dispatcher.ts) is longer
+const BACKOFF_MAX_MS = 2_000; // the manager's restart grace (dispatcher.ts) is longer
+/** A TCP connect not established by then is abandoned: this covers the SYN and its first retransmission (1 s). */
+const CONNECT_TIMEOUT_MS = 2_000;
 const MISSED_ACKS = 3;
+/** Heartbeats go at least this often, whatever the manager's period, so that a dead connection is noticed soon. */
+const HEARTBEAT_MAX_MS = 5_000;
+/** No answer for min(MISSED_ACKS periods, this): the connection is dropped and a new one made. */
+const ANSWER_TIMEOUT_MAX_MS = 10_000;
+const CHECK_MAX_MS = 1_000;
 
 export type AssignMessage = Extract<ManagerMessage, { type: 'assign' }>;
 
@@ -33,6 +47,7 @@ export class ManagerSession {
   private retryTimer: NodeJS.Timeout | null = null;
   private hbTimer: NodeJS.Timeout | null = null;
   private lastAck = 0;
+  private connectTimedOut = false;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: SessionOptions) {}
@@ -80,11 +95,13 @@ export class ManagerSession {
       checkServerIdentity: checkManagerCert,
       minVersion: 'TLSv1.3',
     };
+    this.connectTimedOut = false;
     const ws = new WebSocket(`wss://${hostPart}:${port}${SESSION_PATH}`, {
       ...(tlsOpts as unknown as ClientOptions),
       perMessageDeflate: false, // compression would keep secret bytes in zlib's buffers
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: 10_000,
+      createConnection: ((opts: ConnectionOptions & { path?: string }) => this.connectSocket(opts)) as unknown as ClientOptions['createConnection'],
     });
     this.ws = ws;
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -110,8 +127,24 @@ export class ManagerSession {
     });
   }
 
+  /** ws's own TLS connect, plus a limit on the TCP connect (the kernel would retry a lost SYN for minutes). */
+  private connectSocket(opts: ConnectionOptions & { path?: string }): TLSSocket {
+    opts.path = undefined;
+    if (!opts.servername && opts.servername !== '') opts.servername = opts.host && !isIP(opts.host) ? opts.host : '';
+    const socket = tlsConnect(opts);
+    const timer = setTimeout(() => {
+      this.connectTimedOut = true;
+      socket.destroy(new Error(`TCP connect to the manager timed out after ${CONNECT_TIMEOUT_MS} ms`));
+    }, CONNECT_TIMEOUT_MS);
+    socket.once('connect', () => clearTimeout(timer));
+    socket.once('close', () => clearTimeout(timer));
+    return socket;
+  }
+
   private scheduleReconnect(): void {
     if (this.stopped || this.retryTimer) return;
+    // A connect that timed out already waited: retry at once (no SYN is in flight any more), without growing.
+    if (this.connectTimedOut) this.attempt = 0;
     const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(this.attempt, 20));
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2)); // jitter: agents do not return in step
     this.attempt++;
@@ -143,15 +176,23 @@ export class ManagerSession {
       this.attempt = 0;
       this.lastAck = Date.now();
       const period = Number.isSafeInteger(msg.heartbeatMs) && msg.heartbeatMs >= 50 ? msg.heartbeatMs : 5000;
+      const every = Math.min(period, HEARTBEAT_MAX_MS);
+      const answerTimeout = Math.min(MISSED_ACKS * period, ANSWER_TIMEOUT_MAX_MS);
       this.stopHeartbeat();
+      // The silence is checked more often than heartbeats go (at least every second), so that a dead connection
+      // is dropped soon after answerTimeout whatever the period.
+      let lastSent = Date.now();
       this.hbTimer = setInterval(() => {
-        if (Date.now() - this.lastAck > MISSED_ACKS * period) {
-          this.o.log.warn('no heartbeat answer from the manager: reconnecting');
+        const now = Date.now();
+        if (now - this.lastAck > answerTimeout) {
+          this.o.log.warn({ silentMs: now - this.lastAck }, 'no heartbeat answer from the manager: reconnecting');
           this.ws?.terminate();
           return;
         }
+        if (now - lastSent < every - 5) return; // 5 ms: timers may fire a little early
+        lastSent = now;
         this.send({ type: 'heartbeat' });
-      }, period);
+      }, Math.min(every, CHECK_MAX_MS));
       this.o.log.info({ node: this.o.identity.nodeId }, 'connected to the manager');
       this.o.onConnected();
     } else if (msg.type === 'heartbeat-ack') {

@@ -27,7 +27,7 @@ export function swarmObject(c: ClusterConfig, caCertPem: string | null): Record<
       Labels: {},
       Orchestration: {},
       Raft: {},
-      Dispatcher: { HeartbeatPeriod: 5_000_000_000 },
+      Dispatcher: { HeartbeatPeriod: (c.heartbeatMs ?? 5_000) * 1_000_000 },
       CAConfig: {},
       TaskDefaults: {},
       EncryptionConfig: { AutoLockManagers: c.autolock },

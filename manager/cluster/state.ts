@@ -47,6 +47,8 @@ export interface ClusterConfig {
   caDigest: string;
   advertiseAddr: string;
   tokens: Record<TokenRole, TokenState>;
+  /** Docker's Dispatcher.HeartbeatPeriod (`--dispatcher-heartbeat`) in ms; absent: the default (5 s). */
+  heartbeatMs?: number;
 }
 
 export class InvalidUnlockKeyError extends Error {
@@ -121,7 +123,13 @@ export interface InitResult {
 }
 
 /** Makes a cluster in stateDir. Refuses a dir that holds one; removes what it wrote if it fails halfway. */
-export async function initCluster(stateDir: string, opts: { autolock: boolean; advertiseAddr?: string }): Promise<InitResult> {
+export interface InitOptions {
+  autolock: boolean;
+  advertiseAddr?: string;
+  heartbeatMs?: number;
+}
+
+export async function initCluster(stateDir: string, opts: InitOptions): Promise<InitResult> {
   if (existsSync(stateDir)) {
     if (!statSync(stateDir).isDirectory()) throw new StateDirError(`${stateDir} exists and is not a directory`);
     const ours = Object.values(FILES).filter((f) => existsSync(join(stateDir, f)));
@@ -140,7 +148,7 @@ export async function initCluster(stateDir: string, opts: { autolock: boolean; a
   }
 }
 
-async function writeNewCluster(stateDir: string, opts: { autolock: boolean; advertiseAddr?: string }): Promise<InitResult> {
+async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<InitResult> {
   const clusterId = newId();
   const nodeId = newId();
   const advertiseAddr = opts.advertiseAddr ?? defaultAdvertiseAddr();
@@ -181,6 +189,7 @@ async function writeNewCluster(stateDir: string, opts: { autolock: boolean; adve
     advertiseAddr,
     tokens: { worker: tokenState(tokenKey, 'worker', 1), manager: tokenState(tokenKey, 'manager', 1) },
   };
+  if (opts.heartbeatMs !== undefined) config.heartbeatMs = opts.heartbeatMs;
   writeConfig(stateDir, config); // last: its presence marks a complete cluster
   return {
     config,

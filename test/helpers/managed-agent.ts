@@ -35,7 +35,17 @@ export interface ExecResult {
   stderr: string;
 }
 
-export function managedAgent(opts: { managerPort: number; hostname: string; labels?: string[] }): ManagedAgentProc {
+export interface ManagedAgentOptions {
+  managerPort: number;
+  hostname: string;
+  labels?: string[];
+  /** The manager's address as the agent dials it (default 127.0.0.1). */
+  managerHost?: string;
+  /** Wraps the command, e.g. NetnsHandle.wrap to run the agent in a network namespace. */
+  wrap?: (cmd: string, args: string[]) => [string, string[]];
+}
+
+export function managedAgent(opts: ManagedAgentOptions): ManagedAgentProc {
   const dir = mkdtempSync(join(tmpdir(), 'rs-magent-'));
   chmodSync(dir, 0o755); // task users must reach the mount inside
   const mount = join(dir, 'mnt');
@@ -71,10 +81,10 @@ export function managedAgent(opts: { managerPort: number; hostname: string; labe
     logs: () => lines,
     waitLog: (pred, from = 0, timeoutMs = 15000) => waitFor('agent log line', () => lines.slice(from).find(pred), { timeoutMs }),
     async start(token) {
-      const args = ['agent', 'run', '--manager', `127.0.0.1:${opts.managerPort}`, '--mount', mount, '--state-dir', stateDir,
+      const args = ['agent', 'run', '--manager', `${opts.managerHost ?? '127.0.0.1'}:${opts.managerPort}`, '--mount', mount, '--state-dir', stateDir,
         '--hostname', opts.hostname, '--log-level', 'debug', ...(opts.labels ?? []).flatMap((l) => ['--label', l])];
       if (token) args.push('--token', token);
-      const [cmd, argv] = runsecretsArgv(BIN, args);
+      const [cmd, argv] = (opts.wrap ?? ((c: string, v: string[]): [string, string[]] => [c, v]))(...runsecretsArgv(BIN, args));
       const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
       a.proc = proc;
       collectJsonLines(proc.stderr!, lines);

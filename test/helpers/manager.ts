@@ -24,6 +24,12 @@ export interface StartOptions {
   startLocked?: boolean;
   /** Serve TCP with mutual TLS on 127.0.0.1 (default true). */
   tcp?: boolean;
+  /** The TCP listener's address (default 127.0.0.1); e.g. 0.0.0.0 for agents in network namespaces. */
+  listenHost?: string;
+  /** Extra arguments for `manager init` (e.g. ['--dispatcher-heartbeat', '15s']). */
+  initArgs?: string[];
+  /** Extra environment for the manager process (e.g. RUNSECRETS_HEARTBEAT_MS). */
+  env?: NodeJS.ProcessEnv;
   logLevel?: string;
   /** Tap test (anything with teardown()): the manager is stopped and its temp dir removed after the test. */
   t?: { teardown(fn: () => unknown): void };
@@ -178,7 +184,7 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
   const stateDir = join(dir, 'state');
   const socket = join(dir, 'manager.sock');
   const tcp = opts.tcp ?? true;
-  const init = await runCli(['manager', 'init', '--state-dir', stateDir, '--advertise-addr', '127.0.0.1:2377', ...(opts.autolock ? ['--autolock'] : [])]);
+  const init = await runCli(['manager', 'init', '--state-dir', stateDir, '--advertise-addr', '127.0.0.1:2377', ...(opts.autolock ? ['--autolock'] : []), ...(opts.initArgs ?? [])]);
   if (init.code !== 0) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`manager init failed (${String(init.code)}): ${init.stderr}`);
@@ -238,11 +244,11 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
   };
 
   async function launch(): Promise<void> {
-    const listen = tcp ? `127.0.0.1:${handle.tcpPort}` : 'none';
+    const listen = tcp ? `${opts.listenHost ?? '127.0.0.1'}:${handle.tcpPort}` : 'none';
     const [cmd, argv] = runsecretsCommand(['manager', 'run', '--state-dir', stateDir, '--socket', socket, '--listen', listen, '--log-level', opts.logLevel ?? 'debug']);
     const c = spawn(cmd, argv, {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: childEnv(),
+      env: childEnv(opts.env),
     });
     child = c;
     logs = '';
