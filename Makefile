@@ -1,9 +1,9 @@
 # runsecrets: `make demo` runs the main job on its defaults, `make test` sets up and runs the whole suite.
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
-# mount/umount/findmnt/setpriv/unshare (util-linux, mount) and gcc for the benchmark's C reader. No libfuse:
-# the agent speaks the FUSE protocol on /dev/fuse itself.
-DEB_PACKAGES := util-linux mount gcc python3
+# mount/umount/findmnt/setpriv/unshare/nsenter (util-linux, mount), gcc for the C readers, ip (iproute2) for the
+# network namespaces of the partition tests. No libfuse: the agent speaks the FUSE protocol on /dev/fuse itself.
+DEB_PACKAGES := util-linux mount gcc python3 iproute2
 STAMP := node_modules/.install-stamp
 
 .PHONY: setup build typecheck test test-reliability demo demo-standalone bench clean
