@@ -15,6 +15,7 @@ import { SecretFs } from './fs/secret-fs.js';
 import { clearStaleMount } from './fs/stale-mount.js';
 import { disableCoreDumps } from './hardening.js';
 import { Executor } from './executor/executor.js';
+import { TaskRecords } from './executor/task-records.js';
 import { FINAL_STATES, parseUser, type TaskSpec as ExecSpec, type TaskStatus } from './executor/spec.js';
 import { joinCluster, loadIdentity, type ManagerAddr } from './session/join.js';
 import { ManagerSession, type AssignMessage } from './session/session.js';
@@ -69,7 +70,13 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     if (!opts.token) throw new Error(`no node identity in ${opts.stateDir}: pass --token to join the cluster`);
     identity = await joinCluster({ manager: opts.manager, token: opts.token, stateDir: opts.stateDir, hostname: opts.hostname, labels: opts.labels, log });
   }
-  await clearStaleMount(mountPoint, log);
+  await clearStaleMount(mountPoint, log); // (refuses a mount still served: then no other agent's tasks are touched)
+  // Tasks of a previous life of this agent (killed -9) still run with a dead mount: kill them before anything starts.
+  // The manager still lists them here; they are reported failed below, and it replaces them per restart policy, as
+  // swarm does with a daemon's containers killed by the daemon's death (no in-place restart behind its back).
+  const records = new TaskRecords(opts.stateDir);
+  const diedWithAgent = new Set(records.ids());
+  await records.killPreviousLife(log);
   const tree = new SecretTree();
   const fs = new SecretFs({ mountPoint, tree, log });
   await fs.mount();
@@ -87,7 +94,9 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
 
   const removeFolder = async (id: string): Promise<void> => fs.publish(tree.removeTask(taskFolderName(id)));
 
+  executor.on('launched', (l) => records.add(l.id, l.pid));
   executor.on('status', (s) => {
+    if (FINAL_STATES.has(s.state)) records.remove(s.id);
     const t = tasks.get(s.id);
     if (t) t.last = s;
     report(s);
@@ -143,8 +152,20 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     });
   };
 
+  /** A task whose process died with the previous agent: failed, never started again under the same ID. */
+  const failDiedWithAgent = (t: LocalTask): void => {
+    t.started = true;
+    t.finished = true;
+    t.last = { id: t.a.id, state: 'failed', message: 'failed', err: 'task process killed: the agent was restarted', timestamp: new Date().toISOString() };
+    report(t.last);
+    diedWithAgent.delete(t.a.id);
+    records.remove(t.a.id);
+    log.warn({ task: t.a.id }, 'task reported failed: its process died with the previous agent');
+  };
+
   /** Stops a task the manager no longer wants here, then removes its folder. Runs in the background. */
   const drop = (id: string): void => {
+    if (diedWithAgent.delete(id)) records.remove(id);
     const t = tasks.get(id);
     if (!t || t.removed) return;
     t.removed = true;
@@ -185,7 +206,7 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
 
     const wanted = new Set(msg.tasks.map((a) => a.id));
     for (const id of msg.removeTasks) drop(id);
-    if (msg.full) for (const id of [...tasks.keys()]) if (!wanted.has(id)) drop(id);
+    if (msg.full) for (const id of [...tasks.keys(), ...diedWithAgent]) if (!wanted.has(id)) drop(id);
 
     const touched = new Set<LocalTask>();
     for (const a of msg.tasks) {
@@ -201,6 +222,10 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     }
     for (const t of touched) {
       if (t.finished || t.removed) continue;
+      if (!t.started && diedWithAgent.has(t.a.id)) {
+        failDiedWithAgent(t);
+        continue;
+      }
       await applyFiles(t); // files first, published: the task finds them from its first instruction
       if (!t.started && t.a.desiredState === 'running') start(t);
     }

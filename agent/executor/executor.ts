@@ -58,9 +58,12 @@ interface Task {
 
 export declare interface Executor {
   on(event: 'status', listener: (s: TaskStatus) => void): this;
+  /** A task's process exists (pid known; it keeps that pid through the launcher's execs into the task). */
+  on(event: 'launched', listener: (l: { id: string; pid: number }) => void): this;
   once(event: 'status', listener: (s: TaskStatus) => void): this;
   off(event: 'status', listener: (s: TaskStatus) => void): this;
   emit(event: 'status', s: TaskStatus): boolean;
+  emit(event: 'launched', l: { id: string; pid: number }): boolean;
 }
 
 // (The interface above types the "status" event; it merges with this class.)
@@ -199,6 +202,7 @@ export class Executor extends EventEmitter {
       return new Promise((res) => child.once('error', (err) => res(this.end(task, 'failed', 'starting task failed', `cannot start the launcher: ${err.message}`))));
     }
     this.log.debug({ task: id, pid: child.pid, mounts: ops.length }, 'task launched');
+    this.emit('launched', { id, pid: child.pid });
     return task.started;
   }
 

@@ -12,7 +12,7 @@ import {
   notifyInvalInode, type Attr,
 } from './fuse-protocol.js';
 import { FuseSession, type Reply } from './fuse-session.js';
-import { mountFuse, unmountFuse, startUnmountWatchdog } from './mount.js';
+import { abortFuseConnection, mountFuse, unmountFuse, startUnmountWatchdog } from './mount.js';
 import { mountAt } from './mountinfo.js';
 import type { ChildProcess } from 'node:child_process';
 
@@ -44,6 +44,7 @@ export class SecretFs {
   private readonly log: Logger;
   private session: FuseSession | null = null;
   private watchdog: ChildProcess | null = null;
+  private majMin: string | null = null;
   private noOpen = false;
   private noOpendir = false;
 
@@ -66,7 +67,10 @@ export class SecretFs {
     session.start(); // /dev/fuse answers EPERM until it is mounted; the kernel's INIT waits for us
     this.session = session;
     const entry = mountAt(this.mountPoint);
-    if (entry) this.watchdog = startUnmountWatchdog(this.mountPoint, entry.majMin);
+    if (entry) {
+      this.majMin = entry.majMin;
+      this.watchdog = startUnmountWatchdog(this.mountPoint, entry.majMin);
+    }
     this.log.info({ mount: this.mountPoint, options: entry?.options }, 'mounted');
   }
 
@@ -74,6 +78,11 @@ export class SecretFs {
     const session = this.session;
     if (!session) return;
     this.session = null;
+    // Abort while the mount is surely ours: a task's mount namespace still holding it must not keep our reads
+    // (and so this stop) waiting, nor leave its readers hanging.
+    if (this.majMin && mountAt(this.mountPoint)?.majMin === this.majMin && !(await abortFuseConnection(this.majMin))) {
+      this.log.warn({ mount: this.mountPoint }, 'could not abort the FUSE connection (no fusectl?)');
+    }
     await unmountFuse(this.mountPoint);
     session.close();
     this.watchdog?.stdin?.end(); // it finds the mount gone and exits
