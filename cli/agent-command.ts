@@ -44,7 +44,26 @@ async function run(opts: RunOpts): Promise<void> {
   const manager = opts.manager ? parseManagerAddr(opts.manager) : null;
   const labels = parseLabels(opts.label);
   const log = createLogger('agent', opts.logLevel);
-  let agent: { stop(): Promise<void> };
+  // Signals are taken from the first moment: one that arrives while the agent is still starting (its mount may
+  // already be up) stops it as soon as the start is done, instead of killing the process with the mount in place.
+  let agent: { stop(): Promise<void> } | null = null;
+  let pending: string | null = null;
+  const shutdown = (signal: string): void => {
+    if (!agent) {
+      pending ??= signal;
+      return;
+    }
+    log.info({ signal }, 'shutting down');
+    agent
+      .stop()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        log.fatal({ err: errorMessage(err) }, 'clean shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
   try {
     agent = manager
       ? await startManagedAgent({
@@ -62,18 +81,7 @@ async function run(opts: RunOpts): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const shutdown = (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    agent
-      .stop()
-      .then(() => process.exit(0))
-      .catch((err) => {
-        log.fatal({ err: errorMessage(err) }, 'clean shutdown failed');
-        process.exit(1);
-      });
-  };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  if (pending) shutdown(pending);
   process.on('SIGHUP', () => log.info(manager ? 'SIGHUP ignored' : 'SIGHUP ignored: manifests are watched'));
 }
 
