@@ -13,7 +13,7 @@ import { SecretTree, type FileSpec } from './secretstore/tree.js';
 import { ownedCopy } from './secretstore/bytes.js';
 import { SecretFs } from './fs/secret-fs.js';
 import { clearStaleMount } from './fs/stale-mount.js';
-import { disableCoreDumps } from './hardening.js';
+import { disableCoreDumps, gcOnSignal, stackScrubber } from './hardening.js';
 import { Executor } from './executor/executor.js';
 import { TaskRecords } from './executor/task-records.js';
 import { FINAL_STATES, parseUser, type TaskSpec as ExecSpec, type TaskStatus } from './executor/spec.js';
@@ -64,6 +64,8 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
   const log = opts.log;
   const mountPoint = resolve(opts.mountPoint);
   disableCoreDumps(log);
+  gcOnSignal(log);
+  const scrubSoon = stackScrubber(log);
   let identity = loadIdentity(opts.stateDir);
   if (identity) log.info({ node: identity.nodeId, stateDir: opts.stateDir }, 'using the kept node identity');
   else {
@@ -185,6 +187,7 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
 
   const onAssign = async (msg: AssignMessage, blobs: Uint8Array[]): Promise<void> => {
     const changedObjects = new Set<string>();
+    let droppedBytes = false;
     const listed = new Set<string>();
     for (const o of msg.objects) {
       const src = blobs[o.blob];
@@ -200,6 +203,7 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     const dropObject = (key: string): void => {
       objects.get(key)?.data.fill(0);
       objects.delete(key);
+      droppedBytes = true;
     };
     for (const r of msg.removeObjects) dropObject(`${r.kind}/${r.id}`);
     if (msg.full) for (const key of [...objects.keys()]) if (!listed.has(key)) dropObject(key);
@@ -229,6 +233,8 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
       await applyFiles(t); // files first, published: the task finds them from its first instruction
       if (!t.started && t.a.desiredState === 'running') start(t);
     }
+    // Received secret bytes also sit on the stack where Node decrypted them (hardening.ts).
+    if (droppedBytes || msg.objects.length > 0) scrubSoon();
     log.debug({ full: msg.full, tasks: tasks.size, objects: objects.size }, 'assignments applied');
   };
 

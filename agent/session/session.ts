@@ -14,6 +14,7 @@ import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import { MAX_FRAME_BYTES, decodeFrame, encodeFrame, type AgentMessage, type ManagerMessage } from '../../shared/protocol.js';
 import { checkManagerCert, type ManagerAddr, type NodeIdentity } from './join.js';
+import { ReadScrubber } from './read-scrub.js';
 
 export const SESSION_PATH = '/runsecrets/session';
 const BACKOFF_MIN_MS = 100;
@@ -26,6 +27,8 @@ const HEARTBEAT_MAX_MS = 5_000;
 /** No answer for min(MISSED_ACKS periods, this): the connection is dropped and a new one made. */
 const ANSWER_TIMEOUT_MAX_MS = 10_000;
 const CHECK_MAX_MS = 1_000;
+/** OpenSSL 3's SSL_OP_CLEANSE_PLAINTEXT (SSL_OP_BIT(1)): not among Node's crypto.constants, passed through as is. */
+const SSL_OP_CLEANSE_PLAINTEXT = 1 << 1;
 
 export type AssignMessage = Extract<ManagerMessage, { type: 'assign' }>;
 
@@ -94,6 +97,8 @@ export class ManagerSession {
       rejectUnauthorized: true,
       checkServerIdentity: checkManagerCert,
       minVersion: 'TLSv1.3',
+      // OpenSSL otherwise keeps the last record's plaintext (secret bytes) in its read buffer until overwritten.
+      secureOptions: SSL_OP_CLEANSE_PLAINTEXT,
     };
     this.connectTimedOut = false;
     const ws = new WebSocket(`wss://${hostPart}:${port}${SESSION_PATH}`, {
@@ -102,15 +107,24 @@ export class ManagerSession {
       maxPayload: MAX_FRAME_BYTES,
       handshakeTimeout: 10_000,
       createConnection: ((opts: ConnectionOptions & { path?: string }) => this.connectSocket(opts)) as unknown as ClientOptions['createConnection'],
+      allowSynchronousEvents: true, // messages are emitted while ws parses a read: read-scrub.ts relies on it
     });
     this.ws = ws;
+    const scrubber = new ReadScrubber(); // zeroes the socket's reads once parsed and handled (read-scrub.ts)
+    ws.once('open', () => scrubber.attach(ws));
     ws.on('message', (data: RawData, isBinary: boolean) => {
       if (!isBinary) {
         this.o.log.warn('text frame from the manager: ignored');
         return;
       }
       const frame = data as Buffer;
-      this.queue = this.queue.then(() => this.onFrame(frame)).finally(() => frame.fill(0));
+      scrubber.frameStarted();
+      this.queue = this.queue
+        .then(() => this.onFrame(frame))
+        .finally(() => {
+          frame.fill(0);
+          scrubber.frameDone();
+        });
     });
     ws.on('close', (code, reason) => {
       const was = this.connected;

@@ -7,6 +7,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs
 import { dirname } from 'node:path';
 import { parseSubject, roleFromOu } from '../../shared/pki.js';
 import type { Logger } from '../../shared/log.js';
+import { LogLimiter } from '../../shared/log-limit.js';
 import type { Peer, Router } from './router.js';
 
 export interface ListenAddr {
@@ -68,6 +69,12 @@ export interface TlsMaterial {
 }
 
 export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMaterial, log: Logger): Promise<https.Server> {
+  // Every refusal is logged (who, why), rate-limited: anyone who can reach the port can cause them.
+  const limit = new LogLimiter();
+  const refused = (kind: string, fields: Record<string, unknown>, msg: string): void => {
+    const ok = limit.allow(kind);
+    if (ok) log.warn({ ...fields, ...(ok.suppressed ? { suppressed: ok.suppressed } : {}) }, msg);
+  };
   const server = https.createServer(
     {
       cert: tls.certPem,
@@ -85,7 +92,9 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
       if (!(req.socket as TLSSocket).authorized) {
         const what = `${req.method ?? ''} ${(req.url ?? '').split('?')[0]}`;
         if (!tls.openPaths?.has(what)) {
-          log.debug({ remote: req.socket.remoteAddress, what }, 'request without a cluster certificate refused');
+          // why: OpenSSL's verdict on the client's certificate (none, another CA's, expired…)
+          const why = String((req.socket as TLSSocket).authorizationError ?? 'no certificate');
+          refused('no-cert', { remote: req.socket.remoteAddress, what, why }, 'request without a valid cluster certificate refused');
           req.socket.destroy();
           return;
         }
@@ -96,6 +105,7 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
       const cert = (req.socket as TLSSocket).getPeerCertificate() as ReturnType<TLSSocket['getPeerCertificate']> | null;
       // Checked per request too: a certificate revoked while its connection is open stops working at once.
       if (!cert || tls.isRevoked(cert.serialNumber ?? '')) {
+        if (cert) refused('revoked', { serial: cert.serialNumber, remote: req.socket.remoteAddress }, 'revoked certificate refused');
         req.socket.destroy();
         return;
       }
@@ -108,11 +118,11 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
     if (!sock.authorized) return; // join-only connection (see above)
     const serial = (sock.getPeerCertificate() as { serialNumber?: string } | null)?.serialNumber ?? '';
     if (tls.isRevoked(serial)) {
-      log.warn({ serial, remote: sock.remoteAddress }, 'revoked certificate refused');
+      refused('revoked', { serial, remote: sock.remoteAddress }, 'revoked certificate refused');
       sock.destroy();
     }
   });
-  server.on('tlsClientError', (err, sock) => log.debug({ err: err.message, remote: sock.remoteAddress }, 'TLS handshake refused'));
+  server.on('tlsClientError', (err, sock) => refused('handshake', { err: err.message, remote: sock.remoteAddress }, 'TLS handshake refused'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(addr.port, addr.host, () => {

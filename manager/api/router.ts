@@ -2,6 +2,7 @@
 // versions we speak, and every error turned into Docker's `{"message": ...}` answer.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/log.js';
+import { LogLimiter } from '../../shared/log-limit.js';
 import type { Role } from '../../shared/pki.js';
 import { ApiError, API_VERSION, MIN_API_VERSION, commonHeaders, sendError } from './http.js';
 
@@ -48,6 +49,7 @@ function compareVersions(a: string, b: string): number {
 
 export class Router {
   private readonly routes: Route[] = [];
+  private readonly denials = new LogLimiter();
 
   constructor(
     private readonly log: Logger,
@@ -113,7 +115,12 @@ export class Router {
       if (err instanceof ApiError) {
         // A body we did not read (too large, refused before reading) must not be taken for the next request.
         const unread = !req.complete;
-        this.log.debug({ method: req.method, path, status: err.status, reason: err.message }, 'request refused');
+        const who = peer.transport === 'tls' ? { role: peer.role, node: peer.nodeId, serial: peer.serial } : { transport: 'unix' };
+        if (err.status === 401 || err.status === 403) {
+          // An access denial: worth a warning (who asked for what), rate-limited since a client can repeat it.
+          const ok = this.denials.allow('denied');
+          if (ok) this.log.warn({ method: req.method, path, status: err.status, ...who, ...(ok.suppressed ? { suppressed: ok.suppressed } : {}) }, 'request denied');
+        } else this.log.debug({ method: req.method, path, status: err.status, reason: err.message }, 'request refused');
         sendError(res, err.status, err.message, unread);
       } else {
         this.log.error({ method: req.method, path, err: (err as Error).message }, 'request failed');

@@ -9,6 +9,7 @@ import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from '../../shared/log.js';
 import { parseSubject, roleFromOu } from '../../shared/pki.js';
 import { errorMessage } from '../../shared/errors.js';
+import { LogLimiter } from '../../shared/log-limit.js';
 import {
   MAX_FRAME_BYTES,
   ProtocolError,
@@ -42,6 +43,7 @@ export interface DispatcherOptions {
 export class Dispatcher {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   private readonly sessions = new Map<string, Session>();
+  private readonly refusals = new LogLimiter();
   /** When each node was last heard from (nodes never heard from since start: the start time). */
   private readonly lastSeen = new Map<string, number>();
   private readonly startedAt = Date.now();
@@ -91,11 +93,14 @@ export class Dispatcher {
 
   /** The TLS server's 'upgrade' handler: only valid, unrevoked node certificates of a known node get a session. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const tls = req.socket as TLSSocket;
     const refuse = (status: number, why: string): void => {
-      this.opts.log.warn({ remote: req.socket.remoteAddress, why }, 'session refused');
+      // Anyone who reaches the port can cause this line: rate-limited. cert: OpenSSL's verdict on the client's.
+      const ok = this.refusals.allow('session');
+      const cert = tls.authorizationError ? { cert: String(tls.authorizationError) } : {};
+      if (ok) this.opts.log.warn({ remote: req.socket.remoteAddress, why, ...cert, ...(ok.suppressed ? { suppressed: ok.suppressed } : {}) }, 'session refused');
       socket.end(`HTTP/1.1 ${status} ${why}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
-    const tls = req.socket as TLSSocket;
     const path = (req.url ?? '').split('?')[0];
     if (path !== SESSION_PATH) return refuse(404, 'Not Found');
     if (!tls.authorized) return refuse(401, 'Unauthorized');

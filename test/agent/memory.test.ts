@@ -1,44 +1,13 @@
 // Secret bytes on the agent: exactly one copy while granted (our Buffer), none once revoked or replaced.
 // Scans the agent process's whole memory (/proc/PID/mem, as root) for a random marker.
 import t from 'tap';
-import { writeFileSync, readFileSync, renameSync, rmSync, unlinkSync, existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { writeFileSync, readFileSync, renameSync, rmSync, unlinkSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fuseSkip } from '../helpers/env.js';
 import { waitFor } from '../helpers/wait.js';
 import { startAgent, tempDirs, forceUnmount } from '../helpers/agent.js';
-
-/** Counts occurrences of marker in the readable memory of pid. */
-function countInMemory(pid: number, marker: Buffer): number {
-  let hits = 0;
-  const fd = openSync(`/proc/${pid}/mem`, 'r');
-  try {
-    for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
-      const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line);
-      if (!m || m[3]![0] !== 'r' || m[4] === '[vvar]' || m[4] === '[vsyscall]') continue;
-      const start = parseInt(m[1]!, 16);
-      const len = parseInt(m[2]!, 16) - start;
-      const chunk = Buffer.alloc(Math.min(len, 64 << 20));
-      // Chunks overlap by marker.length - 1 bytes; a hit belongs to the chunk where it starts before the overlap.
-      const step = chunk.length - marker.length + 1;
-      for (let off = 0; off < len; off += step) {
-        let n: number;
-        try {
-          n = readSync(fd, chunk, 0, Math.min(chunk.length, len - off), start + off);
-        } catch {
-          break; // unreadable region (guard pages and the like)
-        }
-        const last = off + step >= len;
-        const view = chunk.subarray(0, n);
-        for (let i = view.indexOf(marker); i >= 0; i = view.indexOf(marker, i + 1)) if (last || i < step) hits++;
-        if (n === 0) break;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return hits;
-}
+import { countInMemory } from '../helpers/memscan.js';
 
 t.test('no copy of a secret survives in the agent after revoke or rotation', fuseSkip(), async (t) => {
   const d = tempDirs();
