@@ -115,3 +115,85 @@ export function decodeFrame<M extends { type: string }>(frame: Uint8Array): Deco
 export function taskFolderName(taskId: string): string {
   return taskId;
 }
+
+/** Object and task IDs as the manager makes them (shared/ids.ts), with room to spare; never '.', '..' or a path. */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+/** Status texts longer than this are refused: they end up in the store and in `docker service ps`. */
+export const MAX_STATUS_TEXT = 4096;
+const MAX_LIST = 100_000;
+
+const isId = (v: unknown): v is string => typeof v === 'string' && ID_RE.test(v);
+const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max;
+const isStrings = (v: unknown): boolean => Array.isArray(v) && v.length <= MAX_LIST && v.every((x) => typeof x === 'string');
+const isKind = (v: unknown): boolean => v === 'secret' || v === 'config';
+
+function fileProblem(f: unknown): string | null {
+  if (typeof f !== 'object' || f === null) return 'a file reference is not an object';
+  const r = f as Record<string, unknown>;
+  if (!isKind(r.kind) || !isId(r.id)) return 'a file reference has an invalid kind or ID';
+  if (typeof r.target !== 'string' || r.target === '' || r.target.length > 4096 || r.target.includes('\0')) return 'a file reference has an invalid target';
+  if (!isUint(r.uid, 0xfffffffe) || !isUint(r.gid, 0xfffffffe) || !isUint(r.mode, 0o7777)) return 'a file reference has an invalid owner or mode';
+  return null;
+}
+
+function taskProblem(t: unknown): string | null {
+  if (typeof t !== 'object' || t === null) return 'a task is not an object';
+  const a = t as Record<string, unknown>;
+  if (!isId(a.id)) return 'a task has an invalid ID';
+  if (!isUint(a.version) || !isUint(a.slot) || typeof a.desiredState !== 'string') return `task ${a.id}: invalid version, slot or desired state`;
+  if (typeof a.serviceId !== 'string' || typeof a.serviceName !== 'string') return `task ${a.id}: invalid service`;
+  for (const k of ['command', 'args', 'env'] as const) if (a[k] !== undefined && !isStrings(a[k])) return `task ${a.id}: ${k} is not a list of strings`;
+  for (const k of ['dir', 'user'] as const) if (a[k] !== undefined && typeof a[k] !== 'string') return `task ${a.id}: ${k} is not a string`;
+  if (a.stopGracePeriodMs !== undefined && !isUint(a.stopGracePeriodMs)) return `task ${a.id}: invalid stop grace period`;
+  if (!Array.isArray(a.files) || a.files.length > MAX_LIST) return `task ${a.id}: files is not a list`;
+  for (const f of a.files) {
+    const p = fileProblem(f);
+    if (p) return `task ${a.id}: ${p}`;
+  }
+  return null;
+}
+
+/**
+ * Why an assign message cannot be applied, or null when it is well-formed. The agent refuses a bad one whole (no
+ * half-applied state): IDs become folder names on the mount and owners and modes become file attributes.
+ */
+export function assignProblem(msg: Record<string, unknown>, blobCount: number): string | null {
+  if (typeof msg.full !== 'boolean') return 'full is not a boolean';
+  for (const k of ['tasks', 'removeTasks', 'objects', 'removeObjects'] as const) {
+    const v = msg[k];
+    if (!Array.isArray(v) || v.length > MAX_LIST) return `${k} is not a list`;
+  }
+  const ids = new Set<string>();
+  for (const t of msg.tasks as unknown[]) {
+    const p = taskProblem(t);
+    if (p) return p;
+    const id = (t as { id: string }).id;
+    if (ids.has(id)) return `task ${id} is listed twice`;
+    ids.add(id);
+  }
+  if (!(msg.removeTasks as unknown[]).every(isId)) return 'removeTasks holds an invalid task ID';
+  const used = new Set<number>();
+  for (const o of msg.objects as unknown[]) {
+    const r = (typeof o === 'object' && o !== null ? o : {}) as Record<string, unknown>;
+    if (!isKind(r.kind) || !isId(r.id) || !isUint(r.version)) return 'an object has an invalid kind, ID or version';
+    if (!isUint(r.blob) || (r.blob as number) >= blobCount || used.has(r.blob as number)) return `object ${r.id}: invalid blob index`;
+    used.add(r.blob as number);
+  }
+  for (const o of msg.removeObjects as unknown[]) {
+    const r = (typeof o === 'object' && o !== null ? o : {}) as Record<string, unknown>;
+    if (!isKind(r.kind) || !isId(r.id)) return 'removeObjects holds an invalid reference';
+  }
+  return null;
+}
+
+/** Why a status message from an agent cannot be recorded (the state's validity is the manager's to check). */
+export function statusProblem(msg: Record<string, unknown>): string | null {
+  if (!isId(msg.taskId)) return 'invalid task ID';
+  if (typeof msg.state !== 'string') return 'invalid state';
+  for (const k of ['message', 'err'] as const) {
+    const v = msg[k];
+    if (v !== undefined && (typeof v !== 'string' || v.length > MAX_STATUS_TEXT)) return `${k} is not a string of at most ${MAX_STATUS_TEXT} characters`;
+  }
+  if (msg.exitCode !== undefined && !(typeof msg.exitCode === 'number' && Number.isSafeInteger(msg.exitCode))) return 'exitCode is not an integer';
+  return null;
+}

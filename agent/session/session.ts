@@ -12,7 +12,7 @@ import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'n
 import { isIP } from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
-import { MAX_FRAME_BYTES, decodeFrame, encodeFrame, type AgentMessage, type ManagerMessage } from '../../shared/protocol.js';
+import { MAX_FRAME_BYTES, assignProblem, decodeFrame, encodeFrame, type AgentMessage, type ManagerMessage } from '../../shared/protocol.js';
 import { checkManagerCert, type ManagerAddr, type NodeIdentity } from './join.js';
 import { ReadScrubber } from './read-scrub.js';
 
@@ -213,11 +213,19 @@ export class ManagerSession {
       this.lastAck = Date.now();
     } else if (msg.type === 'assign') {
       this.lastAck = Date.now();
+      const bad = assignProblem(msg as unknown as Record<string, unknown>, decoded.blobs.length);
+      if (bad) {
+        // Refused whole: nothing of it is applied (its IDs would become names on the mount).
+        this.o.log.warn({ why: bad.slice(0, 200) }, 'invalid assignment from the manager: ignored');
+        return;
+      }
       try {
         await this.o.onAssign(msg, decoded.blobs);
       } catch (err) {
         this.o.log.error({ err: errorMessage(err) }, 'applying assignments failed');
       }
+    } else {
+      this.o.log.warn({ type: String((msg as { type: unknown }).type).slice(0, 64) }, 'unknown message type from the manager: ignored');
     }
   }
 }

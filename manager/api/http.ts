@@ -114,11 +114,33 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   const raw = await readBody(req, limit);
   const text = raw.toString('utf8').trim();
   if (text === '') throw new ApiError(400, 'invalid JSON: got EOF while reading request body');
+  if (nestingExceeds(text, MAX_JSON_DEPTH)) throw new ApiError(400, `invalid JSON: exceeded max depth (${MAX_JSON_DEPTH} levels)`);
   try {
     return JSON.parse(text);
   } catch (err) {
     throw new ApiError(400, `invalid JSON: ${jsonSyntaxError(err)}`);
   }
+}
+
+/** Deeper values are refused before parsing: JSON.parse copes, but JSON.stringify and structuredClone (the store,
+ * its writer thread) recurse and overflow the stack at a few thousand levels. Real specs nest about ten deep. */
+export const MAX_JSON_DEPTH = 512;
+
+/** Does the text nest arrays/objects deeper than `max`? Brackets inside strings do not count. */
+export function nestingExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
 /**

@@ -1,5 +1,5 @@
 // The two ways in: a Unix socket (mode 0600, so root only) and TCP with mutual TLS 1.3 against the cluster CA.
-import http from 'node:http';
+import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -22,6 +22,43 @@ export function parseListenAddr(s: string): ListenAddr {
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
 }
 
+/**
+ * Slow or stalled clients are cut off (node answers 408 and closes): headers must be in within 10 s and the whole
+ * request within 30 s (a full-size secret over a slow link takes far less). Node's defaults (60 s, 5 min) let a
+ * few hundred dribbling connections hold the manager's sockets for minutes. A missing Host header is refused by the
+ * router, with a JSON message (node's own check answers a bare 400).
+ */
+export const SERVER_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000, requireHostHeader: false } as const;
+
+/**
+ * Requests node's parser refuses (bad method, header or chunk syntax, oversize headers, timeouts) get Docker's JSON
+ * `{"message": ...}` like every other refusal, instead of node's bare 400. The reason is llhttp's, never input bytes.
+ */
+function answerClientErrors(server: http.Server | https.Server, log: Logger): void {
+  server.on('clientError', (err: Error & { code?: string; reason?: string }, socket: net.Socket) => {
+    // The response being written on this connection, if a request is in flight (node keeps it there).
+    const res = (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || res?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    if (res && res.req.complete && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+      // Junk after a complete request (e.g. data after "Connection: close"): that request is being handled and
+      // may already have changed the store, so its own answer must go out, not a 400 in its place. Then close.
+      // (A request whose own body is malformed is not complete: it gets the 400 below, and its handler stops.)
+      res.once('finish', () => socket.end());
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    const why = status === 408 ? 'request not received in time' : (err.reason ?? err.code ?? 'malformed request');
+    log.debug({ code: err.code, status }, 'malformed HTTP request refused');
+    const body = JSON.stringify({ message: `bad request: ${why}` }) + '\n';
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+}
+
 /** Is something answering on this socket path? */
 function socketAlive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -41,7 +78,8 @@ export async function listenUnix(router: Router, path: string, log: Logger): Pro
     if (await socketAlive(path)) throw new Error(`another process is serving ${path}; is a manager already running?`);
     unlinkSync(path); // left over from a manager that died without cleaning up
   }
-  const server = http.createServer((req, res) => void router.handle(req, res, { transport: 'unix' }));
+  const server = http.createServer(SERVER_TIMEOUTS, (req, res) => void router.handle(req, res, { transport: 'unix' }));
+  answerClientErrors(server, log);
   const oldMask = process.umask(0o177); // the socket is born 0600: no window in which others could connect
   try {
     await new Promise<void>((resolve, reject) => {
@@ -77,6 +115,7 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
   };
   const server = https.createServer(
     {
+      ...SERVER_TIMEOUTS,
       cert: tls.certPem,
       key: tls.keyPem,
       ca: [tls.caPem],
@@ -114,6 +153,7 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
       void router.handle(req, res, peer);
     },
   );
+  answerClientErrors(server, log);
   server.on('secureConnection', (sock: TLSSocket) => {
     if (!sock.authorized) return; // join-only connection (see above)
     const serial = (sock.getPeerCertificate() as { serialNumber?: string } | null)?.serialNumber ?? '';

@@ -92,6 +92,8 @@ export class Router {
     const query = new URLSearchParams(qi < 0 ? '' : target.slice(qi + 1));
     let apiVersion = API_VERSION;
     try {
+      // Go's net/http text; node's own check (requireHostHeader, off in listeners.ts) answers a bare 400.
+      if (req.httpVersion === '1.1' && req.headers.host === undefined) throw new ApiError(400, 'missing required Host header');
       const v = VERSION_PREFIX.exec(path);
       if (v) {
         apiVersion = v[1]!;

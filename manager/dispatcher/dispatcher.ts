@@ -15,6 +15,7 @@ import {
   ProtocolError,
   decodeFrame,
   encodeFrame,
+  statusProblem,
   type AgentMessage,
   type ObjectData,
   type TaskAssignment,
@@ -258,8 +259,9 @@ class Session {
       return;
     }
     if (msg.type === 'status') {
-      if (typeof msg.taskId !== 'string' || typeof msg.state !== 'string' || !isTaskState(msg.state)) {
-        this.log.warn({ state: msg.state }, 'invalid task status from agent');
+      const bad = statusProblem(msg as unknown as Record<string, unknown>) ?? (isTaskState(msg.state) ? null : 'unknown state');
+      if (bad || !isTaskState(msg.state)) {
+        this.log.warn({ why: bad }, 'invalid task status from agent: ignored');
         return;
       }
       try {
@@ -279,7 +281,7 @@ class Session {
       }
       return;
     }
-    this.log.warn({ type: (msg as { type: string }).type }, 'unknown message type from agent');
+    this.log.warn({ type: String((msg as { type: unknown }).type).slice(0, 64) }, 'unknown message type from agent');
   }
 }
 

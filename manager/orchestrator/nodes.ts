@@ -55,6 +55,9 @@ export async function reportTaskStatus(store: Store, id: string, r: StatusReport
     const cur = await store.get<TaskRecord>('task', id);
     if (!cur) throw new Error(`task ${id} not found`);
     if (stateRank(r.state) < stateRank(cur.spec.Status.State)) return false;
+    const s = cur.spec.Status;
+    // A replayed report (e.g. resent after a reconnection) changes nothing: no write, no new index.
+    if (r.state === s.State && (r.message ?? r.state) === s.Message && r.err === s.Err && r.exitCode === s.ContainerStatus?.ExitCode) return false;
     const Status: TaskRecord['Status'] = { Timestamp: nowRfc3339Nano(), State: r.state, Message: r.message ?? r.state };
     if (r.err) Status.Err = r.err;
     if (r.exitCode !== undefined) Status.ContainerStatus = { ExitCode: r.exitCode };
