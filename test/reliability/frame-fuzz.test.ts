@@ -9,7 +9,8 @@
 //     valid assignment made, each holding only that assignment's files.
 import t from 'tap';
 import https from 'node:https';
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -385,26 +386,29 @@ if (process.getuid?.() !== 0) {
       }
     };
 
+    // The mount is only ever read with asynchronous calls: a synchronous one would block this process's event loop
+    // while the kernel waits for the agent, and an agent blocked writing a log line to our full stderr pipe (which
+    // only this event loop drains) could then never answer it: a deadlock of the harness, not of the agent.
     /** The mount must show exactly the model: task folders from valid assignments, with only their files. */
-    const walk = (p: string, rel = ''): string[] => {
+    const walk = async (p: string, rel = ''): Promise<string[]> => {
       const out: string[] = [];
       let entries: import('node:fs').Dirent[];
       try {
-        entries = readdirSync(p, { withFileTypes: true });
+        entries = await readdir(p, { withFileTypes: true });
       } catch {
         return out; // a folder removed while we looked: fine
       }
       for (const e of entries) {
         const r = rel ? `${rel}/${e.name}` : e.name;
-        if (e.isDirectory()) out.push(...walk(join(p, e.name), r));
+        if (e.isDirectory()) out.push(...(await walk(join(p, e.name), r)));
         else out.push(r);
       }
       return out;
     };
     let strays = 0;
     const strayExamples: string[] = [];
-    const checkMount = (): void => {
-      for (const e of readdirSync(mount, { withFileTypes: true })) {
+    const checkMount = async (): Promise<void> => {
+      for (const e of await readdir(mount, { withFileTypes: true })) {
         // A mutated frame may have stayed valid (its base task has a well-formed random ID): such a folder is fine;
         // a folder named by any other ID is not.
         if (!e.isDirectory() || !(everValidIds.has(e.name) || (maybeIds.has(e.name) && /^[a-z0-9]{25}$/.test(e.name)))) {
@@ -412,23 +416,23 @@ if (process.getuid?.() !== 0) {
           if (strayExamples.length < 5) strayExamples.push(`top-level ${JSON.stringify(e.name)}`);
           continue;
         }
-        for (const f of walk(join(mount, e.name))) {
+        for (const f of await walk(join(mount, e.name))) {
           if (!/^(pw|dir\/pw|a\/b\/c|\.absolute\/etc\/abs-target)$/.test(f)) {
             strays++;
             if (strayExamples.length < 5) strayExamples.push(`${e.name}/${f}`);
           }
         }
       }
-      if (readdirSync(canary).length > 0) strays++;
+      if ((await readdir(canary)).length > 0) strays++;
     };
 
-    const AGENT_FRAMES = Number(process.env.RS_FUZZ_AGENT_FRAMES ?? 1_000);
+    const AGENT_FRAMES = Number(process.env.RS_FUZZ_AGENT_FRAMES ?? 10_000);
     const started = Date.now();
     let sent = 0;
     let checkpoints = 0;
     for (let i = 0; i < AGENT_FRAMES; i++) {
-      if (Date.now() - started > 150_000) {
-        t.fail(`only ${i} of ${AGENT_FRAMES} frames handled in 150 s (stalled: see the checkpoints)`);
+      if (Date.now() - started > 300_000) {
+        t.fail(`only ${i} of ${AGENT_FRAMES} frames handled in 300 s (stalled: see the checkpoints)`);
         break;
       }
       if (exited !== null) {
@@ -475,11 +479,7 @@ if (process.getuid?.() !== 0) {
               sentOn = conn;
               conn.send(cpFrame);
             }
-            try {
-              return statSync(join(mount, id)).isDirectory();
-            } catch {
-              return false;
-            }
+            return stat(join(mount, id)).then((st) => st.isDirectory(), () => false);
           }, 'the checkpoint folder', 30_000);
         } catch (err) {
           t.comment(`agent log tail: ${lines.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`);
@@ -490,13 +490,13 @@ if (process.getuid?.() !== 0) {
           t.fail(`checkpoint ${checkpoints + 1} (after frame ${i}) not applied: ${(err as Error).message}`);
           break;
         }
-        checkMount();
+        await checkMount();
         checkpoints++;
         t.equal(exited, null, `agent alive at checkpoint ${checkpoints}`, { diagnostic: false });
       }
     }
     const elapsed = Date.now() - started;
-    checkMount();
+    await checkMount();
     t.equal(exited, null, 'the agent process is alive after the run');
     t.equal(strays, 0, `the mount shows nothing a valid assignment did not put there${strayExamples.length ? `: ${strayExamples.join(', ')}` : ''}`);
     const refused = lines.filter((l) => l.msg === 'invalid assignment from the manager: ignored').length;
