@@ -7,7 +7,6 @@
 //
 // The agent only names the process; the caller (root) enters its namespace itself, so that stdio, the terminal,
 // signals and the exit code stay between the caller and the command, as with `docker exec`.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const CONTROL_VERSION = 1;
@@ -41,16 +40,4 @@ export interface ExecTarget {
 
 export type ControlAnswer = { v: number; ok: true; target: ExecTarget } | { v: number; ok: false; error: string };
 
-/** The start time of a process, or null when it is gone (or a kernel thread without one). */
-export function processStartTime(pid: number): number | null {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // The command name (field 2) may hold spaces and parentheses: fields after it start past the last ')'.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const start = Number(rest[22 - 3]);
-  return Number.isSafeInteger(start) ? start : null;
-}
+export { processStartTime } from '../executor/proc-stat.js';

@@ -6,6 +6,9 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
+import { procStat } from './proc-stat.js';
+
+export { procStat };
 
 export const TASK_RECORDS_FILE = 'tasks.pids.json';
 
@@ -14,26 +17,6 @@ export interface TaskRecord {
   pid: number; // leads its process group and session (spawned detached)
   start: string; // /proc/PID/stat starttime
   boot: string;
-}
-
-interface ProcStat {
-  state: string;
-  pgrp: number;
-  session: number;
-  start: string;
-}
-
-/** Fields of /proc/PID/stat after the command name (which may hold spaces and parentheses), or null if gone. */
-export function procStat(pid: number): ProcStat | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // f[0] is field 3 (state); pgrp is field 5, session 6, starttime 22.
-  return { state: f[0] ?? '', pgrp: Number(f[2]), session: Number(f[3]), start: f[19] ?? '' };
 }
 
 function bootId(): string {

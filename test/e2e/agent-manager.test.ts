@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fuseSkipReason } from '../helpers/env.js';
 import { startManager, request, waitFor, type ManagerHandle } from '../helpers/manager.js';
-import { managedAgent, type ManagedAgentProc } from '../helpers/managed-agent.js';
+import { managedAgent } from '../helpers/managed-agent.js';
 
 const skip = fuseSkipReason();
 if (skip) {

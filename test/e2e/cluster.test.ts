@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fuseSkip } from '../helpers/env.js';
 import { startManager, request, haveDocker, childEnv, type ManagerHandle, type CliResult } from '../helpers/manager.js';
-import { managedAgent, type ManagedAgentProc } from '../helpers/managed-agent.js';
-import { forceUnmount } from '../helpers/agent.js';
+import { managedAgent, stopOrKill } from '../helpers/managed-agent.js';
 import { waitFor } from '../helpers/wait.js';
 
 const skip = fuseSkip();
@@ -78,21 +77,6 @@ function killConnection(pid: number, port: number): boolean {
 // SIGCONT (in case a test left it stopped), SIGTERM, and SIGKILL if it has not exited within 15 s (an agent cannot
 // exit while another process's mount namespace still holds its FUSE mount, e.g. a task launcher of another agent
 // stuck mid-start), then unmount.
-async function stopAgent(ag: ManagedAgentProc): Promise<void> {
-  const p = ag.proc;
-  if (p && p.exitCode === null && p.signalCode === null) {
-    p.kill('SIGCONT');
-    const stopped = ag.stop();
-    try {
-      await waitFor('the agent to exit', () => p.exitCode !== null || p.signalCode !== null, { timeoutMs: 15_000, intervalMs: 50 });
-    } catch {
-      p.kill('SIGKILL');
-    }
-    await stopped;
-  }
-  forceUnmount(ag.mount);
-}
-
 t.test('cluster: spread, isolation, swap, revoke, exit, restart policy, docker CLI, restarts', skip, async (t) => {
   // Short heartbeats keep the test quick; the manager child inherits this.
   process.env.RUNSECRETS_HEARTBEAT_MS = '500';
@@ -107,7 +91,7 @@ t.test('cluster: spread, isolation, swap, revoke, exit, restart policy, docker C
   };
   const dockerConfig = mkdtempSync(join(tmpdir(), 'rs-cluster-dcfg-'));
   t.teardown(async () => {
-    for (const ag of [a, b]) await stopAgent(ag);
+    for (const ag of [a, b]) await stopOrKill(ag);
     await m.cleanup();
     for (const d of [a.dir, b.dir, dockerConfig, ...outs]) rmSync(d, { recursive: true, force: true });
   });

@@ -10,11 +10,10 @@
 // FUSE connection so nothing stays stuck.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { fuseSkip } from '../helpers/env.js';
 import { startManager, request, type ManagerHandle, type CliResult } from '../helpers/manager.js';
-import { managedAgent, type ManagedAgentProc } from '../helpers/managed-agent.js';
-import { forceUnmount } from '../helpers/agent.js';
+import { managedAgent, stopOrKill } from '../helpers/managed-agent.js';
 import { waitFor } from '../helpers/wait.js';
 
 const skip = fuseSkip();
@@ -38,32 +37,6 @@ async function tasksOf(m: ManagerHandle, service: string): Promise<TaskJson[]> {
 }
 
 /** The FUSE connection number of the mount (its device minor), to abort a connection no one answers. */
-function fuseConnection(mount: string): string | null {
-  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = l.split(' ');
-    if (f[4] === mount) return f[2]?.split(':')[1] ?? null;
-  }
-  return null;
-}
-
-async function stopAgent(ag: ManagedAgentProc): Promise<void> {
-  const p = ag.proc;
-  if (p && p.exitCode === null && p.signalCode === null) {
-    p.kill('SIGCONT');
-    const stopped = ag.stop();
-    try {
-      await waitFor('the agent to exit', () => p.exitCode !== null || p.signalCode !== null, { timeoutMs: 30_000, intervalMs: 100 });
-    } catch {
-      // A deadlocked agent: abort its FUSE connection (stuck lookups fail), then kill it.
-      const conn = fuseConnection(ag.mount);
-      if (conn && existsSync(`/sys/fs/fuse/connections/${conn}/abort`)) writeFileSync(`/sys/fs/fuse/connections/${conn}/abort`, '1');
-      p.kill('SIGKILL');
-    }
-    await stopped;
-  }
-  forceUnmount(ag.mount);
-}
-
 t.test(`many tasks starting at once on one agent (${REPLICAS})`, skip, async (t) => {
   process.env.RUNSECRETS_HEARTBEAT_MS = '1000';
   const m = await startManager({ t });
@@ -72,7 +45,7 @@ t.test(`many tasks starting at once on one agent (${REPLICAS})`, skip, async (t)
     // The agent's task processes, by pid: a killed agent leaves them behind (none are left after a clean stop).
     const kids = a.proc?.pid === undefined ? [] : (spawnSync('ps', ['-o', 'pid=', '--ppid', String(a.proc.pid)], { encoding: 'utf8' }).stdout ?? '')
       .split('\n').map((x) => Number(x.trim())).filter((x) => x > 0);
-    await stopAgent(a);
+    await stopOrKill(a, 30_000);
     for (const pid of kids) {
       try {
         process.kill(pid, 'SIGKILL');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fuseSkip } from '../helpers/env.js';
 import { startManager, request, type ManagerHandle, type CliResult } from '../helpers/manager.js';
-import { managedAgent, type ManagedAgentProc, type ExecResult } from '../helpers/managed-agent.js';
+import { managedAgent, stopOrKill, type ExecResult } from '../helpers/managed-agent.js';
 import { forceUnmount } from '../helpers/agent.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -50,21 +50,6 @@ function ok(r: CliResult, what: string): CliResult {
 
 const show = (r: ExecResult): string => `code ${String(r.code)}, stdout ${JSON.stringify(r.stdout)}, stderr ${JSON.stringify(r.stderr)}`;
 
-async function stopAgent(ag: ManagedAgentProc): Promise<void> {
-  const p = ag.proc;
-  if (p && p.exitCode === null && p.signalCode === null) {
-    p.kill('SIGCONT');
-    const stopped = ag.stop();
-    try {
-      await waitFor('the agent to exit', () => p.exitCode !== null || p.signalCode !== null, { timeoutMs: 15_000, intervalMs: 50 });
-    } catch {
-      p.kill('SIGKILL');
-    }
-    await stopped;
-  }
-  forceUnmount(ag.mount);
-}
-
 t.test('task exec', skip, async (t) => {
   process.env.RUNSECRETS_HEARTBEAT_MS = '500';
   const m = await startManager({ t });
@@ -73,7 +58,7 @@ t.test('task exec', skip, async (t) => {
   const wd = mkdtempSync(join(tmpdir(), 'rs-exec-wd-'));
   chmodSync(wd, 0o755);
   t.teardown(async () => {
-    for (const ag of [a, b]) await stopAgent(ag);
+    for (const ag of [a, b]) await stopOrKill(ag);
     await m.cleanup();
     for (const d of [a.dir, b.dir, wd]) rmSync(d, { recursive: true, force: true });
   });

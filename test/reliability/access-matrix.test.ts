@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { fuseSkipReason } from '../helpers/env.js';
-import { startManager, request, waitFor, type ManagerHandle } from '../helpers/manager.js';
+import { startManager, request, waitFor } from '../helpers/manager.js';
 import { managedAgent } from '../helpers/managed-agent.js';
 import { createSecret, createService, runningTask, serviceSpec, tasksOf } from '../helpers/cluster-ops.js';
 import { createLogger } from '../../shared/log.js';

@@ -22,7 +22,7 @@ import { BIN, forceUnmount } from '../helpers/agent.js';
 import { Rng, fuzzSeed, junkString, junkValue } from '../helpers/fuzz.js';
 import { createLogger } from '../../shared/log.js';
 import { encodeFrame, decodeFrame, type TaskAssignment, type ManagerMessage } from '../../shared/protocol.js';
-import { joinCluster, checkManagerCert, type NodeIdentity } from '../../agent/session/join.js';
+import { joinCluster, checkManagerCert } from '../../agent/session/join.js';
 import { ManagerSession } from '../../agent/session/session.js';
 import { ClusterCA, issueWithNewKey } from '../../manager/pki/ca.js';
 
@@ -298,7 +298,6 @@ if (process.getuid?.() !== 0) {
 
     // The model: what valid assignments put on the mount (folder -> file targets).
     const MARKER = Buffer.from(`AGENT-SECRET-${seed}`);
-    const objects = new Map<string, number>(); // "kind/id" -> version, as the agent should hold them
     const expected = new Map<string, Set<string>>();
     const everValidIds = new Set<string>();
     const maybeIds = new Set<string>();

@@ -9,7 +9,6 @@
 //    whole cut; A is marked down, its replicated task is replaced on B and its global task is shut down; after the
 //    heal A converges: the old tasks stop, their folders are wiped, and a new global task starts on A.
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -22,7 +21,6 @@ import { waitFor } from '../helpers/wait.js';
 
 const reason = fuseSkipReason() || netnsSkipReason();
 if (reason) process.stderr.write(`# SKIP partition tests: ${reason}\n`);
-const skip = reason ? { skip: reason } : {};
 /** RS_PARTITION_ONLY=short|defaults runs one of the two scenarios (when chasing a problem). */
 const only = (which: string): { skip: string } | Record<string, never> =>
   reason ? { skip: reason } : process.env.RS_PARTITION_ONLY && process.env.RS_PARTITION_ONLY !== which ? { skip: `RS_PARTITION_ONLY=${process.env.RS_PARTITION_ONLY}` } : {};
@@ -302,7 +300,7 @@ t.test('partition shorter than the node-down limit: no failed read, changes appl
 
 t.test('partition with the default heartbeat (node down after 15 s): swarmkit semantics', only('defaults'), async (t) => {
   const w = await world(t, null);
-  const { a, b } = w;
+  const { a } = w;
   const swarm = (await request(w.m.socket, 'GET', '/swarm')).json as { Spec: { Dispatcher: { HeartbeatPeriod: number } } };
   t.equal(swarm.Spec.Dispatcher.HeartbeatPeriod, 5e9, 'the swarm reports the default Dispatcher.HeartbeatPeriod, 5 s');
   const aId = w.nodeIds.get('part-a')!;
