@@ -1,4 +1,6 @@
 // Random and mutated task manifests for fuzzing (seeded, so a failing case can be replayed).
+export { rng } from './fuzz.js';
+
 export const MANIFEST_SEED_TEXTS = [
   'task: web\nuid: 1000\ngid: 1000\nsecrets:\n  - file: ./a.txt\n    target: a\n    mode: "0440"\nconfigs:\n  - { file: b, target: c/d }\n',
   '{"task":"api","secrets":[{"file":"x","target":"y","uid":"5","gid":6,"mode":292}]}',
@@ -7,17 +9,6 @@ export const MANIFEST_SEED_TEXTS = [
 
 const PIECES = ['..', '/', '//', '\0', '{', '}', '[', ']', ':', '- ', '\n', '  ', '"', "'", '&a', '*a', '!!binary', '0o777', '0999',
   '-1', '1e400', 'null', '~', 'task:', 'uid:', 'mode:', 'file:', 'target:', 'secrets:', 'configs:', '\u202e', '😀', 'x'.repeat(300), '%', '#', '|', '>'];
-
-/** mulberry32: small, seedable, good enough to pick mutations. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One fuzzed manifest text: a valid seed text with 1-6 random edits (inserts, cuts, odd characters, or noise). */
 export function fuzzManifest(rand: () => number): string {

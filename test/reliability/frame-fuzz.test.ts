@@ -335,6 +335,12 @@ if (process.getuid?.() !== 0) {
       const bad = (kind: string, mutate: (m: Record<string, unknown>) => void, blobs: Buffer[] = [MARKER]): { kind: string; frame: Buffer; valid: null } => {
         const msg = base();
         mutate(msg);
+        // A mutation may leave the frame valid with another ID (e.g. junk that happens to be a well-formed ID):
+        // every task ID the frame carries may then show up, as long as it has a well-formed shape.
+        if (Array.isArray(msg.tasks)) for (const x of msg.tasks as unknown[]) {
+          const id = (x as { id?: unknown } | null)?.id;
+          if (typeof id === 'string') maybeIds.add(id);
+        }
         return { kind, frame: frameOf(msg, blobs), valid: null };
       };
       const task0 = (m: Record<string, unknown>): Record<string, unknown> => (m.tasks as Record<string, unknown>[])[0]!;
@@ -408,9 +414,9 @@ if (process.getuid?.() !== 0) {
     const strayExamples: string[] = [];
     const checkMount = async (): Promise<void> => {
       for (const e of await readdir(mount, { withFileTypes: true })) {
-        // A mutated frame may have stayed valid (its base task has a well-formed random ID): such a folder is fine;
-        // a folder named by any other ID is not.
-        if (!e.isDirectory() || !(everValidIds.has(e.name) || (maybeIds.has(e.name) && /^[a-z0-9]{25}$/.test(e.name)))) {
+        // A mutated frame may have stayed valid: a folder named by a well-formed ID that some frame carried is fine;
+        // any other name (never sent, or not an ID: '..', a path, junk) is not.
+        if (!e.isDirectory() || !(everValidIds.has(e.name) || (maybeIds.has(e.name) && /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(e.name)))) {
           strays++;
           if (strayExamples.length < 5) strayExamples.push(`top-level ${JSON.stringify(e.name)}`);
           continue;

@@ -16,6 +16,7 @@ import { isRoot, startManager, type ManagerHandle } from '../helpers/manager.js'
 import { OpenCluster, FILES } from '../../manager/cluster/state.js';
 import { SqliteStore } from '../../manager/store/sqlite.js';
 import type { ObjectSpec } from '../../manager/api/objects.js';
+import { fuzzSeed, rng as prng } from '../helpers/fuzz.js';
 
 const ROUNDS = 4;
 const CLIENTS = 16;
@@ -35,18 +36,6 @@ interface Entry {
   acked: ObjState | null;
   /** The one operation in flight at the kill, with the state it would leave. */
   inflight: { op: 'create' | 'update' | 'remove'; next: ObjState | null } | null;
-}
-
-/** mulberry32: small, seeded, good enough to pick operations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -95,7 +84,7 @@ if (!isRoot()) {
   t.pass('skipped: needs root');
 } else {
   t.test('kill -9 under 16 writing clients: acknowledged writes survive, nothing half-written', async (t) => {
-    const seed = process.env.RS_SEED ? Number(process.env.RS_SEED) : Math.floor(Math.random() * 2 ** 31);
+    const seed = fuzzSeed();
     t.comment(`seed manager-crash: ${seed} (replay: RS_SEED=${seed})`);
     const rnd = prng(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;

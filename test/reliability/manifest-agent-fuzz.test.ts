@@ -10,8 +10,9 @@ import { fuseSkip } from '../helpers/env.js';
 import { startAgent, tempDirs, forceUnmount } from '../helpers/agent.js';
 import { fuzzManifest, rng } from '../helpers/manifest-gen.js';
 import { waitFor } from '../helpers/wait.js';
+import { fuzzSeed } from '../helpers/fuzz.js';
 
-const SEED = Number(process.env.RS_SEED ?? 20261128);
+const SEED = fuzzSeed();
 const ROUNDS = 100;
 const PER_ROUND = 100;
 
