@@ -96,8 +96,16 @@ export class ClusterCA {
     } catch {
       throw new CsrError('invalid certificate signing request: not a PEM or DER PKCS#10 request');
     }
-    if (!(await csr.verify())) throw new CsrError('invalid certificate signing request: its signature does not verify');
-    const alg = csr.publicKey.algorithm as EcKeyAlgorithm;
+    // verify() throws (instead of answering false) when the signature bytes do not even parse: both are the
+    // client's fault (found by test/reliability/api-fuzz.test.ts: a flipped byte in the CSR gave a 500).
+    const verified = await csr.verify().catch(() => false);
+    if (!verified) throw new CsrError('invalid certificate signing request: its signature does not verify');
+    let alg: EcKeyAlgorithm;
+    try {
+      alg = csr.publicKey.algorithm as EcKeyAlgorithm;
+    } catch {
+      throw new CsrError('invalid certificate signing request: its public key cannot be read');
+    }
     if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') {
       throw new CsrError('invalid certificate signing request: the key must be ECDSA P-256');
     }

@@ -79,6 +79,15 @@ t.test('CA: signs CSRs with role in OU, node ID in CN, cluster in O; refuses bad
   der[40] = (der[40] ?? 0) ^ 0x01; // inside the signed part: the self-signature no longer matches
   const tampered = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
   await t.rejects(ca.signCsr(tampered, { role: 'worker', nodeId: 'x' }), { name: 'CsrError' });
+  // A signature that does not even parse (its ECDSA-Sig-Value SEQUENCE tag changed): verify() throws instead of
+  // answering false; found by the API fuzzer as a 500 on /runsecrets/join.
+  const badSig = Buffer.from(csr.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+  let at = -1;
+  for (let i = badSig.length - 4; i > 0 && at < 0; i--) if (badSig[i] === 0x03 && badSig[i + 2] === 0x00 && badSig[i + 3] === 0x30) at = i + 3;
+  t.ok(at > 0, 'found the signature BIT STRING');
+  badSig[at] = 0x31;
+  const garbled = `-----BEGIN CERTIFICATE REQUEST-----\n${badSig.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+  await t.rejects(ca.signCsr(garbled, { role: 'worker', nodeId: 'x' }), { name: 'CsrError' });
   t.match(caDigestBase36(ca.certPem), /^[0-9a-z]{50}$/);
   const loaded = await ClusterCA.load(ca.certPem, (await ClusterCA.create('x')).keyPem);
   t.equal(loaded.clusterId, 'clusterid0000000000000000');
