@@ -1,11 +1,11 @@
 // `node inspect [OPTIONS] self|NODE [NODE...]`: raw JSON array, template, or `--pretty`; "self" is the node
 // this manager runs on (from /info). The JSON is the decoded node re-encoded in Go's layout, as docker does.
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { CliError } from '../client/errors.js';
 import { SwarmApi } from '../client/swarm.js';
 import { formatWrite } from '../format/formatter.js';
 import { fromRawJSON } from '../format/go-values.js';
-import { action, addHostOptions, checkArgs, clientFor, dockerLeaf, printInspect } from '../objects/cli-support.js';
+import { action, checkArgs, clientFor, inspectCommandFrame, printInspect } from '../objects/cli-support.js';
 import { get, str } from '../swarm/json.js';
 import { goJSON, NODE, shape } from '../swarm/go-shape.js';
 import { NODE_PRETTY_TEMPLATE, nodePrettyContext } from '../swarm/node-pretty.js';
@@ -26,14 +26,7 @@ export async function nodeReference(api: SwarmApi, ref: string): Promise<string>
 
 export function nodeInspectCommand(): Command {
   const usage = 'inspect [OPTIONS] self|NODE [NODE...]';
-  const cmd = new Command('inspect')
-    .description('Display detailed information on one or more nodes')
-    .usage('[OPTIONS] self|NODE [NODE...]')
-    .allowExcessArguments()
-    .addOption(new Option('-f, --format <string>', "Format output using a custom template: 'json', 'TEMPLATE'"))
-    .option('--pretty', 'Print the information in a human friendly format');
-  addHostOptions(cmd);
-  dockerLeaf(cmd, usage);
+  const cmd = inspectCommandFrame(usage, 'Display detailed information on one or more nodes');
   cmd.action(
     action(async () => {
       const opts = cmd.opts<InspectOpts>();

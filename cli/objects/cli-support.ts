@@ -132,6 +132,19 @@ export async function printInspect(refs: string[], format: string, getRef: GetRe
 }
 
 /** The `ls` leaf every docker object group shares: alias list, -q, --format, repeatable -f, host options. */
+/** The frame of every `inspect` command: docker's -f/--format and --pretty, the host options, docker's usage errors. */
+export function inspectCommandFrame(usage: string, description: string): Command {
+  const cmd = new Command('inspect')
+    .description(description)
+    .usage(usage.replace(/^inspect /, ''))
+    .allowExcessArguments()
+    .addOption(new Option('-f, --format <string>', "Format output using a custom template: 'json', 'TEMPLATE'"))
+    .option('--pretty', 'Print the information in a human friendly format');
+  addHostOptions(cmd);
+  dockerLeaf(cmd, usage);
+  return cmd;
+}
+
 export function listCommand(description: string): Command {
   const cmd = new Command('ls')
     .alias('list')

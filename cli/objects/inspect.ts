@@ -1,9 +1,9 @@
 // `secret inspect` / `config inspect`: raw JSON array, `-f json`, a template, or `--pretty`.
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { ObjectsApi, type ObjectKind } from '../client/objects.js';
 import { CliError } from '../client/errors.js';
 import { formatWrite } from '../format/formatter.js';
-import { action, addHostOptions, checkArgs, clientFor, dockerLeaf, printInspect } from './cli-support.js';
+import { action, checkArgs, clientFor, inspectCommandFrame, printInspect } from './cli-support.js';
 import { prettyContext, resolveFormat } from './contexts.js';
 import { decodeObject } from './model.js';
 
@@ -15,14 +15,7 @@ interface InspectOpts {
 export function inspectCommand(kind: ObjectKind): Command {
   const noun = kind.toUpperCase();
   const usage = `inspect [OPTIONS] ${noun} [${noun}...]`;
-  const cmd = new Command('inspect')
-    .description(`Display detailed information on one or more ${kind}s`)
-    .usage(usage.replace(/^inspect /, ''))
-    .argument(`[${noun}...]`)
-    .addOption(new Option('-f, --format <string>', "Format output using a custom template: 'json', 'TEMPLATE'"))
-    .option('--pretty', 'Print the information in a human friendly format');
-  addHostOptions(cmd);
-  dockerLeaf(cmd, usage);
+  const cmd = inspectCommandFrame(usage, `Display detailed information on one or more ${kind}s`).argument(`[${noun}...]`);
   cmd.action(
     action(async () => {
       const refs = cmd.args;

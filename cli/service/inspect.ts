@@ -1,12 +1,12 @@
 // `service inspect [OPTIONS] SERVICE [SERVICE...]`: the raw JSON (insertDefaults=true) as a 4-space array, a
 // template, or `--pretty`. Like docker, the JSON is the decoded service re-encoded in Go's layout (go-shape). A
 // 404 reads "Error: no such service: X"; errors exit 1 after what could be printed.
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { CliError } from '../client/errors.js';
 import { isNotFound, SwarmApi } from '../client/swarm.js';
 import { formatWrite } from '../format/formatter.js';
 import { fromRawJSON } from '../format/go-values.js';
-import { action, addHostOptions, checkArgs, clientFor, dockerLeaf, printInspect } from '../objects/cli-support.js';
+import { action, checkArgs, clientFor, inspectCommandFrame, printInspect } from '../objects/cli-support.js';
 import { goJSON, SERVICE, shape } from '../swarm/go-shape.js';
 import { SERVICE_PRETTY_TEMPLATE, servicePrettyContext } from '../swarm/service-pretty.js';
 
@@ -17,14 +17,7 @@ interface InspectOpts {
 
 export function serviceInspectCommand(): Command {
   const usage = 'inspect [OPTIONS] SERVICE [SERVICE...]';
-  const cmd = new Command('inspect')
-    .description('Display detailed information on one or more services')
-    .usage('[OPTIONS] SERVICE [SERVICE...]')
-    .allowExcessArguments()
-    .addOption(new Option('-f, --format <string>', "Format output using a custom template: 'json', 'TEMPLATE'"))
-    .option('--pretty', 'Print the information in a human friendly format');
-  addHostOptions(cmd);
-  dockerLeaf(cmd, usage);
+  const cmd = inspectCommandFrame(usage, 'Display detailed information on one or more services');
   cmd.action(
     action(async () => {
       const opts = cmd.opts<InspectOpts>();
