@@ -1,6 +1,6 @@
 // `runsecrets agent run …`: the host agent, either joined to a manager (--manager, --token) or --standalone.
 import { Command, Option } from 'commander';
-import { createLogger, isLogLevel, LOG_LEVELS } from '../shared/log.js';
+import { createLogger, flushLogs, isLogLevel, LOG_LEVELS } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
 import { hostname } from 'node:os';
 import { startStandaloneAgent } from '../agent/standalone-agent.js';
@@ -56,10 +56,16 @@ async function run(opts: RunOpts): Promise<void> {
     log.info({ signal }, 'shutting down');
     agent
       .stop()
-      .then(() => process.exit(0))
-      .catch((err) => {
-        log.fatal({ err: errorMessage(err) }, 'clean shutdown failed');
-        process.exit(1);
+      .then(
+        () => 0,
+        (err) => {
+          log.fatal({ err: errorMessage(err) }, 'clean shutdown failed');
+          return 1;
+        },
+      )
+      .then(async (code) => {
+        await flushLogs();
+        process.exit(code);
       });
   };
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -4,7 +4,7 @@
 import { Command, Option } from 'commander';
 import { mkdirSync, chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger, isLogLevel, LOG_LEVELS } from '../shared/log.js';
+import { createLogger, flushLogs, isLogLevel, LOG_LEVELS } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
 import { createCsrPem, generateKeyPair, privateKeyPem } from '../shared/pki.js';
 import { initCluster } from '../manager/cluster/state.js';
@@ -130,6 +130,7 @@ function runCommand(): Command {
           await manager.stop().catch(() => undefined);
           log.fatal({ err: errorMessage(err) }, 'manager failed to start');
           fail(err);
+          await flushLogs();
           process.exit(1); // nothing half-started may keep the process alive
         }
         await new Promise<void>((resolve) => {
@@ -153,6 +154,7 @@ function runCommand(): Command {
           process.on('SIGTERM', onSignal);
         });
         // Anything left (idle sockets, timers) must not keep a stopped manager alive.
+        await flushLogs();
         process.exit(process.exitCode ?? 0);
       }),
     );

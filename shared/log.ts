@@ -1,5 +1,6 @@
 // Structured logging: JSON lines on stderr. Never pass secret bytes to a logger: log names, sizes and IDs only.
 import pino, { type Logger, type LevelWithSilent } from 'pino';
+import { LogSink } from './log-sink.js';
 
 export type { Logger };
 
@@ -9,8 +10,15 @@ export function isLogLevel(v: string): v is LevelWithSilent {
   return (LOG_LEVELS as readonly string[]).includes(v);
 }
 
-/** A logger writing synchronously to fd 2, so that lines are not lost when the process exits on a signal. */
+// One sink per process, so that the lines of all loggers keep their order on fd 2.
+let sink: LogSink | null = null;
+
+/**
+ * A logger writing JSON lines to fd 2 without ever blocking the process (see log-sink.ts). Call flushLogs() before
+ * process.exit so that the last lines are not lost.
+ */
 export function createLogger(component: string, level: LevelWithSilent = 'info'): Logger {
+  sink ??= new LogSink();
   return pino(
     {
       level,
@@ -18,6 +26,11 @@ export function createLogger(component: string, level: LevelWithSilent = 'info')
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    pino.destination({ dest: 2, sync: true }),
+    sink,
   );
+}
+
+/** Waits until the queued log lines are written, at most timeoutMs. */
+export function flushLogs(timeoutMs = 2000): Promise<void> {
+  return sink ? sink.flush(timeoutMs) : Promise.resolve();
 }

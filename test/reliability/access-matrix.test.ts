@@ -29,7 +29,7 @@ interface Client {
 const skip = fuseSkipReason();
 if (skip) {
   t.comment(`SKIP access-matrix: ${skip}`);
-  t.pass(`skipped: ${skip}`);
+  t.test('the whole file', { skip }, () => undefined);
 } else {
   process.env.RUNSECRETS_HEARTBEAT_MS = '500';
   const quiet = createLogger('test', 'silent');

@@ -38,7 +38,7 @@ const frameOf = (header: unknown, blobs: Buffer[] = []): Buffer => encodeFrame(h
 
 if (process.getuid?.() !== 0) {
   t.comment('SKIP: needs root (the manager keeps root-only files and socket; the agent mounts FUSE)');
-  t.pass('skipped: needs root');
+  t.test('the whole file', { skip: 'needs root' }, () => undefined);
 } else {
   t.test('a. fuzzed frames towards the manager', { skip: process.env.RS_FUZZ_ONLY === 'b' ? 'RS_FUZZ_ONLY=b' : false }, async (t) => {
     const m = await startManager({ t });
@@ -513,8 +513,7 @@ if (process.getuid?.() !== 0) {
     t.notOk(JSON.stringify(lines).includes(MARKER.toString()), 'no secret bytes in the agent log');
     for (const [k, n] of [...kinds].sort()) t.comment(`figure frame-fuzz.to-agent.kind: ${k}: ${n}`);
     t.comment(
-      `figure frame-fuzz.to-agent: ${sent.toLocaleString('en')} frames to a real agent process in ${(elapsed / 1000).toFixed(1)} s, ${connections} connections (the agent drops a session on undecodable frames and comes back), ${checkpoints} mount checkpoints, stray entries ${strays}; logged: ${refused} invalid assignments refused, ${badFrames} bad frames, ${unknown} unknown types, ${failedApply} failed applies; agent alive`,
+      `figure frame-fuzz.to-agent: ${sent.toLocaleString('en')} frames to a real agent process in ${(elapsed / 1000).toFixed(1)} s, ${connections} connections (the agent drops a session on undecodable frames and comes back), ${checkpoints} mount checkpoints, stray entries ${strays}; logged: ${refused} invalid assignments refused, ${badFrames} bad frames, ${unknown} unknown types, ${failedApply} failed applies; ${statuses.length} frames from the agent besides heartbeats; agent alive`,
     );
-    t.ok(statuses.length >= 0);
   });
 }

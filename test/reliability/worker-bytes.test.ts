@@ -62,7 +62,7 @@ function filesHolding(roots: string[], markers: Buffer[]): { hits: string[]; sca
 const skip = fuseSkipReason();
 if (skip) {
   t.comment(`SKIP worker-bytes: ${skip}`);
-  t.pass(`skipped: ${skip}`);
+  t.test('the whole file', { skip }, () => undefined);
 } else {
   process.env.RUNSECRETS_HEARTBEAT_MS = '500';
 
