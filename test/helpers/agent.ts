@@ -44,7 +44,7 @@ export async function startAgent(opts: { dir?: string; tasksDir?: string; mount?
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
   const lines: Array<Record<string, unknown>> = [];
   collectJsonLines(proc.stderr!, lines);
-  const exited = new Promise<number | null>((res) => proc.once('exit', (code, sig) => res(code ?? (sig ? -1 : null))));
+  const exited = new Promise<number | null>((res) => proc.once('close', (code, sig) => res(code ?? (sig ? -1 : null)))); // 'close': its last log lines read
   const agent: AgentProc = {
     ...t,
     proc,

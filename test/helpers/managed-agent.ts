@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { collectJsonLines, waitFor } from './wait.js';
 import { runsecretsArgv } from './env.js';
 import { BIN, forceUnmount } from './agent.js';
+import { TaskRecords } from '../../agent/executor/task-records.js';
+import { createLogger } from '../../shared/log.js';
 
 export interface ManagedAgentProc {
   dir: string;
@@ -88,7 +90,7 @@ export function managedAgent(opts: ManagedAgentOptions): ManagedAgentProc {
       const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
       a.proc = proc;
       collectJsonLines(proc.stderr!, lines);
-      exited = new Promise((res) => proc.once('exit', (code, sig) => res(code ?? (sig ? -1 : null))));
+      exited = new Promise((res) => proc.once('close', (code, sig) => res(code ?? (sig ? -1 : null)))); // 'close': its last log lines read
       const from = lines.length;
       await Promise.race([
         a.waitLog((l) => l.msg === 'connected to the manager' || l.level === 'fatal', from),
@@ -110,6 +112,7 @@ export function managedAgent(opts: ManagedAgentOptions): ManagedAgentProc {
     async cleanup() {
       await a.stop();
       forceUnmount(mount);
+      await killLeftoverTasks(stateDir);
     },
   };
   return a;
@@ -145,4 +148,16 @@ export async function stopOrKill(ag: ManagedAgentProc, timeoutMs = 15_000): Prom
     await stopped;
   }
   forceUnmount(ag.mount);
+  await killLeftoverTasks(ag.stateDir);
+}
+
+/**
+ * Kills the task processes an agent that did not stop cleanly (SIGKILL, a crash) left behind: they lead their own
+ * process groups and would outlive the test (the next agent on that state dir would kill them; there is none).
+ * Uses the agent's own records (tasks.pids.json), so only that agent's tasks are touched.
+ */
+export async function killLeftoverTasks(stateDir: string): Promise<number> {
+  if (!existsSync(stateDir)) return 0;
+  const { killed } = await new TaskRecords(stateDir).killPreviousLife(createLogger('test', 'silent'), 5_000);
+  return killed;
 }

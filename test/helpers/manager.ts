@@ -253,7 +253,8 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
     child = c;
     logs = '';
     c.stderr!.on('data', (b: Buffer) => (logs += b.toString()));
-    exited = new Promise((resolve) => c.once('exit', (code, sig) => resolve(code ?? (sig ? 128 : null))));
+    // 'close', not 'exit': by then every log line the manager wrote before exiting has been read.
+    exited = new Promise((resolve) => c.once('close', (code, sig) => resolve(code ?? (sig ? 128 : null))));
     let gone = false;
     void exited.then(() => (gone = true));
     await waitFor(async () => {

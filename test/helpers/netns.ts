@@ -57,6 +57,7 @@ export function netnsSkipReason(): string | false {
   if (process.getuid?.() !== 0) return 'needs root (ip netns, veth pairs)';
   for (const cmd of ['ip', 'nsenter']) if (!has(cmd)) return `needs ${cmd} (Debian packages iproute2 / util-linux)`;
   const name = `rsprobe-${process.pid}`;
+  spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' }); // a leftover of an earlier process with our pid
   try {
     ip(['netns', 'add', name]);
   } catch (err) {
@@ -92,6 +93,10 @@ export function createNetns(opts: { t?: { teardown(fn: () => unknown): void } } 
     },
   };
   opts.t?.teardown(() => handle.cleanup());
+  // A namespace or interface by these names can only be a leftover of an earlier process with our pid (a test that
+  // was killed before its teardown): remove it rather than fail on it.
+  spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+  spawnSync('ip', ['link', 'del', hostIf], { stdio: 'ignore' });
   try {
     ip(['netns', 'add', name]);
     ip(['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf]);

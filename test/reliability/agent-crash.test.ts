@@ -8,7 +8,7 @@
 // mount bound at /run/secrets in its mount namespace (/proc/PID/mountinfo).
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fuseSkipReason } from '../helpers/env.js';
@@ -206,7 +206,7 @@ if (skip) {
     // A reader of our own on the mount, in the host's namespace.
     const oneTask = tasksBefore[0]!;
     const someFile = readdirSync(join(a.mount, oneTask))[0]!;
-    reader = spawn('/bin/sh', ['-c', `: rsreader-${process.pid}; while :; do cat ${join(a.mount, oneTask, someFile)} > /dev/null 2>&1; done`], { stdio: 'ignore' });
+    reader = spawn('/bin/sh', ['-c', `: rsreader-${process.pid}; while :; do cat ${join(a.mount, oneTask, someFile)} > /dev/null 2>&1; sleep 0.01; done`], { stdio: 'ignore' });
     const recordFile = join(a.stateDir, 'tasks.pids.json');
     t.equal(statSync(recordFile).mode & 0o777, 0o600, 'the task records file is 0600');
     t.notOk(readFileSync(recordFile, 'utf8').includes(secrets['crash-a']!.value), 'the task records hold no secret');
@@ -301,7 +301,16 @@ if (skip) {
     // A process in its own mount namespace (a copy of ours, with the agent's mount in it) that reads the file in a
     // loop: it keeps the mount alive there after the agent unmounts it here.
     holder = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', `while :; do cat ${join(d.mount, 'web/s')} >/dev/null 2>&1; sleep 0.05; done`], { stdio: 'ignore' });
-    await waitFor('the holder in its namespace', () => holder?.pid !== undefined && seesDir(holder.pid, d.mount), { timeoutMs: 5_000 });
+    // In its own namespace (until unshare has run, the process is still in ours) and seeing the mount there.
+    const ownNs = readlinkSync('/proc/self/ns/mnt');
+    const nsOf = (pid: number): string | null => {
+      try {
+        return readlinkSync(`/proc/${pid}/ns/mnt`);
+      } catch {
+        return null;
+      }
+    };
+    await waitFor('the holder in its namespace', () => holder?.pid !== undefined && nsOf(holder.pid) !== ownNs && nsOf(holder.pid) !== null && seesDir(holder.pid, d.mount), { timeoutMs: 5_000 });
     const t0 = Date.now();
     const code = await Promise.race([agent.stop('SIGTERM'), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 15_000))]);
     const took = Date.now() - t0;

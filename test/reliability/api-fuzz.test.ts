@@ -259,16 +259,18 @@ async function snapshot(): Promise<Snapshot> {
   s.set('/swarm', new Map([['swarm', JSON.stringify(sw)]]));
   return s;
 }
-const before = await snapshot();
+const before = await settledSnapshot();
 
 /** IDs that differ between two snapshots, leaving out what may change (tracked writes, their services' tasks). */
 /** A snapshot once two in a row, 100 ms apart, are the same (at most 3 s): nothing is still being written. */
+/** The state once it held still for 3 looks 200 ms apart (a commit of a request still being carried out lands). */
 async function settledSnapshot(): Promise<Snapshot> {
   let last = await snapshot();
-  for (let i = 0; i < 30; i++) {
-    await new Promise((r) => setTimeout(r, 100));
+  let still = 0;
+  for (let i = 0; i < 40 && still < 3; i++) {
+    await new Promise((r) => setTimeout(r, 200));
     const now = await snapshot();
-    if (changedIds(last, now).length === 0) return now;
+    still = changedIds(last, now).length === 0 ? still + 1 : 0;
     last = now;
   }
   return last;
@@ -627,6 +629,21 @@ const PARITY_5XX = /^rpc error: code = (Unknown desc = update out of sequence|Un
 const describe = (c: Case): string =>
   `${c.route} [${c.mutations.join('; ')}] ${c.req.method} ${c.req.target.slice(0, 120)}${c.req.target.length > 120 ? '…' : ''} body=${c.req.body?.length ?? 0}B`;
 
+/** Whether a path segment of target is a proper prefix of a sentinel's ID. */
+function prefixOfSentinel(target: string): boolean {
+  const path = target.split('?')[0] ?? '';
+  return path.split('/').some((raw) => {
+    let seg = raw;
+    try {
+      seg = decodeURIComponent(raw);
+    } catch {
+      /* not encoded */
+    }
+    return seg !== '' && sentinels.some((id) => id !== seg && id.startsWith(seg));
+  });
+}
+let sentinelPrefixSkipped = 0;
+
 const runStart = Date.now();
 let lastCase = '';
 try {
@@ -634,11 +651,18 @@ for (let i = 0; i < CASES; i++) {
   const route = ROUTES[i % ROUTES.length]!;
   const c = makeCase(route);
   lastCase = `case ${i}: ${describe(c)}`;
-  const st = stats.get(route.name)!;
-  st.cases++;
   // Every request that could write: the state around it is compared, so a refused one that changed anything is
   // caught at once, and a successful one's changes are known exactly.
   const writing = c.req.method !== 'GET' && c.req.method !== 'HEAD';
+  // IDs are random (the seed does not fix them) and Docker resolves a unique ID prefix: a short mutated segment
+  // such as "x" can name a sentinel by chance. Such a write would be a correct answer that the sentinel check
+  // could not tell from a leak, so it is not sent (the cases stay the same: no random draw is skipped).
+  if (writing && prefixOfSentinel(c.req.target)) {
+    sentinelPrefixSkipped++;
+    continue;
+  }
+  const st = stats.get(route.name)!;
+  st.cases++;
   const pre = writing ? await snapshot() : null;
   const res = await send(c.req);
   if (res.ms > maxMs) {
@@ -735,7 +759,7 @@ t.test('every case answered: 2xx or a clear 4xx, never an unexplained 5xx, no ha
   const sum = (k: keyof RouteStats): number => [...stats.values()].reduce((a, s) => a + s[k], 0);
   const unexplained5xx = [...statusCounts].filter(([s]) => s >= 500).reduce((a, [, c]) => a + c, 0) - sum('parity5xx');
   t.equal(unexplained5xx, 0, 'no 5xx other than Docker-parity answers');
-  t.comment(`figure api-fuzz.cases: ${total.toLocaleString('en')} cases over ${ROUTES.length} routes in ${(runMs / 1000).toFixed(1)} s`);
+  t.comment(`figure api-fuzz.cases: ${total.toLocaleString('en')} cases over ${ROUTES.length} routes in ${(runMs / 1000).toFixed(1)} s (${sentinelPrefixSkipped} writes not sent: a segment was a prefix of a sentinel's random ID)`);
   t.comment(
     `figure api-fuzz.statuses: ${sum('ok2xx')} 2xx (${writes} successful writes tracked), ${sum('r4xx')} 4xx, unexplained 5xx = ${unexplained5xx}, Docker-parity 5xx (500 "update out of sequence", 501 Unimplemented) = ${sum('parity5xx')}, half-closed dropped = ${sum('closed')}`,
   );
@@ -766,7 +790,7 @@ t.test('stored state unchanged except for the tracked successful writes', async 
   const probe = (await mustOk(api('POST', '/secrets/create', { Name: uniq('fz-probe'), Data: b64('p') }), 'probe')).json as { ID: string };
   const indexAfter = ((await api('GET', `/secrets/${probe.ID}`)).json as { Version: { Index: number } }).Version.Index;
   t.comment(`figure api-fuzz.state: ${compared} untouched objects identical before/after; store index ${indexBefore} -> ${indexAfter} over ${writes} tracked successful writes (plus the harness's undo and fixture writes)`);
-  t.notMatch(m.logs(), /"level":50.*request failed/, 'no "request failed" (500) log line');
+  t.notMatch(m.logs(), /"level":"error"[^\n]*"msg":"request failed"/, 'no "request failed" (500) log line');
 });
 
 // ---------- slow senders ----------

@@ -50,8 +50,6 @@ if (skip) {
   t.comment(`SKIP load: ${skip}`);
   t.test('the whole file', { skip }, () => undefined);
 } else {
-  process.env.RUNSECRETS_HEARTBEAT_MS = '1000';
-
   t.test(`${READERS} readers during ${CYCLES} grant/revoke cycles`, async (t) => {
     const work = mkdtempSync(join(tmpdir(), 'rs-load-'));
     const reader = join(work, 'load-reader');

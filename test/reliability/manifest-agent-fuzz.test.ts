@@ -4,7 +4,7 @@
 // whole time, nothing but what valid manifests defined ever shows on the mount, and no log line holds secret bytes.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fuseSkip } from '../helpers/env.js';
 import { startAgent, tempDirs, forceUnmount } from '../helpers/agent.js';
@@ -49,7 +49,9 @@ t.test('fuzzed manifests on a running standalone agent', fuseSkip(), async (t) =
       const path = join(dirs.tasksDir, `r${r}-${i}.${rand() < 0.5 ? 'yaml' : 'json'}`);
       const text = fuzzManifest(rand);
       paths.set(path, text);
-      writeFileSync(path, text);
+      // Written aside and renamed in, as the README asks of manifests: the agent never sees a half-written file.
+      writeFileSync(`${path}.part`, text);
+      renameSync(`${path}.part`, path);
     }
     // One outcome line per file: applied/unchanged (valid) or refused (with the reason).
     const outcome = new Map<string, string>();

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { fuseSkipReason } from '../helpers/env.js';
 import { createNetns, netnsSkipReason, type NetnsHandle } from '../helpers/netns.js';
 import { startManager, request, type ManagerHandle, type CliResult } from '../helpers/manager.js';
-import { managedAgent, type ManagedAgentProc } from '../helpers/managed-agent.js';
+import { killLeftoverTasks, managedAgent, type ManagedAgentProc } from '../helpers/managed-agent.js';
 import { forceUnmount } from '../helpers/agent.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -111,6 +111,7 @@ async function stopAgent(n: Node): Promise<void> {
     await stopped;
   }
   forceUnmount(n.agent.mount);
+  await killLeftoverTasks(n.agent.stateDir);
 }
 
 async function world(t: { teardown(fn: () => unknown): void }, heartbeat: string | null): Promise<World> {
@@ -182,8 +183,10 @@ async function watchUntil(t: { comment(...a: unknown[]): void }, readers: () => 
   let stalled = false;
   let last = new Map(readers().map((r) => [r.pid, r.reads]));
   // Whole windows only (a last sliver of a window could hold no status write, 100 ms apart); then wait out the rest.
-  while (end - Date.now() >= WINDOW_MS) {
-    await new Promise((r) => setTimeout(r, WINDOW_MS));
+  // Windows are laid out from the start, so that late timers on a loaded machine do not cost a window.
+  const start = Date.now();
+  while (start + (windows + 1) * WINDOW_MS <= end) {
+    await new Promise((r) => setTimeout(r, Math.max(0, start + (windows + 1) * WINDOW_MS - Date.now())));
     const now = readers();
     windows++;
     for (const r of now) {
@@ -244,7 +247,8 @@ t.test('partition shorter than the node-down limit: no failed read, changes appl
   ok(await w.cli(['service', 'update', '--secret-rm', 'rot_v1', '--secret-add', 'source=rot_v2,target=rot', '--detach', 'pin']), 'rotate (pin)');
   ok(await w.cli(['service', 'update', '--secret-rm', 'rot_v1', '--secret-add', 'source=rot_v2,target=rot', '--detach', 'glob']), 'rotate (glob)');
   const changedAt = Date.now();
-  await waitFor("B's task sees every change during the cut", () => onB().every((r) => r.fresh && r.gone && r.rot === 'v2'), { timeoutMs: HEAL_BOUND_MS });
+  // B is not cut off: its figure is reported below; the wait is generous so that a loaded machine does not fail it.
+  await waitFor("B's task sees every change during the cut", () => onB().every((r) => r.fresh && r.gone && r.rot === 'v2'), { timeoutMs: 15_000 });
   t.pass("B's global task got the grant, the revoke and the rotation while A was cut off");
 
   // Hold the cut for 30 s (the issue's figure).
@@ -336,7 +340,7 @@ t.test('partition with the default heartbeat (node down after 15 s): swarmkit se
   t.equal(running(globNow).filter((x) => x.NodeID === aId).length, 0, 'global: no task of A counted running while A is down');
   const progress = await watching;
   const atHeal = onA();
-  t.ok(progress.windows >= 5 && progress.min > 0, `each of A's tasks kept reading, also once A was down (${progress.windows} windows of ${WINDOW_MS / 1000} s; fewest reads by one in one: ${progress.min})`);
+  t.ok(progress.windows >= Math.floor(CUT_MS / WINDOW_MS) - 1 && progress.min > 0, `each of A's tasks kept reading, also once A was down (${progress.windows} windows of ${WINDOW_MS / 1000} s; fewest reads by one in one: ${progress.min})`);
   t.ok(atHeal.every((r) => oldReaders.includes(r.pid) && !r.stopped), "A's old tasks were still running at the end of the cut");
 
   a.ns.linkUp();
