@@ -13,7 +13,6 @@ import { managedAgent } from '../helpers/managed-agent.js';
 import { findInMemory, describeHits } from '../helpers/memscan.js';
 import { createSecret, createService, runningTask, serviceSpec, updateService } from '../helpers/cluster-ops.js';
 
-/** Every regular file under root on root's filesystem (other mounts, e.g. FUSE mounts, are not entered). */
 /** Mount points (decoded from /proc/self/mountinfo): never touched, since a stat of a FUSE mount whose server hangs would hang. */
 function mountPoints(): Set<string> {
   return new Set(
