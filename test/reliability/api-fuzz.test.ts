@@ -629,18 +629,17 @@ const PARITY_5XX = /^rpc error: code = (Unknown desc = update out of sequence|Un
 const describe = (c: Case): string =>
   `${c.route} [${c.mutations.join('; ')}] ${c.req.method} ${c.req.target.slice(0, 120)}${c.req.target.length > 120 ? '…' : ''} body=${c.req.body?.length ?? 0}B`;
 
-/** Whether a path segment of target is a proper prefix of a sentinel's ID. */
+/** Whether target is a write to an object route whose ID segment is a proper prefix of a sentinel's ID. */
 function prefixOfSentinel(target: string): boolean {
-  const path = target.split('?')[0] ?? '';
-  return path.split('/').some((raw) => {
-    let seg = raw;
-    try {
-      seg = decodeURIComponent(raw);
-    } catch {
-      /* not encoded */
-    }
-    return seg !== '' && sentinels.some((id) => id !== seg && id.startsWith(seg));
-  });
+  let path = target.split('?')[0] ?? '';
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    /* not encoded: as is */
+  }
+  const m = /^(?:\/v[0-9.]+)?\/(?:secrets|configs|services|nodes)\/([^/]+)(?:\/update)?\/?$/.exec(path);
+  const seg = m?.[1];
+  return seg !== undefined && sentinels.some((id) => id !== seg && id.startsWith(seg));
 }
 let sentinelPrefixSkipped = 0;
 
