@@ -196,11 +196,17 @@ export class ManagerSession {
       // The silence is checked more often than heartbeats go (at least every second), so that a dead connection
       // is dropped soon after answerTimeout whatever the period.
       let lastSent = Date.now();
+      const ws = this.ws;
       this.hbTimer = setInterval(() => {
         const now = Date.now();
         if (now - this.lastAck > answerTimeout) {
-          this.o.log.warn({ silentMs: now - this.lastAck }, 'no heartbeat answer from the manager: reconnecting');
-          this.ws?.terminate();
+          // Timers run before pending reads: after a stall of this process, the answers may be waiting unread.
+          // Judge once they are read (setImmediate runs after the event loop's I/O phase).
+          setImmediate(() => {
+            if (this.ws !== ws || Date.now() - this.lastAck <= answerTimeout) return;
+            this.o.log.warn({ silentMs: Date.now() - this.lastAck }, 'no heartbeat answer from the manager: reconnecting');
+            ws?.terminate();
+          });
           return;
         }
         if (now - lastSent < every - 5) return; // 5 ms: timers may fire a little early

@@ -50,6 +50,7 @@ export class Dispatcher {
   private readonly startedAt = Date.now();
   private unwatch: Unwatch | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private lastCheckAt = Date.now();
   readonly heartbeatMs: number;
 
   constructor(private readonly opts: DispatcherOptions) {
@@ -62,6 +63,7 @@ export class Dispatcher {
       if (e.kind === 'node' && e.action === 'delete') this.sessions.get(e.id)?.close(4003, 'node removed');
       if (e.kind === 'task' || e.kind === 'secret' || e.kind === 'config') for (const s of this.sessions.values()) s.kick();
     });
+    this.lastCheckAt = Date.now();
     this.timer = setInterval(() => void this.checkHeartbeats(), this.heartbeatMs);
     this.timer.unref();
   }
@@ -78,7 +80,15 @@ export class Dispatcher {
   }
 
   private async checkHeartbeats(): Promise<void> {
-    const limit = Date.now() - MISSED_HEARTBEATS * this.heartbeatMs;
+    // Timers run before pending reads: after a stall of this process (GC, a long synchronous task), heartbeats that
+    // arrived meanwhile are still unread. Read them first (setImmediate runs after the I/O phase); and when this
+    // process itself was away for more than a period, nobody could be heard: judge at the next round.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const now = Date.now();
+    const stalled = now - this.lastCheckAt > 2 * this.heartbeatMs;
+    this.lastCheckAt = now;
+    if (stalled) return;
+    const limit = now - MISSED_HEARTBEATS * this.heartbeatMs;
     try {
       for (const n of await this.opts.store.list<NodeRecord>('node')) {
         if (n.spec.Status.State !== 'ready') continue;

@@ -41,7 +41,7 @@ t.test('churn under readers', fuseSkip(), async (t) => {
     return {
       ready: () => out.startsWith('ready\n'),
       done: new Promise<{ reads: number; misses: number; wrong: string[] }>((res) =>
-        p.on('exit', () => res(JSON.parse(out.replace(/^ready\n/, '') || '{"reads":0,"misses":0,"wrong":["no output"]}'))),
+        p.on('close', () => res(JSON.parse(out.replace(/^ready\n/, '') || '{"reads":0,"misses":0,"wrong":["no output"]}'))),
       ),
     };
   });

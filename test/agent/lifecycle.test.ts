@@ -92,7 +92,7 @@ t.test('kill -9: no mount left, a reader does not hang, a restart works', fuseSk
   );
   let out = '';
   reader.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  const readerDone = new Promise<number | null>((res) => reader.on('exit', (c) => res(c)));
+  const readerDone = new Promise<number | null>((res) => reader.on('close', (c) => res(c)));
   await waitFor('reader reading', () => existsSync(reading));
   agent.proc.kill('SIGKILL');
   await agent.exited;

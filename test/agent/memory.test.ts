@@ -36,8 +36,10 @@ t.test('no copy of a secret survives in the agent after revoke or rotation', fus
   t.pass('after rotation: no copy of the old bytes');
   t.equal(countInMemory(pid, second), 1, 'one copy of the new bytes');
 
+  const logsFrom = agent.logs().length;
   unlinkSync(join(d.tasksDir, 'w.yaml'));
   await waitFor('revoked', () => !existsSync(join(d.mount, 'w')));
   t.equal(countInMemory(pid, second), 0, 'after revoke: no copy at all, at once');
+  await agent.waitLog((l) => l.msg === 'task removed', logsFrom); // the last line of this story, read
   t.notOk(JSON.stringify(agent.logs()).includes(second.toString()), 'never in a log line');
 });

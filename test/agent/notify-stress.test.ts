@@ -47,7 +47,8 @@ t.test('notifications while lookups are in flight: the mount never freezes', fus
   const manifest = join(dirs.tasksDir, 't.yaml');
   const put = (k: number): void => {
     // Each step drops one name and adds another (s1 <-> s2), with new bytes: entry and inode notifications.
-    writeFileSync(join(dirs.tasksDir, `src-${k % 2}`), `value ${k}`);
+    writeFileSync(join(dirs.tasksDir, `src-${k % 2}.part`), `value ${k}`);
+    renameSync(join(dirs.tasksDir, `src-${k % 2}.part`), join(dirs.tasksDir, `src-${k % 2}`));
     writeFileSync(`${manifest}.part`, `task: t\nsecrets:\n  - file: src-${k % 2}\n    target: s${(k % 2) + 1}\n`);
     renameSync(`${manifest}.part`, manifest);
   };
@@ -92,6 +93,7 @@ t.test('notifications while lookups are in flight: the mount never freezes', fus
   }
   const other = await readInChild(join(folder, last === 's1' ? 's2' : 's1'), 5_000);
   t.equal(other, null, 'and the other name is gone');
-  t.ok(applied > SWAPS / 10, `the agent applied the changes one after another (${applied} applied)`);
+  // The watcher folds changes that come while one is applied; many separate applies mean many notifications.
+  t.ok(applied >= 20, `the agent applied the changes one after another (${applied} applies for ${SWAPS} swaps)`);
   t.equal(await agent.stop('SIGTERM'), 0, 'and stops cleanly');
 });

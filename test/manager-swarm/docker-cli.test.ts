@@ -53,7 +53,12 @@ t.test('docker service create/ls/inspect/ps, secret rm refused, update --secret-
   t.same(svc!.Spec.TaskTemplate.ContainerSpec.Args, ['sleep', '1d']);
   t.match(svc!.Spec.TaskTemplate.ContainerSpec.Secrets, [{ SecretName: 'my_secret_data', File: { Name: 'my_secret_data', Mode: 0o444 } }]);
 
-  const ps = await docker(['service', 'ps', '--no-trunc', 'redis']);
+  // The orchestrator makes the task right after the create commits, asynchronously: look until it is there.
+  let ps = await docker(['service', 'ps', '--no-trunc', 'redis']);
+  for (let i = 0; i < 50 && ps.code === 0 && !/redis\.1\s/.test(ps.stdout); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    ps = await docker(['service', 'ps', '--no-trunc', 'redis']);
+  }
   t.equal(ps.code, 0, ps.stderr);
   t.match(ps.stdout, /redis\.1\s+alpine\S*\s+Running\s+Pending .* ago\s+"no suitable node"/);
 

@@ -21,7 +21,9 @@ const dir = mkdtempSync(join(tmpdir(), 'rsm-nodes-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const stateDir = join(dir, 'state');
 const socket = join(dir, 'manager.sock');
-const init = await runCli(['manager', 'init', '--state-dir', stateDir, '--advertise-addr', '127.0.0.1:2377']);
+// Nodes here have no agent: with a 1 h heartbeat the dispatcher never marks them down on its own while the file
+// runs (with the default, 3 missed 5 s periods would, ~21 s in); the test sets node states itself.
+const init = await runCli(['manager', 'init', '--state-dir', stateDir, '--advertise-addr', '127.0.0.1:2377', '--dispatcher-heartbeat', '1h']);
 if (init.code !== 0) throw new Error(`manager init: ${init.stderr}`);
 const m = new Manager({ stateDir, socketPath: socket, listen: '127.0.0.1:0', log: createLogger('manager', 'silent') });
 await m.start();

@@ -57,11 +57,16 @@ t.test('malformed bodies and wrong types', async (t) => {
     t.equal(r.headers['content-type'], 'application/json');
   }
   // A broken body is never quoted back (nor logged): it may hold secret bytes.
+  const refusals = (): number => m.logs().split('"msg":"request refused"').length - 1;
+  const refusedBefore = refusals();
   for (const body of ['{"Name": "x", "Data": "c2VjcmV0TWFya2Vy" oops', 'SecretMarker{}', '{"Name": SecretMarker}']) {
     const r = await api('POST', '/secrets/create', body);
     t.equal(r.status, 400);
     t.notMatch(r.text, /SecretMarker|c2VjcmV0TWFya2Vy|oops/, `not echoed: ${msg(r)}`);
   }
+  // Log lines are written off the manager's event loop: wait for these three refusals' lines before looking.
+  for (let i = 0; i < 200 && refusals() < refusedBefore + 3; i++) await new Promise((r) => setTimeout(r, 25));
+  t.ok(refusals() >= refusedBefore + 3, 'the three refusals are logged (at debug)');
   t.notMatch(m.logs(), /SecretMarker|c2VjcmV0TWFya2Vy/, 'not logged');
   const ct = await api('POST', '/secrets/create', '{"Name":"x","Data":"eA=="}', { 'Content-Type': 'text/plain' });
   t.equal(msg(ct), "unsupported Content-Type header (text/plain): must be 'application/json'");
