@@ -124,7 +124,14 @@ if (process.getuid?.() !== 0) {
     t.notOk([...r1.seen.objects.keys(), ...r2.seen.objects.keys()].includes(`secret/${sC}`), 'an unused secret goes nowhere');
 
     // Status: one's own task is recorded; another node's report about it is ignored.
+    // The forged report first, and judged (its refusal logged) before the real one goes: otherwise the real one
+    // could land first and hide a manager that accepted the forgery.
+    const refusals = (): number => m.logs().split("status for a task that is not this node's: ignored").length - 1;
+    const refusedBefore = refusals();
     s2.send({ type: 'status', taskId: taskA.id, state: 'failed', err: 'forged' });
+    await waitFor(() => refusals() > refusedBefore, "node 2's report about node 1's task refused");
+    const afterForged = ((await request(m.socket, 'GET', `/tasks/${taskA.id}`)).json as { Status: { State: string; Err?: string } }).Status;
+    t.not(afterForged.State, 'failed', `the forged report changed nothing (${afterForged.State})`);
     s1.send({ type: 'status', taskId: taskA.id, state: 'running', message: 'started' });
     await waitFor(async () => ((await request(m.socket, 'GET', `/tasks/${taskA.id}`)).json as { Status: { State: string } }).Status.State === 'running', 'the task running');
 
