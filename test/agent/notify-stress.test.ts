@@ -10,29 +10,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fuseSkip } from '../helpers/env.js';
-import { startAgent, tempDirs, forceUnmount } from '../helpers/agent.js';
+import { startAgent, tempDirs, forceUnmount, readInChild } from '../helpers/agent.js';
 import { mountAt } from '../../agent/fs/mountinfo.js';
 import { abortFuseConnection } from '../../agent/fs/mount.js';
 
 const SWAPS = 2000;
 const READERS = 4;
-
-/** Reads a file on the mount from a child process: null when it could not within timeoutMs (never waits on a hung child). */
-function readInChild(path: string, timeoutMs: number): Promise<Buffer | null> {
-  return new Promise((resolve) => {
-    const child = spawn('cat', [path], { stdio: ['ignore', 'pipe', 'ignore'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve(null);
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve(code === 0 ? Buffer.concat(out) : null);
-    });
-  });
-}
 
 function procState(pid: number): string {
   try {

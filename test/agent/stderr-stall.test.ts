@@ -3,36 +3,15 @@
 // shipper) froze the agent, and every read of the secrets mount hung with it. The mount is only ever touched from
 // child processes with a timeout here, so that a regression fails the test instead of hanging it.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fuseSkip } from '../helpers/env.js';
-import { startAgent, tempDirs, forceUnmount, isMounted } from '../helpers/agent.js';
+import { startAgent, tempDirs, forceUnmount, isMounted, readInChild } from '../helpers/agent.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BAD = 1000; // refused manifests, one log line each (~250 bytes): several times what a pipe holds
 
 const PIPE_BYTES = 64 * 1024; // a pipe's default capacity on Linux
-
-/**
- * Reads a file on the mount from a child process: null when it could not within timeoutMs. Never waits for a child
- * that hangs (a reader of a stalled FUSE mount can sit in D state, deaf to SIGKILL, until the agent answers).
- */
-function readInChild(path: string, timeoutMs: number): Promise<Buffer | null> {
-  return new Promise((resolve) => {
-    const child = spawn('cat', [path], { stdio: ['ignore', 'pipe', 'ignore'] });
-    const out: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve(null);
-    }, timeoutMs);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve(code === 0 ? Buffer.concat(out) : null);
-    });
-  });
-}
 
 t.test('an agent whose stderr is not read keeps serving', fuseSkip(), async (t) => {
   const dirs = tempDirs('rs-stall-');

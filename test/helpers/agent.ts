@@ -82,3 +82,24 @@ export function forceUnmount(mount: string): void {
     /* already gone */
   }
 }
+
+/**
+ * Reads a file on a mount from a child process: null when it could not within timeoutMs. Never waits for a child
+ * that hangs (a reader of a stalled FUSE mount can sit in D state, deaf to SIGKILL, until the agent answers), so a
+ * frozen mount fails a test instead of hanging it.
+ */
+export function readInChild(path: string, timeoutMs: number): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const child = spawn('cat', [path], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      resolve(null);
+    }, timeoutMs);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve(code === 0 ? Buffer.concat(out) : null);
+    });
+  });
+}
