@@ -15,6 +15,7 @@ import {
   type Identity, type TaskSpec, wantsSecretsBind, type TaskState, type TaskStatus,
 } from './spec.js';
 import { TailBuffer } from './tail-buffer.js';
+import { killTaskRemains, taskMountNs } from './task-remains.js';
 import { findTools, type Tools } from './tools.js';
 
 export interface ExecutorOptions {
@@ -48,6 +49,8 @@ interface Task {
   stdout: TailBuffer;
   stderr: TailBuffer;
   stopRequested: boolean;
+  /** The task's private mount namespace, known once it runs (what is left in it is killed when it ends). */
+  mountNs?: string | null;
   /** Resolves with the final status. */
   done: Promise<TaskStatus>;
   finish: (s: TaskStatus) => void;
@@ -179,8 +182,12 @@ export class Executor extends EventEmitter {
       spawnError = err;
     });
     child.on('exit', (code, signal) => {
+      // The task is its main process: what it leaves behind goes with it, as in Docker (task-remains.ts).
+      const remains = killTaskRemains(child.pid!, task.mountNs ?? null).then((n) => {
+        if (n > 0) this.log.info({ task: id, processes: n }, 'killed the processes the task left behind');
+      });
       void statusClosed.then(async () => {
-        await execWatch;
+        await Promise.all([execWatch, remains]);
         // A task that ran and ended before the exec was seen still went through running, as in Docker.
         if (statusText.startsWith('ok\n') && task.status.state === 'starting') this.setState(task, 'running', 'started', undefined, child.pid);
         const exitCode = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
@@ -366,6 +373,7 @@ export class Executor extends EventEmitter {
     if (p !== undefined) s.pid = p;
     if (exitCode !== undefined) s.exitCode = exitCode;
     task.status = s;
+    if (state === 'running' && s.pid !== undefined && task.mountNs === undefined) task.mountNs = taskMountNs(s.pid);
     // State, exit code and error text only: never the task's output.
     const level = state === 'failed' || state === 'rejected' ? 'warn' : 'info';
     this.log[level]({ task: s.id, state, exitCode, err, pid: s.pid }, 'task state');

@@ -273,6 +273,34 @@ t.test('executor: tasks in private mount namespaces on a real secrets mount', fu
     await waitFor('the background child to be gone', () => !existsSync(`/proc/${child}`) || readFileSync(`/proc/${child}/stat`, 'utf8').split(' ')[2] === 'Z');
   });
 
+  // Docker's tasks have a PID namespace: when the main process ends, the kernel kills the rest. Ours have none, so
+  // the agent does: the group, the session, and whatever else lives in the task's mount namespace.
+  const gone = (pid: number): boolean => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+  await t.test('a task that ends takes what it started with it (background job, setsid daemon)', async (t) => {
+    for (const how of ['stop', 'exit'] as const) {
+      const id = `leaver-${how}`;
+      const r = await te.ex.start({
+        id,
+        command: ['sh', '-c', `sleep 1000 & echo bg $!; setsid sleep 1001 & echo daemon $!; ${how === 'stop' ? 'exec sleep 1002' : 'sleep 0.5; exit 0'}`],
+        secretsDir: web,
+      });
+      t.equal(r.state, 'running', String(r.err));
+      await te.waitOutput(id, 'daemon');
+      const out = te.ex.output(id)!.stdout.toString();
+      const bg = Number(/bg (\d+)/.exec(out)![1]);
+      const daemon = Number(/daemon (\d+)/.exec(out)![1]);
+      await waitFor('the daemon in its own session', () => {
+        const f = readFileSync(`/proc/${daemon}/stat`, 'utf8').split(') ')[1]!.split(' ');
+        return Number(f[3]) === daemon; // session id = its own pid: setsid ran
+      });
+      t.ok(!gone(bg) && !gone(daemon), `${how}: both running while the task runs`);
+      const s = how === 'stop' ? await te.ex.stop(id) : await waitFor(`${id} to finish`, () => (te.states(id).includes('complete') ? true : null), { timeoutMs: 10_000 });
+      if (how === 'stop') t.equal((s as { state: string }).state, 'shutdown');
+      await waitFor(`${how}: the background job and the daemon gone`, () => gone(bg) && gone(daemon), { timeoutMs: 5_000 });
+      t.pass(`${how}: the background job (same group) and the setsid daemon (same mount namespace) are gone`);
+    }
+  });
+
   t.equal(hostRunSecrets(), before, "the host's /run/secrets is unchanged at the end");
   t.equal(hostEtc(), etcBefore);
 });
