@@ -13,17 +13,19 @@ const CHUNK_BYTES = 64 * 1024;
 export interface LogSinkOptions {
   fd?: number;
   maxQueueBytes?: number;
-  /** The line reporting drops (a JSON line); given the number dropped. */
-  droppedLine?: (dropped: number) => string;
+}
+
+/** The line that reports drops, in the stream itself (pino's layout). */
+function droppedLine(n: number): string {
+  return `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), dropped: n, msg: 'log lines dropped: stderr was not read' })}\n`;
 }
 
 export class LogSink {
   private readonly fd: number;
   private readonly maxQueueBytes: number;
-  private readonly droppedLine: (dropped: number) => string;
   private queue: Buffer[] = [];
+  /** Bytes queued or being written: a write is in flight exactly when this is above 0. */
   private queuedBytes = 0;
-  private writing = false;
   private dropped = 0;
   private failed = false;
   private waiters: Array<() => void> = [];
@@ -31,20 +33,21 @@ export class LogSink {
   constructor(opts: LogSinkOptions = {}) {
     this.fd = opts.fd ?? 2;
     this.maxQueueBytes = opts.maxQueueBytes ?? DEFAULT_QUEUE_BYTES;
-    this.droppedLine =
-      opts.droppedLine ??
-      ((n) => `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), dropped: n, msg: 'log lines dropped: stderr was not read' })}\n`);
   }
 
   /** pino's destination interface: one call per line. Never blocks, never throws. */
   write(line: string): boolean {
     if (this.failed) return true; // stderr is gone (EPIPE, EBADF): nothing to keep lines for
     const buf = Buffer.from(line, 'utf8');
+    if (buf.length === 0) return true; // nothing to write (and queuedBytes stays a true "write in flight" sign)
     if (this.queuedBytes + buf.length > this.maxQueueBytes) {
       this.dropped++;
       return true;
     }
-    this.enqueue(buf);
+    const idle = this.queuedBytes === 0;
+    this.queue.push(buf);
+    this.queuedBytes += buf.length;
+    if (idle) this.writeNext();
     return true;
   }
 
@@ -63,7 +66,7 @@ export class LogSink {
    * from exiting). Call before process.exit, so that the last lines are not lost.
    */
   flush(timeoutMs = 2000): Promise<void> {
-    if (!this.writing && this.queuedBytes === 0) return Promise.resolve();
+    if (this.queuedBytes === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, timeoutMs);
       function done(): void {
@@ -74,30 +77,22 @@ export class LogSink {
     });
   }
 
-  private enqueue(buf: Buffer): void {
-    this.queue.push(buf);
-    this.queuedBytes += buf.length;
-    if (!this.writing) this.writeNext();
-  }
-
   private writeNext(): void {
     if (this.queue.length === 0) {
       if (this.dropped > 0 && !this.failed) {
         // The reader caught up: say what it missed, in the stream itself.
         const n = this.dropped;
         this.dropped = 0;
-        const report = Buffer.from(this.droppedLine(n), 'utf8');
+        const report = Buffer.from(droppedLine(n), 'utf8');
         this.queue.push(report);
         this.queuedBytes += report.length;
         return this.writeNext();
       }
-      this.writing = false;
       const waiters = this.waiters;
       this.waiters = [];
       for (const w of waiters) w();
       return;
     }
-    this.writing = true;
     const parts: Buffer[] = [];
     let size = 0;
     while (this.queue.length > 0 && (size === 0 || size + this.queue[0]!.length <= CHUNK_BYTES)) {
@@ -122,7 +117,6 @@ export class LogSink {
         this.queue = [];
         this.queuedBytes = 0;
         this.dropped = 0;
-        this.writing = false;
         for (const w of this.waiters.splice(0)) w();
         return;
       }

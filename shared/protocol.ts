@@ -126,6 +126,7 @@ const isId = (v: unknown): v is string => typeof v === 'string' && ID_RE.test(v)
 const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max;
 const isStrings = (v: unknown): boolean => Array.isArray(v) && v.length <= MAX_LIST && v.every((x) => typeof x === 'string');
 const isKind = (v: unknown): boolean => v === 'secret' || v === 'config';
+const fields = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
 
 function fileProblem(f: unknown): string | null {
   if (typeof f !== 'object' || f === null) return 'a file reference is not an object';
@@ -174,13 +175,13 @@ export function assignProblem(msg: Record<string, unknown>, blobCount: number): 
   if (!(msg.removeTasks as unknown[]).every(isId)) return 'removeTasks holds an invalid task ID';
   const used = new Set<number>();
   for (const o of msg.objects as unknown[]) {
-    const r = (typeof o === 'object' && o !== null ? o : {}) as Record<string, unknown>;
+    const r = fields(o);
     if (!isKind(r.kind) || !isId(r.id) || !isUint(r.version)) return 'an object has an invalid kind, ID or version';
     if (!isUint(r.blob) || (r.blob as number) >= blobCount || used.has(r.blob as number)) return `object ${r.id}: invalid blob index`;
     used.add(r.blob as number);
   }
   for (const o of msg.removeObjects as unknown[]) {
-    const r = (typeof o === 'object' && o !== null ? o : {}) as Record<string, unknown>;
+    const r = fields(o);
     if (!isKind(r.kind) || !isId(r.id)) return 'removeObjects holds an invalid reference';
   }
   return null;

@@ -227,7 +227,10 @@ export class Executor extends EventEmitter {
       try {
         const [cmdline, exe] = await Promise.all([readFile(`/proc/${pid}/cmdline`, 'utf8'), readlink(`/proc/${pid}/exe`)]);
         if (cmdline === want || !launcherExes.has(exe) || Date.now() > deadline) {
-          if (task.status.state === 'starting') this.setState(task, 'running', 'started', undefined, pid);
+          if (task.status.state === 'starting') {
+            task.mountNs = taskMountNs(pid); // alive and past its launcher's unshare: its own namespace
+            this.setState(task, 'running', 'started', undefined, pid);
+          }
           return;
         }
       } catch {
@@ -373,7 +376,6 @@ export class Executor extends EventEmitter {
     if (p !== undefined) s.pid = p;
     if (exitCode !== undefined) s.exitCode = exitCode;
     task.status = s;
-    if (state === 'running' && s.pid !== undefined && task.mountNs === undefined) task.mountNs = taskMountNs(s.pid);
     // State, exit code and error text only: never the task's output.
     const level = state === 'failed' || state === 'rejected' ? 'warn' : 'info';
     this.log[level]({ task: s.id, state, exitCode, err, pid: s.pid }, 'task state');

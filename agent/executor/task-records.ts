@@ -8,8 +8,6 @@ import { dirname, join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import { procStat } from './proc-stat.js';
 
-export { procStat };
-
 export const TASK_RECORDS_FILE = 'tasks.pids.json';
 
 export interface TaskRecord {

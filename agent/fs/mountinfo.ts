@@ -13,6 +13,16 @@ function unescape(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
+/** Every mount point (decoded paths). */
+export function mountPoints(): Set<string> {
+  const out = new Set<string>();
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const p = line.split(' ')[4];
+    if (p !== undefined) out.add(unescape(p));
+  }
+  return out;
+}
+
 /** The topmost mount exactly at path, or null. */
 export function mountAt(path: string): MountEntry | null {
   let found: MountEntry | null = null;

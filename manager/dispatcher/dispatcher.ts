@@ -269,9 +269,9 @@ class Session {
       return;
     }
     if (msg.type === 'status') {
-      const bad = statusProblem(msg as unknown as Record<string, unknown>) ?? (isTaskState(msg.state) ? null : 'unknown state');
+      const bad = statusProblem(msg as unknown as Record<string, unknown>);
       if (bad || !isTaskState(msg.state)) {
-        this.log.warn({ why: bad }, 'invalid task status from agent: ignored');
+        this.log.warn({ why: bad ?? 'unknown state' }, 'invalid task status from agent: ignored');
         return;
       }
       try {

@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { TASK_RECORDS_FILE, TaskRecords, procStat } from '../../agent/executor/task-records.js';
+import { TASK_RECORDS_FILE, TaskRecords } from '../../agent/executor/task-records.js';
+import { procStat } from '../../agent/executor/proc-stat.js';
 import { createLogger } from '../../shared/log.js';
 import { waitFor } from '../helpers/wait.js';
 

@@ -1,13 +1,15 @@
 // Starts a real manager-connected agent process (`runsecrets agent run --manager …`) on a temporary mount and state
 // dir, for end-to-end tests. The first start joins with the token; later starts reuse the kept identity.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { collectJsonLines, waitFor } from './wait.js';
 import { runsecretsArgv } from './env.js';
 import { BIN, forceUnmount } from './agent.js';
 import { TaskRecords } from '../../agent/executor/task-records.js';
+import { abortFuseConnection } from '../../agent/fs/mount.js';
+import { mountAt } from '../../agent/fs/mountinfo.js';
 import { createLogger } from '../../shared/log.js';
 
 export interface ManagedAgentProc {
@@ -118,15 +120,6 @@ export function managedAgent(opts: ManagedAgentOptions): ManagedAgentProc {
   return a;
 }
 
-/** The FUSE connection number of a mount (the minor of its device, as in /sys/fs/fuse/connections/N). */
-function fuseConnection(mount: string): string | null {
-  for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = l.split(' ');
-    if (f[4] === mount) return f[2]?.split(':')[1] ?? null;
-  }
-  return null;
-}
-
 /**
  * Teardown that cannot hang: SIGCONT (a test may have left it stopped), SIGTERM, and if it has not exited within
  * timeoutMs (a deadlocked agent, or one whose mount another namespace holds), abort its FUSE connection so stuck
@@ -140,9 +133,8 @@ export async function stopOrKill(ag: ManagedAgentProc, timeoutMs = 15_000): Prom
     try {
       await waitFor('the agent to exit', () => p.exitCode !== null || p.signalCode !== null, { timeoutMs, intervalMs: 50 });
     } catch {
-      const conn = fuseConnection(ag.mount);
-      const abort = `/sys/fs/fuse/connections/${conn}/abort`;
-      if (conn && existsSync(abort)) writeFileSync(abort, '1');
+      const majMin = mountAt(ag.mount)?.majMin;
+      if (majMin) await abortFuseConnection(majMin);
       p.kill('SIGKILL');
     }
     await stopped;

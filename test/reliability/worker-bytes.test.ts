@@ -11,20 +11,13 @@ import { fuseSkipReason } from '../helpers/env.js';
 import { startManager, request, waitFor } from '../helpers/manager.js';
 import { managedAgent } from '../helpers/managed-agent.js';
 import { findInMemory, describeHits } from '../helpers/memscan.js';
+import { mountPoints } from '../../agent/fs/mountinfo.js';
 import { createSecret, createService, runningTask, serviceSpec, updateService } from '../helpers/cluster-ops.js';
 
-/** Mount points (decoded from /proc/self/mountinfo): never touched, since a stat of a FUSE mount whose server hangs would hang. */
-function mountPoints(): Set<string> {
-  return new Set(
-    readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4])
-      .filter((m): m is string => !!m)
-      .map((m) => m.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)))),
-  );
-}
-
-/** Regular files under root on root's filesystem (other filesystems, mounts among them, are not disks we own). */
+/**
+ * Regular files under root on root's filesystem (other filesystems, mounts among them, are not disks we own). Mount
+ * points are never touched: a stat of a FUSE mount whose server hangs would hang.
+ */
 function* filesUnder(root: string): Generator<string> {
   const dev = statSync(root).dev;
   const mounts = mountPoints();
