@@ -107,9 +107,9 @@ export function agentCommand(): Command {
     .option('--tasks-dir <dir>', 'folder of task manifests (.yaml, .yml, .json) for --standalone')
     .option('--manager <host:port>', "the manager's TCP address (mutual TLS)")
     .option('--token-file <file>', 'file holding the join token (RSTKN-1-…), needed on the first run only; or set RUNSECRETS_TOKEN')
-    .option('--token <->', '"-": read the join token from stdin (a token value on the command line is refused: every user can read argv)')
+    .option('--token <->', '"--token -" reads the join token from stdin (a token value on the command line is refused: every user can read argv)')
     .option('--state-dir <dir>', 'where the node key and certificate are kept (0600)', DEFAULT_STATE_DIR)
-    .option('--hostname <name>', 'node hostname reported to the manager (default: this host name)')
+    .option('--hostname <name>', "node hostname reported to the manager (default: this host name); the node's own claim, like --label")
     .option(
       '--label <key=value>',
       "engine label (repeatable), reported when joining: the node's own claim (engine.labels.KEY), untrusted; node.labels are set only by a manager (node update --label-add)",

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { fuseSkipReason } from '../helpers/env.js';
-import { startManager, request, waitFor } from '../helpers/manager.js';
+import { spawnSync } from 'node:child_process';
+import { childEnv, startManager, request, waitFor } from '../helpers/manager.js';
 import { managedAgent } from '../helpers/managed-agent.js';
 import { createSecret, createService, runningTask, tasksOf, type TaskJson } from '../helpers/cluster-ops.js';
 import { createLogger } from '../../shared/log.js';
@@ -92,6 +93,12 @@ if (skip) {
     const pretty = await m.cli(['node', 'inspect', '--pretty', fake.nodeId]);
     t.match(pretty.stdout, /Engine Labels:\n - n=a\n/, 'node inspect --pretty shows it under Engine Labels');
     t.notMatch(pretty.stdout, /^Labels:/m, 'and no node Labels section');
+    const docker = spawnSync('docker', ['node', 'inspect', '--pretty', fake.nodeId], { env: childEnv({ DOCKER_HOST: m.dockerHost }), encoding: 'utf8' });
+    if (docker.error) t.comment('docker CLI not installed: its node inspect not compared');
+    else {
+      t.match(docker.stdout, /Engine Labels:\n - n=a\n/, "docker's node inspect --pretty shows it under Engine Labels too");
+      t.notMatch(docker.stdout, /^Labels:/m, 'and no node Labels section');
+    }
     const byFilter = (f: Record<string, string[]>): Promise<string[]> =>
       request(m.socket, 'GET', `/nodes?filters=${encodeURIComponent(JSON.stringify(f))}`).then((r) => (r.json as NodeJson[]).map((n) => n.ID));
     t.same(await byFilter({ 'node.label': ['n=a'] }), [], 'node ls -f node.label=n=a: none');
