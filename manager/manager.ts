@@ -101,6 +101,11 @@ export class Manager {
         `permission denied: a ${p.role ?? 'unknown-role'} certificate (node ${p.nodeId}) can't be used to view or modify cluster state; use an admin certificate`,
       );
     }
+    // Only this manager's own certificate is a manager's: another with OU swarm-manager (e.g. minted by the manager
+    // join token before such joins were refused) must not read the join tokens or the unlock key.
+    if (p.transport === 'tls' && !ro.anyRole && p.role === 'manager' && p.nodeId !== this.config.nodeId) {
+      throw new ApiError(403, `permission denied: a manager certificate of another node (${p.nodeId}) can't be used to view or modify cluster state; use an admin certificate`);
+    }
     if (this.open === null && !ro.anyRole && !ro.whileLocked) throw new ApiError(503, LOCKED_MESSAGE);
   }
 

@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startManager, type ManagerHandle } from '../helpers/manager.js';
+import { startManager, waitFor, type ManagerHandle } from '../helpers/manager.js';
 
 interface Creds {
   ca: string;
@@ -80,7 +80,8 @@ if (process.getuid?.() !== 0) {
     const fresh = await get(m, a, '/secrets');
     t.not(fresh, 200, `a new connection is refused (${String(fresh)})`);
     t.equal(await get(m, b, '/secrets'), 200, 'B still works');
-    t.match(m.logs(), new RegExp(`"serial":"${serialA}"[^\\n]*revoked certificate refused`), 'the refusal is logged with the serial');
+    const logged = new RegExp(`"serial":"${serialA}"[^\\n]*revoked certificate refused`);
+    t.ok(await waitFor(() => logged.test(m.logs()), 'the refusal in the log'), 'the refusal is logged with the serial');
     t.match((await m.cli(['manager', 'cert', 'ls', '--socket', m.socket])).stdout, new RegExp(`${serialA}\\s+\\S+\\s+\\S+\\s+\\S+\\s+revoked\\n`), 'listed as revoked');
     const unknown = await m.cli(['manager', 'cert', 'revoke', 'ABCDEF', '--socket', m.socket]);
     t.equal(unknown.code, 1);

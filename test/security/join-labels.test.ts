@@ -174,6 +174,6 @@ if (skip) {
     t.same(n.Spec.Labels, {}, 'no node label left');
     t.same(n.Description.Engine?.Labels, { n: 'a' }, 'the old labels are engine labels now');
     t.equal(n.Spec.Membership, 'accepted', 'an old node stays a member');
-    t.match(m.logs(), /moved to engine labels/, 'the migration is logged');
+    t.ok(await waitFor(() => /moved to engine labels/.test(m.logs()), 'the migration in the log'), 'the migration is logged');
   });
 }

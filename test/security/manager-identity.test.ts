@@ -2,7 +2,8 @@
 // worker, and agents accepted any server whose certificate had that OU. Attacks: (1) join with the manager token;
 // (2) serve TLS with a second swarm-manager certificate of the same CA (minted here with the CA key from the
 // manager's state dir, as an attacker holding such a certificate would have it) and point an agent at it. Now the
-// join is refused, and the agent accepts only the manager whose node ID it pinned at join (state dir manager.id).
+// join is refused, the agent accepts only the manager whose node ID it pinned at join (state dir manager.id), and
+// the manager's API takes no manager certificate but its own.
 import t from 'tap';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -47,7 +48,7 @@ if (process.getuid?.() !== 0) {
     );
     t.notOk(existsSync(join(work, 'x', 'node.crt')), 'no certificate kept');
     t.equal(((await request(m.socket, 'GET', '/nodes')).json as unknown[]).length, before, 'no node stored');
-    t.match(m.logs(), /join refused: manager token/, 'the refusal is logged');
+    t.ok(await waitFor(() => /join refused: manager token/.test(m.logs()), 'the refusal in the log'), 'the refusal is logged');
     // The worker token still joins.
     const w = await joinCluster({ manager: { host: '127.0.0.1', port: m.tcpPort }, token: m.workerToken, stateDir: join(work, 'w'), hostname: 'w', labels: {}, log: quiet });
     t.ok(w.nodeId, 'the worker token joins');
@@ -77,6 +78,18 @@ if (process.getuid?.() !== 0) {
     // that welcomes whoever completes the handshake.
     const cluster = await OpenCluster.open(m.stateDir);
     const forged = await issueWithNewKey(cluster.ca, { role: 'manager', nodeId: newId(), dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    // With the manager's API it reads nothing: not the join tokens, not the unlock key.
+    for (const path of ['/swarm', '/swarm/unlockkey', '/secrets']) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = https.request({ host: '127.0.0.1', port: m.tcpPort, path, ca: [cluster.ca.certPem], cert: forged.certPem, key: forged.keyPem, servername: 'localhost', agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      t.equal(status, 403, `the forged manager certificate on the API: ${path} 403`);
+    }
     let upgrades = 0;
     const wss = new WebSocketServer({ noServer: true });
     impostor = https.createServer({ cert: forged.certPem, key: forged.keyPem, ca: [cluster.ca.certPem], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' });
