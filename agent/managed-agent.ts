@@ -17,7 +17,7 @@ import { disableCoreDumps, gcOnSignal, stackScrubber } from './hardening.js';
 import { Executor } from './executor/executor.js';
 import { TaskRecords } from './executor/task-records.js';
 import { FINAL_STATES, parseUser, type TaskSpec as ExecSpec, type TaskStatus } from './executor/spec.js';
-import { joinCluster, loadIdentity, type ManagerAddr } from './session/join.js';
+import { joinCluster, loadIdentity, pinManagerId, type ManagerAddr } from './session/join.js';
 import { ManagerSession, type AssignMessage } from './session/session.js';
 import { startControlServer, type ControlServer } from './control/control-server.js';
 import { defaultControlSocket, processStartTime, type ExecTarget } from './control/protocol.js';
@@ -28,6 +28,7 @@ export const ABSOLUTE_DIR = '.absolute';
 
 export interface ManagedAgentOptions {
   manager: ManagerAddr;
+  /** The join token, used once to join and then dropped (the node's identity is its certificate). */
   token?: string;
   stateDir: string;
   mountPoint: string;
@@ -69,7 +70,7 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
   let identity = loadIdentity(opts.stateDir);
   if (identity) log.info({ node: identity.nodeId, stateDir: opts.stateDir }, 'using the kept node identity');
   else {
-    if (!opts.token) throw new Error(`no node identity in ${opts.stateDir}: pass --token to join the cluster`);
+    if (!opts.token) throw new Error(`no node identity in ${opts.stateDir}: give the join token (--token-file FILE, RUNSECRETS_TOKEN, or --token - on stdin) to join the cluster`);
     identity = await joinCluster({ manager: opts.manager, token: opts.token, stateDir: opts.stateDir, hostname: opts.hostname, labels: opts.labels, log });
   }
   await clearStaleMount(mountPoint, log); // (refuses a mount still served: then no other agent's tasks are touched)
@@ -247,6 +248,7 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
       // Reports sent while disconnected were lost: send every task's current state again (states only move on).
       for (const t of tasks.values()) if (t.last) report(t.last);
     },
+    onPinManager: (id) => pinManagerId(opts.stateDir, id),
   });
   session.start();
 

@@ -1,5 +1,5 @@
 // Cluster benchmark, on real processes: a real manager (`runsecrets manager init/run`, default heartbeat) and real
-// agents (`runsecrets agent run --manager 127.0.0.1:PORT --token …`), each with its own temp mount and state dir.
+// agents (`runsecrets agent run --manager 127.0.0.1:PORT --token-file …`), each with its own temp mount and state dir.
 //  1. grant latency: from the `service update --secret-add` API call (POST /services/{id}/update?version=N over the
 //     manager's Unix socket, the body the CLI sends: the whole spec with the secret added) until MOUNT/<task ID>/<target>
 //     is readable on the agent's mount; revoke latency (`--secret-rm`) until that path gives ENOENT. The bench polls
@@ -196,7 +196,9 @@ async function startCluster(nAgents: number): Promise<Cluster> {
     const mount = join(dir, host, 'mnt');
     mkdirSync(mount, { recursive: true });
     mounts.push(mount);
-    const p = start(host, ['agent', 'run', '--manager', `127.0.0.1:${port}`, '--token', token, '--mount', mount, '--state-dir', join(dir, host, 'state'), '--hostname', host, '--log-level', process.env.BENCH_AGENT_LOG ?? 'warn']);
+    const tokenFile = join(dir, host, 'join-token');
+    writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
+    const p = start(host, ['agent', 'run', '--manager', `127.0.0.1:${port}`, '--token-file', tokenFile, '--mount', mount, '--state-dir', join(dir, host, 'state'), '--hostname', host, '--log-level', process.env.BENCH_AGENT_LOG ?? 'warn']);
     agents.push({ host, mount, p });
   }
   await waitFor(`${nAgents} ready nodes`, async () => {

@@ -1,4 +1,4 @@
-// `runsecrets agent run …`: the host agent, either joined to a manager (--manager, --token) or --standalone.
+// `runsecrets agent run …`: the host agent, either joined to a manager (--manager, --token-file) or --standalone.
 import { Command, Option } from 'commander';
 import { createLogger, flushLogs, isLogLevel, LOG_LEVELS } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
@@ -6,12 +6,14 @@ import { hostname } from 'node:os';
 import { startStandaloneAgent } from '../agent/standalone-agent.js';
 import { startManagedAgent } from '../agent/managed-agent.js';
 import { DEFAULT_STATE_DIR, parseManagerAddr } from '../agent/session/join.js';
+import { tokenSource } from './join-token-source.js';
 
 interface RunOpts {
   standalone?: boolean;
   tasksDir?: string;
   manager?: string;
   token?: string;
+  tokenFile?: string;
   stateDir: string;
   hostname?: string;
   label: string[];
@@ -35,15 +37,19 @@ function parseLabels(list: string[]): Record<string, string> {
 }
 
 async function run(opts: RunOpts): Promise<void> {
+  // First: the environment's token leaves process.env before anything else runs, and argv tokens are refused.
+  const tokens = tokenSource({ ...(opts.token !== undefined ? { token: opts.token } : {}), ...(opts.tokenFile !== undefined ? { tokenFile: opts.tokenFile } : {}) });
   if (!isLogLevel(opts.logLevel)) throw new Error(`invalid --log-level ${JSON.stringify(opts.logLevel)}`);
   if (opts.standalone && opts.manager) throw new Error('--standalone and --manager exclude each other');
   if (!opts.standalone && !opts.manager) {
-    throw new Error('pass --manager HOST:PORT (with --token on the first run) or --standalone --tasks-dir DIR');
+    throw new Error('pass --manager HOST:PORT (with --token-file FILE on the first run) or --standalone --tasks-dir DIR');
   }
   if (opts.standalone && !opts.tasksDir) throw new Error('--standalone needs --tasks-dir DIR');
   const manager = opts.manager ? parseManagerAddr(opts.manager) : null;
   const labels = parseLabels(opts.label);
   const log = createLogger('agent', opts.logLevel);
+  if (tokens.warning) log.warn(tokens.warning);
+  let token = manager ? await tokens.read() : undefined;
   // Signals are taken from the first moment: one that arrives while the agent is still starting (its mount may
   // already be up) stops it as soon as the start is done, instead of killing the process with the mount in place.
   let agent: { stop(): Promise<void> } | null = null;
@@ -74,7 +80,7 @@ async function run(opts: RunOpts): Promise<void> {
     agent = manager
       ? await startManagedAgent({
           manager,
-          ...(opts.token ? { token: opts.token } : {}),
+          ...(token ? { token } : {}),
           stateDir: opts.stateDir,
           mountPoint: opts.mount,
           hostname: opts.hostname ?? hostname(),
@@ -82,6 +88,7 @@ async function run(opts: RunOpts): Promise<void> {
           log,
         })
       : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log });
+    token = undefined; // used once: the node's identity is now its certificate
   } catch (err) {
     log.fatal({ err: errorMessage(err) }, 'agent failed to start');
     process.exitCode = 1;
@@ -99,10 +106,16 @@ export function agentCommand(): Command {
     .option('--standalone', 'no manager: tasks come from manifests in --tasks-dir')
     .option('--tasks-dir <dir>', 'folder of task manifests (.yaml, .yml, .json) for --standalone')
     .option('--manager <host:port>', "the manager's TCP address (mutual TLS)")
-    .option('--token <token>', 'join token (RSTKN-1-…), needed on the first run only')
+    .option('--token-file <file>', 'file holding the join token (RSTKN-1-…), needed on the first run only; or set RUNSECRETS_TOKEN')
+    .option('--token <->', '"--token -" reads the join token from stdin (a token value on the command line is refused: every user can read argv)')
     .option('--state-dir <dir>', 'where the node key and certificate are kept (0600)', DEFAULT_STATE_DIR)
-    .option('--hostname <name>', 'node hostname reported to the manager (default: this host name)')
-    .option('--label <key=value>', 'node label (repeatable), set when joining', collectLabel, [] as string[])
+    .option('--hostname <name>', "node hostname reported to the manager (default: this host name); the node's own claim, like --label")
+    .option(
+      '--label <key=value>',
+      "engine label (repeatable), reported when joining: the node's own claim (engine.labels.KEY), untrusted; node.labels are set only by a manager (node update --label-add)",
+      collectLabel,
+      [] as string[],
+    )
     .option('--mount <dir>', 'where to mount the secrets filesystem', '/run/secrets')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .action(async (opts: RunOpts) => {

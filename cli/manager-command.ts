@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createLogger, flushLogs, isLogLevel, LOG_LEVELS } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
 import { createCsrPem, generateKeyPair, privateKeyPem } from '../shared/pki.js';
-import { initCluster } from '../manager/cluster/state.js';
+import { initCluster, type JoinApproval } from '../manager/cluster/state.js';
 import { acquirePidLock } from '../manager/cluster/pidlock.js';
 import { Manager } from '../manager/manager.js';
 import { writeFileDurable } from '../manager/cluster/files.js';
@@ -37,8 +37,12 @@ function socketOption(): Option {
   return new Option('--socket <path>', "the manager's Unix socket").default(DEFAULT_SOCKET);
 }
 
+/** The token goes in through the environment (or --token-file): never on the agent's argv, which all can read. */
 function joinCommandText(role: 'worker' | 'manager', token: string, addr: string): string {
-  return `To add a ${role} to this swarm, run the following command:\n\n    runsecrets agent run --manager ${addr} --token ${token}\n\n`;
+  if (role === 'manager') {
+    return `Adding a manager to this swarm is not supported yet (runsecrets runs a single manager): joins with the manager token are refused.\n\n    ${token}\n\n`;
+  }
+  return `To add a worker to this swarm, run the following command:\n\n    RUNSECRETS_TOKEN=${token} runsecrets agent run --manager ${addr}\n\n`;
 }
 
 const UNLOCK_KEY_TEXT = (key: string): string =>
@@ -95,17 +99,39 @@ function initCommand(): Command {
     .option('--autolock', 'keep the data key locked by an unlock key that must be given after every restart', false)
     .option('--advertise-addr <addr:port>', 'the address agents will join (default: first non-loopback IPv4, port 2377)')
     .option('--dispatcher-heartbeat <duration>', 'heartbeat period of the agents; a node not heard from for 3 periods is down and its tasks move (default 5s)')
+    .addOption(joinApprovalOption().default('auto'))
     .action(
-      action(async (o: { stateDir: string; autolock: boolean; advertiseAddr?: string; dispatcherHeartbeat?: string }) => {
+      action(async (o: { stateDir: string; autolock: boolean; advertiseAddr?: string; dispatcherHeartbeat?: string; joinApproval: JoinApproval }) => {
         process.umask(0o077);
         const heartbeatMs = o.dispatcherHeartbeat === undefined ? undefined : heartbeatOption(o.dispatcherHeartbeat);
-        const r = await initCluster(o.stateDir, { autolock: o.autolock, advertiseAddr: o.advertiseAddr, heartbeatMs });
+        const r = await initCluster(o.stateDir, { autolock: o.autolock, advertiseAddr: o.advertiseAddr, heartbeatMs, joinApproval: o.joinApproval });
         let out =
           `Swarm initialized: current node (${r.config.nodeId}) is now a manager.\n\n` +
           joinCommandText('worker', r.workerToken, r.config.advertiseAddr) +
           "To add a manager to this swarm, run 'runsecrets manager join-token manager' and follow the instructions.\n";
         if (r.unlockKey) out += '\n' + UNLOCK_KEY_TEXT(r.unlockKey);
         process.stdout.write(out);
+      }),
+    );
+}
+
+function joinApprovalOption(): Option {
+  return new Option(
+    '--join-approval <mode>',
+    'manual: a node that joins is pending (no task, no secret) until "runsecrets node accept ID"; auto: accepted at once',
+  ).choices(['auto', 'manual']);
+}
+
+function updateCommand(): Command {
+  return new Command('update')
+    .description('Change settings of the running manager')
+    .addOption(joinApprovalOption())
+    .addOption(socketOption())
+    .action(
+      action(async (o: { joinApproval?: JoinApproval; socket: string }) => {
+        if (o.joinApproval === undefined) throw new Error('nothing to update: pass --join-approval manual|auto');
+        await adminRequest(o.socket, 'POST', '/runsecrets/join-approval', { Mode: o.joinApproval });
+        process.stdout.write(`Join approval is now ${o.joinApproval}.\n`);
       }),
     );
 }
@@ -218,23 +244,55 @@ function unlockKeyCommand(): Command {
     );
 }
 
+interface AdminCertRow {
+  Serial: string;
+  ID: string;
+  IssuedAt: string;
+  NotAfter: string;
+  Revoked: boolean;
+}
+
+function adminCertTable(list: AdminCertRow[]): string {
+  const now = Date.now();
+  const rows = [['SERIAL', 'ID', 'ISSUED', 'EXPIRES', 'STATUS']];
+  for (const c of list) rows.push([c.Serial, c.ID, c.IssuedAt, c.NotAfter, c.Revoked ? 'revoked' : Date.parse(c.NotAfter) < now ? 'expired' : 'valid']);
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((v, i) => (i === r.length - 1 ? v : v.padEnd(widths[i]! + 3))).join('') + '\n').join('');
+}
+
+/** A Go duration from 1m to 8760h, in nanoseconds (the API's Expiry). */
+function expiryOption(s: string): number {
+  let ns: number;
+  try {
+    ns = parseDuration(s);
+  } catch (err) {
+    throw new Error(`invalid argument "${s}" for "--expiry" flag: ${errorMessage(err)}`);
+  }
+  if (ns < 60e9 || ns > 8760 * 3600e9) throw new Error(`invalid --expiry "${s}": expected a duration from 1m to 8760h`);
+  return ns;
+}
+
 function certCommand(): Command {
-  const cert = new Command('cert').description('Issue certificates signed by the cluster CA');
+  const cert = new Command('cert').description('Issue, list and revoke admin certificates signed by the cluster CA');
   cert
     .command('admin')
     .description('Issue an admin client certificate for remote use (ca.pem, cert.pem, key.pem, as docker expects)')
     .requiredOption('--out <dir>', 'folder for ca.pem, cert.pem and key.pem (created 0700)')
+    .option('--expiry <duration>', 'validity of the certificate, from 1m to 8760h (revoke one early with "manager cert revoke")', '720h')
     .addOption(socketOption())
     .action(
-      action(async (o: { out: string; socket: string }) => {
+      action(async (o: { out: string; socket: string; expiry: string }) => {
+        const expiry = expiryOption(o.expiry);
         for (const f of ['cert.pem', 'key.pem']) {
           if (existsSync(join(o.out, f))) throw new Error(`${join(o.out, f)} already exists; refusing to overwrite it`);
         }
         // The private key is made here and never leaves this process; the manager only sees the CSR.
         const keys = await generateKeyPair();
         const csr = await createCsrPem(keys, 'runsecrets-admin');
-        const r = (await adminRequest(o.socket, 'POST', '/runsecrets/certs/admin', { CSR: csr })).body as {
+        const r = (await adminRequest(o.socket, 'POST', '/runsecrets/certs/admin', { CSR: csr, Expiry: expiry })).body as {
           ID: string;
+          Serial: string;
+          NotAfter: string;
           Certificate: string;
           CACertificate: string;
         };
@@ -243,7 +301,29 @@ function certCommand(): Command {
         writeFileDurable(join(o.out, 'key.pem'), await privateKeyPem(keys.privateKey), 0o600);
         writeFileDurable(join(o.out, 'cert.pem'), r.Certificate, 0o644);
         writeFileDurable(join(o.out, 'ca.pem'), r.CACertificate, 0o644);
-        process.stdout.write(`Admin certificate ${r.ID} written to ${o.out} (ca.pem, cert.pem, key.pem)\n`);
+        process.stdout.write(`Admin certificate ${r.ID} written to ${o.out} (ca.pem, cert.pem, key.pem)\nSerial ${r.Serial}, valid until ${r.NotAfter}\n`);
+      }),
+    );
+  cert
+    .command('ls')
+    .description('List the admin certificates this manager issued')
+    .option('-q, --quiet', 'only display serials', false)
+    .addOption(socketOption())
+    .action(
+      action(async (o: { quiet: boolean; socket: string }) => {
+        const list = (await adminRequest(o.socket, 'GET', '/runsecrets/certs/admin')).body as AdminCertRow[];
+        process.stdout.write(o.quiet ? list.map((c) => c.Serial + '\n').join('') : adminCertTable(list));
+      }),
+    );
+  cert
+    .command('revoke')
+    .description('Revoke an admin certificate at once (its open connections stop working too)')
+    .argument('<serial>', 'the serial, as "manager cert ls" shows it')
+    .addOption(socketOption())
+    .action(
+      action(async (serial: string, o: { socket: string }) => {
+        await adminRequest(o.socket, 'POST', `/runsecrets/certs/admin/${encodeURIComponent(serial)}/revoke`, {});
+        process.stdout.write(`Admin certificate ${serial.toUpperCase()} revoked.\n`);
       }),
     );
   return cert;
@@ -254,6 +334,7 @@ export function managerCommand(): Command {
     .description('Run and administer the runsecrets manager')
     .addCommand(initCommand())
     .addCommand(runCommand())
+    .addCommand(updateCommand())
     .addCommand(joinTokenCommand())
     .addCommand(unlockCommand())
     .addCommand(unlockKeyCommand())

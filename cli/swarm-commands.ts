@@ -9,6 +9,7 @@ import { servicePsCommand } from './service/ps.js';
 import { serviceRmCommand } from './service/rm.js';
 import { serviceScaleCommand } from './service/scale.js';
 import { serviceUpdateCommand } from './service/update.js';
+import { nodeAcceptCommand } from './node/accept.js';
 import { nodeInspectCommand } from './node/inspect.js';
 import { nodeLsCommand } from './node/ls.js';
 import { nodeRmCommand } from './node/rm.js';
@@ -47,5 +48,5 @@ export function serviceCommand(): Command {
 }
 
 export function nodeCommand(): Command {
-  return group('node', 'Manage Swarm nodes', [nodeInspectCommand(), nodeLsCommand(), nodeRmCommand(), nodeUpdateCommand()]);
+  return group('node', 'Manage Swarm nodes', [nodeAcceptCommand(), nodeInspectCommand(), nodeLsCommand(), nodeRmCommand(), nodeUpdateCommand()]);
 }

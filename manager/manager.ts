@@ -9,6 +9,8 @@ import { InvalidUnlockKeyError, OpenCluster, readClusterConfig, type ClusterConf
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { RevocationList } from './pki/revocation.js';
+import { AdminCertRegistry } from './pki/admin-certs.js';
+import { migrateNodeRows } from './orchestrator/nodes.js';
 import { ApiError } from './api/http.js';
 import { Router, type Ctx, type RouteOptions } from './api/router.js';
 import { registerObjectRoutes } from './api/objects.js';
@@ -49,6 +51,7 @@ export class Manager {
   private open: Unlocked | null = null;
   private config: ClusterConfig;
   private readonly revoked: RevocationList;
+  private readonly adminCerts: AdminCertRegistry;
   private readonly router: Router;
   private unixServer: http.Server | null = null;
   private tlsServer: https.Server | null = null;
@@ -58,6 +61,7 @@ export class Manager {
   constructor(private readonly opts: ManagerOptions) {
     this.config = readClusterConfig(opts.stateDir);
     this.revoked = new RevocationList(opts.stateDir);
+    this.adminCerts = new AdminCertRegistry(opts.stateDir);
     this.listenAddr = opts.listen ? parseListenAddr(opts.listen) : null;
     this.router = new Router(opts.log, (ctx, ro) => this.gate(ctx, ro));
     registerSystemRoutes(this.router, {
@@ -67,6 +71,9 @@ export class Manager {
     });
     registerSwarmRoutes(this.router, {
       cluster: () => this.unlocked().cluster,
+      adminCerts: () => this.adminCerts,
+      revoke: (serial) => this.revoked.revoke(serial),
+      isRevoked: (serial) => this.revoked.isRevoked(serial),
       locked: () => this.open === null,
       unlock: (key) => this.unlock(key),
     });
@@ -93,6 +100,11 @@ export class Manager {
         403,
         `permission denied: a ${p.role ?? 'unknown-role'} certificate (node ${p.nodeId}) can't be used to view or modify cluster state; use an admin certificate`,
       );
+    }
+    // Only this manager's own certificate is a manager's: another with OU swarm-manager (e.g. minted by the manager
+    // join token before such joins were refused) must not read the join tokens or the unlock key.
+    if (p.transport === 'tls' && !ro.anyRole && p.role === 'manager' && p.nodeId !== this.config.nodeId) {
+      throw new ApiError(403, `permission denied: a manager certificate of another node (${p.nodeId}) can't be used to view or modify cluster state; use an admin certificate`);
     }
     if (this.open === null && !ro.anyRole && !ro.whileLocked) throw new ApiError(503, LOCKED_MESSAGE);
   }
@@ -135,6 +147,9 @@ export class Manager {
         isRevoked: (s) => this.revoked.isRevoked(s),
         heartbeatMs: heartbeatMs(this.config),
       });
+      // Before anything reads nodes: labels that joiners chose become engine labels (nodes.ts).
+      const migrated = await migrateNodeRows(store);
+      if (migrated.length > 0) this.opts.log.warn({ nodes: migrated }, 'node labels set by the nodes themselves moved to engine labels; set node labels again with "node update --label-add"');
       this.open = { cluster, store, orchestrator, dispatcher };
       this.opts.log.info({ index: await store.currentIndex() }, 'store opened');
       await orchestrator.start();

@@ -26,10 +26,11 @@ bin/runsecrets manager init --state-dir "$work/manager" --advertise-addr 127.0.0
 bin/runsecrets manager run --state-dir "$work/manager" --listen 127.0.0.1:2377 --log-level warn &
 manager_pid=$!
 wait_for "[ -S /run/runsecrets/manager.sock ] && bin/runsecrets secret ls >/dev/null 2>&1"
-token=$(bin/runsecrets manager join-token worker -q)
+# The token goes in a 0600 file (never on the agent's command line, which every user can read).
+(umask 077; bin/runsecrets manager join-token worker -q > "$work/join-token")
 
-step "agent: join with the worker token, mount /run/secrets"
-bin/runsecrets agent run --manager 127.0.0.1:2377 --token "$token" --state-dir "$work/agent" --hostname demo-host \
+step "agent: join with the worker token (from a file), mount /run/secrets"
+bin/runsecrets agent run --manager 127.0.0.1:2377 --token-file "$work/join-token" --state-dir "$work/agent" --hostname demo-host \
   --log-level warn &
 agent_pid=$!
 wait_for "bin/runsecrets node ls 2>/dev/null | grep -q demo-host"

@@ -2,7 +2,7 @@
 // The node key never leaves this host; key, certificate and CA are kept 0600 in the state dir for later runs.
 import https from 'node:https';
 import { X509Certificate } from 'node:crypto';
-import type { PeerCertificate } from 'node:tls';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
@@ -10,13 +10,15 @@ import { caDigestBase36, createCsrPem, generateKeyPair, identityOfCert, privateK
 import { parseToken } from '../../manager/pki/tokens.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/runsecrets-agent';
-const FILES = { key: 'node.key', cert: 'node.crt', ca: 'ca.crt' } as const;
+const FILES = { key: 'node.key', cert: 'node.crt', ca: 'ca.crt', managerId: 'manager.id' } as const;
 
 export interface NodeIdentity {
   nodeId: string;
   keyPem: string;
   certPem: string;
   caPem: string;
+  /** The manager's node ID (its certificate's CN), pinned at join; undefined in a state dir from before pinning. */
+  managerId?: string;
 }
 
 export interface ManagerAddr {
@@ -31,10 +33,20 @@ export function parseManagerAddr(s: string): ManagerAddr {
   return { host: m[1] ?? m[2] ?? '', port };
 }
 
-/** The manager must present a manager certificate of the pinned CA (a worker's would not do). */
-export function checkManagerCert(_host: string, cert: PeerCertificate): Error | undefined {
-  const s = parseSubject(`OU=${cert.subject?.OU ?? ''}`);
-  return s.OU === ROLE_OU.manager ? undefined : new Error(`the server's certificate is not a manager's (OU "${s.OU ?? ''}")`);
+/**
+ * The manager must present a manager certificate of the pinned CA whose node ID (CN) is the one pinned at join:
+ * another certificate with OU swarm-manager from the same CA (say, one minted with a leaked CA key or obtained
+ * some other way) is not our manager. `pinnedId` undefined: only at join, before the manager's ID is known.
+ */
+export function managerCertCheck(pinnedId: string | undefined): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (_host, cert) => {
+    const s = parseSubject(`OU=${cert.subject?.OU ?? ''}\nCN=${cert.subject?.CN ?? ''}`);
+    if (s.OU !== ROLE_OU.manager) return new Error(`the server's certificate is not a manager's (OU "${s.OU ?? ''}")`);
+    if (pinnedId !== undefined && s.CN !== pinnedId) {
+      return new Error(`the server's certificate names manager ${JSON.stringify(s.CN ?? '')}, not the manager ${pinnedId} pinned at join`);
+    }
+    return undefined;
+  };
 }
 
 function writeSecretFile(path: string, data: string): void {
@@ -44,18 +56,20 @@ function writeSecretFile(path: string, data: string): void {
   renameSync(tmp, path);
 }
 
-function requestJson(opts: https.RequestOptions, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+function requestJson(opts: https.RequestOptions, body?: unknown): Promise<{ status: number; json: Record<string, unknown>; peerCn: string }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = https.request(
       { ...opts, agent: false, minVersion: 'TLSv1.3', headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {} },
       (res) => {
+        const peer = (res.socket as TLSSocket).getPeerCertificate?.() as PeerCertificate | undefined;
+        const peerCn = typeof peer?.subject?.CN === 'string' ? peer.subject.CN : '';
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           try {
-            resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> });
+            resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown>, peerCn });
           } catch {
             reject(new Error(`the manager answered ${res.statusCode ?? 0} with a body that is not JSON`));
           }
@@ -74,7 +88,14 @@ export function loadIdentity(stateDir: string): NodeIdentity | null {
   const p = (f: string) => join(stateDir, f);
   if (!existsSync(p(FILES.key)) || !existsSync(p(FILES.cert)) || !existsSync(p(FILES.ca))) return null;
   const certPem = readFileSync(p(FILES.cert), 'utf8');
-  return { nodeId: identityOfCert(certPem).nodeId, keyPem: readFileSync(p(FILES.key), 'utf8'), certPem, caPem: readFileSync(p(FILES.ca), 'utf8') };
+  const id: NodeIdentity = { nodeId: identityOfCert(certPem).nodeId, keyPem: readFileSync(p(FILES.key), 'utf8'), certPem, caPem: readFileSync(p(FILES.ca), 'utf8') };
+  if (existsSync(p(FILES.managerId))) id.managerId = readFileSync(p(FILES.managerId), 'utf8').trim();
+  return id;
+}
+
+/** Pins the manager's node ID in stateDir (a state dir joined before pinning existed pins its first manager). */
+export function pinManagerId(stateDir: string, managerId: string): void {
+  writeSecretFile(join(stateDir, FILES.managerId), managerId + '\n');
 }
 
 export interface JoinOptions {
@@ -104,18 +125,22 @@ export async function joinCluster(o: JoinOptions): Promise<NodeIdentity> {
   const keys = await generateKeyPair();
   const csr = await createCsrPem(keys, o.hostname);
   const res = await requestJson(
-    { host: o.manager.host, port: o.manager.port, method: 'POST', path: '/runsecrets/join', ca: [caPem], rejectUnauthorized: true, checkServerIdentity: checkManagerCert },
+    { host: o.manager.host, port: o.manager.port, method: 'POST', path: '/runsecrets/join', ca: [caPem], rejectUnauthorized: true, checkServerIdentity: managerCertCheck(undefined) },
     { Token: o.token, CSR: csr, Hostname: o.hostname, Labels: o.labels },
   );
   if (res.status !== 200 || typeof res.json.Certificate !== 'string') throw new Error(`join refused: ${String(res.json.message ?? res.status)}`);
   const certPem = res.json.Certificate;
   if (!new X509Certificate(certPem).verify(new X509Certificate(caPem).publicKey)) throw new Error('the node certificate is not signed by the pinned CA');
-  const id: NodeIdentity = { nodeId: identityOfCert(certPem).nodeId, keyPem: await privateKeyPem(keys.privateKey), certPem, caPem };
+  if (res.peerCn === '') throw new Error("the manager's certificate names no node ID: cannot pin it");
+  // From now on only this manager (its node ID, under the pinned CA) is accepted (session.ts).
+  const id: NodeIdentity = { nodeId: identityOfCert(certPem).nodeId, keyPem: await privateKeyPem(keys.privateKey), certPem, caPem, managerId: res.peerCn };
   mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
   chmodSync(o.stateDir, 0o700);
   writeSecretFile(join(o.stateDir, FILES.key), id.keyPem);
   writeSecretFile(join(o.stateDir, FILES.ca), caPem);
+  writeSecretFile(join(o.stateDir, FILES.managerId), res.peerCn + '\n');
   writeSecretFile(join(o.stateDir, FILES.cert), certPem); // last: its presence means the join completed
-  o.log.info({ node: id.nodeId, stateDir: o.stateDir }, 'joined the cluster');
+  const pending = res.json.Membership === 'pending';
+  o.log.info({ node: id.nodeId, manager: id.managerId, stateDir: o.stateDir }, pending ? 'joined the cluster, pending approval: a manager must run "runsecrets node accept"' : 'joined the cluster');
   return id;
 }

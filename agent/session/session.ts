@@ -13,7 +13,9 @@ import { isIP } from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import { MAX_FRAME_BYTES, assignProblem, decodeFrame, encodeFrame, type AgentMessage, type ManagerMessage } from '../../shared/protocol.js';
-import { checkManagerCert, type ManagerAddr, type NodeIdentity } from './join.js';
+import { managerCertCheck, type ManagerAddr, type NodeIdentity } from './join.js';
+import type { PeerCertificate } from 'node:tls';
+import { LogLimiter } from '../../shared/log-limit.js';
 import { ReadScrubber } from './read-scrub.js';
 
 export const SESSION_PATH = '/runsecrets/session';
@@ -40,6 +42,8 @@ export interface SessionOptions {
   onAssign(msg: AssignMessage, blobs: Uint8Array[]): Promise<void>;
   /** Called after each (re)connection, once the manager welcomed us. */
   onConnected(): void;
+  /** A state dir joined before pinning existed pins the first manager it reaches: persist its node ID. */
+  onPinManager?(managerId: string): void;
 }
 
 export class ManagerSession {
@@ -52,8 +56,26 @@ export class ManagerSession {
   private lastAck = 0;
   private connectTimedOut = false;
   private queue: Promise<void> = Promise.resolve();
+  private readonly refusals = new LogLimiter(5);
 
   constructor(private readonly o: SessionOptions) {}
+
+  /** The server must be the manager pinned at join (join.ts managerCertCheck); a refusal is logged, rate-limited. */
+  private readonly checkServer = (host: string, cert: PeerCertificate): Error | undefined => {
+    const err = managerCertCheck(this.o.identity.managerId)(host, cert);
+    if (err) {
+      const ok = this.refusals.allow('manager-identity');
+      if (ok) this.o.log.warn({ host, err: err.message, ...(ok.suppressed ? { suppressed: ok.suppressed } : {}) }, 'refusing the server: not the manager this node joined');
+      return err;
+    }
+    if (this.o.identity.managerId === undefined) {
+      const id = String(cert.subject?.CN ?? '');
+      this.o.identity.managerId = id;
+      this.o.onPinManager?.(id);
+      this.o.log.warn({ manager: id }, 'no manager identity was pinned at join (older state dir): pinned the manager reached now');
+    }
+    return undefined;
+  };
 
   get isConnected(): boolean {
     return this.connected;
@@ -95,7 +117,7 @@ export class ManagerSession {
       key: this.o.identity.keyPem,
       ca: [this.o.identity.caPem],
       rejectUnauthorized: true,
-      checkServerIdentity: checkManagerCert,
+      checkServerIdentity: this.checkServer,
       minVersion: 'TLSv1.3',
       // OpenSSL otherwise keeps the last record's plaintext (secret bytes) in its read buffer until overwritten.
       secureOptions: SSL_OP_CLEANSE_PLAINTEXT,

@@ -108,7 +108,7 @@ export const SERVICE = S(
   ['ServiceStatus?', P(['RunningTasks', 'num'], ['DesiredTasks', 'num'], ['CompletedTasks', 'num'])],
   ['JobStatus?', 'any'],
 );
-export const NODE_SPEC = S(...ANNOTATIONS, ['Role?', 'str'], ['Availability?', 'str']);
+export const NODE_SPEC = S(...ANNOTATIONS, ['Role?', 'str'], ['Membership?', 'str'], ['Availability?', 'str']);
 export const NODE = S(
   ...META,
   ['Spec?', NODE_SPEC],

@@ -27,7 +27,8 @@ export function nodeContext(n: Json, selfID: string) {
     ID: () => str(get(n, 'ID')),
     Self: () => str(get(n, 'ID')) === selfID,
     Hostname: () => str(get(n, 'Description', 'Hostname')),
-    Status: () => prettyPrint(str(get(n, 'Status', 'State'))),
+    // Ours: a node pending join approval shows "Pending" (docker's CLI, which has no column for it, shows its state).
+    Status: () => (str(get(n, 'Spec', 'Membership')) === 'pending' ? 'Pending' : prettyPrint(str(get(n, 'Status', 'State')))),
     Availability: () => prettyPrint(str(get(n, 'Spec', 'Availability'))),
     ManagerStatus: () => managerStatus(n),
     EngineVersion: () => str(get(n, 'Description', 'Engine', 'EngineVersion')),

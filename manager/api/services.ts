@@ -5,9 +5,9 @@ import { newId } from '../../shared/ids.js';
 import type { Store, StoredObject } from '../store/types.js';
 import { NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
 import type { OpenCluster } from '../cluster/state.js';
-import { stateRank, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
+import { isAccepted, stateRank, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
-import { decodeObject, decodeStringMap, field } from './decode.js';
+import { decodeObject, decodeString, decodeStringMap, field } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
 import { checkRefsExist, checkServiceSpec } from './service-spec.js';
 import type { Ctx, Router } from './router.js';
@@ -245,14 +245,19 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const names = args.get('name') ?? [];
     const roles = args.get('role') ?? [];
     for (const r of roles) if (r !== 'worker' && r !== 'manager') throw new ApiError(400, `Invalid role filter: '${r}'`);
-    const labels = [...(args.get('node.label') ?? []), ...(args.get('label') ?? [])];
+    // As swarmkit: `node.label` matches the manager-set Spec.Labels, `label` the node's own engine labels.
+    const nodeLabels = args.get('node.label') ?? [];
+    const engineLabels = args.get('label') ?? [];
+    const memberships = args.get('membership') ?? [];
+    for (const m of memberships) if (m !== 'accepted' && m !== 'pending') throw new ApiError(400, `Invalid membership filter: '${m}'`);
     const out = all.filter((n) => {
       const spec = n.Spec as NodeRecord['Spec'];
-      const host = (n.Description as NodeRecord['Description']).Hostname;
+      const desc = n.Description as NodeRecord['Description'];
       if (ids.length > 0 && !ids.some((p) => String(n.ID).startsWith(p))) return false;
-      if (names.length > 0 && !names.some((p) => host.startsWith(p))) return false;
+      if (names.length > 0 && !names.some((p) => desc.Hostname.startsWith(p))) return false;
       if (roles.length > 0 && !roles.includes(spec.Role)) return false;
-      return matchLabels(spec.Labels, labels);
+      if (memberships.length > 0 && !memberships.includes(spec.Membership ?? 'accepted')) return false;
+      return matchLabels(spec.Labels, nodeLabels) && matchLabels(desc.Engine?.Labels ?? {}, engineLabels);
     });
     sendJson(ctx.res, 200, out);
   });
@@ -275,11 +280,16 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     if ('manager' in n) throw rpcError('FailedPrecondition', `node ${n.id} is this cluster's manager: it runs no tasks, so its spec can't be changed`);
     if (role !== n.spec.Spec.Role) throw rpcError('FailedPrecondition', `node ${n.id} can't change role: runsecrets has one manager, and workers join with a worker token`);
     const name = field(body, 'Name');
-    const spec: NodeRecord['Spec'] = { ...n.spec.Spec, Labels: labels, Role: role as 'worker', Availability: availability as 'active' };
+    // Membership: absent keeps the node's; pending -> accepted is `node accept`; an accepted node stays accepted.
+    const membership = decodeString(field(body, 'Membership'), 'NodeSpec.Membership') ?? (n.spec.Spec.Membership ?? 'accepted');
+    if (membership !== 'accepted' && membership !== 'pending') throw new ApiError(400, `invalid Membership: "${membership}"`);
+    if (membership === 'pending' && isAccepted(n.spec)) throw rpcError('InvalidArgument', `node ${n.id} is already accepted: its membership can't go back to pending (remove the node instead)`);
+    const spec: NodeRecord['Spec'] = { ...n.spec.Spec, Labels: labels, Role: role as 'worker', Membership: membership, Availability: availability as 'active' };
     if (typeof name === 'string' && name !== '') spec.Name = name;
     else delete spec.Name;
     try {
       const o = await store().update<NodeRecord>('node', n.id, version, { ...n.spec, Spec: spec });
+      if (membership !== (n.spec.Spec.Membership ?? 'accepted')) ctx.log.info({ node: o.id, membership }, 'node accepted');
       ctx.log.info({ node: o.id, availability, index: o.version }, 'node updated');
       sendEmpty(ctx.res, 200);
     } catch (err) {

@@ -1,11 +1,15 @@
 // Swarm-level routes, shaped like Docker's so that `docker swarm join-token|unlock|unlock-key` work too:
 // GET /swarm (join tokens), POST /swarm/update (rotations, version-checked), GET /swarm/unlockkey,
-// POST /swarm/unlock; plus POST /runsecrets/certs/admin, which signs an admin client certificate from a CSR.
+// POST /swarm/unlock; plus ours: POST /runsecrets/certs/admin signs an admin client certificate from a CSR (30 days
+// by default) and records it; GET lists them; POST /runsecrets/certs/admin/SERIAL/revoke revokes one at once;
+// /runsecrets/join-approval reads and sets join approval.
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
 import { decodeObject, decodeString, field } from './decode.js';
 import type { Router } from './router.js';
-import type { OpenCluster } from '../cluster/state.js';
+import { isJoinApproval, type OpenCluster } from '../cluster/state.js';
+import { X509Certificate } from 'node:crypto';
 import { CsrError } from '../pki/ca.js';
+import { ADMIN_CERT_DEFAULT_MS, ADMIN_CERT_MAX_MS, ADMIN_CERT_MIN_MS, type AdminCertRegistry } from '../pki/admin-certs.js';
 import { newId } from '../../shared/ids.js';
 import { swarmObject } from './system.js';
 
@@ -13,6 +17,9 @@ const SMALL_BODY = 64 * 1024;
 
 export interface SwarmControl {
   cluster(): OpenCluster;
+  adminCerts(): AdminCertRegistry;
+  revoke(serial: string): void;
+  isRevoked(serial: string): boolean;
   locked(): boolean;
   unlock(key: string): Promise<void>;
 }
@@ -68,22 +75,72 @@ export function registerSwarmRoutes(router: Router, ctl: SwarmControl): void {
     { whileLocked: true },
   );
 
+  // Ours (beyond Docker): join approval, `manager update --join-approval manual|auto`.
+  router.add('GET', '/runsecrets/join-approval', (ctx) => {
+    sendJson(ctx.res, 200, { Mode: ctl.cluster().config.joinApproval ?? 'auto' });
+  });
+  router.add('POST', '/runsecrets/join-approval', async (ctx) => {
+    const body = decodeObject(await readJson(ctx.req, SMALL_BODY), 'JoinApprovalRequest') ?? {};
+    const mode = decodeString(field(body, 'Mode'), 'JoinApprovalRequest.Mode') ?? '';
+    if (!isJoinApproval(mode)) throw new ApiError(400, `invalid join approval "${mode}": expected manual or auto`);
+    ctl.cluster().setJoinApproval(mode);
+    ctx.log.info({ joinApproval: mode }, 'join approval set');
+    sendJson(ctx.res, 200, { Mode: mode });
+  });
+
   // GET /nodes/{id} (the manager's own node among the others) lives in services.ts with the node routes.
 
   router.add('POST', '/runsecrets/certs/admin', async (ctx) => {
     const body = decodeObject(await readJson(ctx.req, SMALL_BODY), 'AdminCertRequest') ?? {};
     const csr = decodeString(field(body, 'CSR'), 'AdminCertRequest.CSR') ?? '';
     if (csr === '') throw new ApiError(400, 'CSR must be provided (a PEM PKCS#10 request)');
+    const validityMs = expiryMs(field(body, 'Expiry'));
     const c = ctl.cluster();
     const nodeId = newId();
     let cert: string;
     try {
-      cert = await c.ca.signCsr(csr, { role: 'admin', nodeId });
+      cert = await c.ca.signCsr(csr, { role: 'admin', nodeId, validityMs });
     } catch (err) {
       if (err instanceof CsrError) throw new ApiError(400, err.message);
       throw err;
     }
-    ctx.log.info({ adminId: nodeId }, 'admin certificate issued');
-    sendJson(ctx.res, 201, { ID: nodeId, Certificate: cert, CACertificate: c.ca.certPem });
+    const x = new X509Certificate(cert);
+    const entry = {
+      Serial: x.serialNumber.toUpperCase(),
+      ID: nodeId,
+      Subject: x.subject.replace(/\n/g, ', '),
+      NotBefore: new Date(x.validFrom).toISOString(),
+      NotAfter: new Date(x.validTo).toISOString(),
+      IssuedAt: new Date().toISOString(),
+    };
+    ctl.adminCerts().record(entry); // before it is handed out, so that it can always be revoked
+    ctx.log.info({ adminId: nodeId, serial: entry.Serial, notAfter: entry.NotAfter }, 'admin certificate issued');
+    sendJson(ctx.res, 201, { ID: nodeId, Serial: entry.Serial, NotAfter: entry.NotAfter, Certificate: cert, CACertificate: c.ca.certPem });
   });
+
+  router.add('GET', '/runsecrets/certs/admin', (ctx) => {
+    sendJson(
+      ctx.res,
+      200,
+      ctl.adminCerts().list().map((e) => ({ ...e, Revoked: ctl.isRevoked(e.Serial) })),
+    );
+  });
+
+  router.add('POST', '/runsecrets/certs/admin/:serial/revoke', (ctx) => {
+    const serial = (ctx.params.serial ?? '').trim();
+    const e = /^[0-9a-fA-F]{1,64}$/.test(serial) ? ctl.adminCerts().find(serial) : undefined;
+    if (!e) throw new ApiError(404, `no admin certificate with serial ${serial.slice(0, 80)} was issued by this manager ("runsecrets manager cert ls" lists them)`);
+    ctl.revoke(e.Serial);
+    ctx.log.info({ adminId: e.ID, serial: e.Serial }, 'admin certificate revoked');
+    sendJson(ctx.res, 200, { Serial: e.Serial, Revoked: true });
+  });
+}
+
+/** Expiry in ns (a Go duration, as Docker's CAConfig.NodeCertExpiry); absent: 30 days. */
+function expiryMs(v: unknown): number {
+  if (v === undefined || v === null) return ADMIN_CERT_DEFAULT_MS;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new ApiError(400, 'AdminCertRequest.Expiry must be a duration in nanoseconds');
+  const ms = Math.floor(v / 1e6);
+  if (ms < ADMIN_CERT_MIN_MS || ms > ADMIN_CERT_MAX_MS) throw new ApiError(400, 'admin certificate expiry must be between 1 minute and 365 days');
+  return ms;
 }

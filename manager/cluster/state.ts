@@ -49,6 +49,13 @@ export interface ClusterConfig {
   tokens: Record<TokenRole, TokenState>;
   /** Docker's Dispatcher.HeartbeatPeriod (`--dispatcher-heartbeat`) in ms; absent: the default (5 s). */
   heartbeatMs?: number;
+  /** `manual`: nodes join pending and get nothing until `node accept`; absent: auto (Docker's behaviour). */
+  joinApproval?: JoinApproval;
+}
+
+export type JoinApproval = 'auto' | 'manual';
+export function isJoinApproval(s: string): s is JoinApproval {
+  return s === 'auto' || s === 'manual';
 }
 
 export class InvalidUnlockKeyError extends Error {
@@ -127,6 +134,7 @@ export interface InitOptions {
   autolock: boolean;
   advertiseAddr?: string;
   heartbeatMs?: number;
+  joinApproval?: JoinApproval;
 }
 
 export async function initCluster(stateDir: string, opts: InitOptions): Promise<InitResult> {
@@ -190,6 +198,7 @@ async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<Ini
     tokens: { worker: tokenState(tokenKey, 'worker', 1), manager: tokenState(tokenKey, 'manager', 1) },
   };
   if (opts.heartbeatMs !== undefined) config.heartbeatMs = opts.heartbeatMs;
+  if (opts.joinApproval === 'manual') config.joinApproval = 'manual';
   writeConfig(stateDir, config); // last: its presence marks a complete cluster
   return {
     config,
@@ -268,6 +277,11 @@ export class OpenCluster {
   rotateJoinToken(role: TokenRole): void {
     const generation = this.config.tokens[role].generation + 1;
     this.save({ ...this.config, tokens: { ...this.config.tokens, [role]: tokenState(this.tokenKey, role, generation) } });
+  }
+
+  setJoinApproval(mode: JoinApproval): void {
+    if ((this.config.joinApproval ?? 'auto') === mode) return;
+    this.save({ ...this.config, joinApproval: mode });
   }
 
   /** The current unlock key, or null without autolock. */

@@ -22,7 +22,7 @@ import {
 } from '../../shared/protocol.js';
 import type { Store, StoredObject, Unwatch } from '../store/types.js';
 import { StoreClosedError } from '../store/errors.js';
-import { isTaskState, type NodeRecord, type TaskRecord } from '../orchestrator/types.js';
+import { isAccepted, isTaskState, type NodeRecord, type TaskRecord } from '../orchestrator/types.js';
 import { reportTaskStatus, setNodeState } from '../orchestrator/nodes.js';
 import type { ObjectSpec } from '../api/objects.js';
 import { isNodeTask, referencedObjects, toAssignment } from './assignments.js';
@@ -61,6 +61,7 @@ export class Dispatcher {
     const st = this.opts.store;
     this.unwatch = await st.watch(await st.currentIndex(), (e) => {
       if (e.kind === 'node' && e.action === 'delete') this.sessions.get(e.id)?.close(4003, 'node removed');
+      if (e.kind === 'node' && e.action === 'update') this.sessions.get(e.id)?.kick(); // e.g. accepted: now it gets its tasks
       if (e.kind === 'task' || e.kind === 'secret' || e.kind === 'config') for (const s of this.sessions.values()) s.kick();
     });
     this.lastCheckAt = Date.now();
@@ -214,7 +215,10 @@ class Session {
   }
 
   private async sync(): Promise<void> {
-    const tasks = (await this.store.list<TaskRecord>('task')).filter((t) => isNodeTask(t, this.nodeId)).map(toAssignment);
+    // A pending node (join approval) gets nothing, even if a task named it: the scheduler skips it too.
+    const node = await this.store.get<NodeRecord>('node', this.nodeId);
+    const member = !!node && isAccepted(node.spec);
+    const tasks = member ? (await this.store.list<TaskRecord>('task')).filter((t) => isNodeTask(t, this.nodeId)).map(toAssignment) : [];
     const wanted = referencedObjects(tasks);
     const objects: ObjectData[] = [];
     const blobs: Buffer[] = [];

@@ -4,12 +4,16 @@
 import { newId } from '../../shared/ids.js';
 import { nowRfc3339Nano } from '../../shared/time.js';
 import type { Store, StoredObject } from '../store/types.js';
-import { stateRank, type NodeRecord, type NodeState, type TaskRecord, type TaskState } from './types.js';
+import { stateRank, type Membership, type NodeRecord, type NodeState, type TaskRecord, type TaskState } from './types.js';
 
 export interface RegisterNode {
   id?: string;
   hostname: string;
+  /** Manager-set node labels (Spec.Labels); a joiner never chooses these. */
   labels?: Record<string, string>;
+  /** What the node reports about itself (Description.Engine.Labels): untrusted. */
+  engineLabels?: Record<string, string>;
+  membership?: Membership;
   addr?: string;
   certSerial?: string;
   availability?: NodeRecord['Spec']['Availability'];
@@ -17,8 +21,12 @@ export interface RegisterNode {
 
 export async function registerNode(store: Store, n: RegisterNode): Promise<StoredObject<NodeRecord>> {
   const rec: NodeRecord = {
-    Spec: { Labels: n.labels ?? {}, Role: 'worker', Availability: n.availability ?? 'active' },
-    Description: { Hostname: n.hostname, Platform: { Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, OS: 'linux' } },
+    Spec: { Labels: n.labels ?? {}, Role: 'worker', Membership: n.membership ?? 'accepted', Availability: n.availability ?? 'active' },
+    Description: {
+      Hostname: n.hostname,
+      Platform: { Architecture: process.arch === 'x64' ? 'x86_64' : process.arch, OS: 'linux' },
+      Engine: { Labels: n.engineLabels ?? {} },
+    },
     Status: { State: 'ready', Addr: n.addr ?? '' },
     certSerials: n.certSerial ? [n.certSerial] : [],
   };
@@ -68,4 +76,26 @@ export async function reportTaskStatus(store: Store, id: string, r: StatusReport
       if ((err as Error).name !== 'SequenceConflictError') throw err;
     }
   }
+}
+
+/**
+ * Node rows written before node and engine labels were split kept the joiner's own `--label`s in Spec.Labels,
+ * where `node.labels.KEY` constraints trusted them. Those labels were chosen by the node, so they become engine
+ * labels (untrusted); a manager sets node labels again with `node update --label-add`. Returns the rows moved.
+ */
+export async function migrateNodeRows(store: Store): Promise<string[]> {
+  const moved: string[] = [];
+  for (const n of await store.list<NodeRecord>('node')) {
+    if (n.spec.Description.Engine) continue;
+    const Description = { ...n.spec.Description, Engine: { Labels: n.spec.Spec.Labels ?? {} } };
+    const Spec = { ...n.spec.Spec, Labels: {}, Membership: n.spec.Spec.Membership ?? 'accepted' };
+    try {
+      await store.update<NodeRecord>('node', n.id, n.version, { ...n.spec, Spec, Description });
+      moved.push(n.id);
+    } catch (err) {
+      // Only the manager writes nodes, and it migrates before anything else runs; a conflict means a bug.
+      throw new Error(`migrating node ${n.id} to engine labels: ${(err as Error).message}`);
+    }
+  }
+  return moved;
 }

@@ -15,7 +15,7 @@
 import type { StoredObject } from '../store/types.js';
 import { formatRfc3339Nano, parseRfc3339Nano } from '../../shared/time.js';
 import { nodeMatches, parseConstraints, type Constraint, type NodeFacts } from './constraints.js';
-import { isFinished, stateRank, type NodeRecord, type ServiceRecord, type TaskRecord, type TaskState } from './types.js';
+import { isAccepted, isFinished, stateRank, type NodeRecord, type ServiceRecord, type TaskRecord, type TaskState } from './types.js';
 
 /** Old tasks kept per slot (Docker's TaskHistoryRetentionLimit default), beside the slot's live task. */
 export const TASK_HISTORY = 5;
@@ -120,15 +120,16 @@ export function nodeFacts(n: StoredObject<NodeRecord>): NodeFacts {
     os: r.Description.Platform.OS,
     arch: r.Description.Platform.Architecture,
     labels: r.Spec.Labels ?? {},
+    engineLabels: r.Description.Engine?.Labels ?? {},
   };
 }
 
 /** May this node keep a task of this service? (paused nodes keep theirs) */
 function canKeep(n: StoredObject<NodeRecord> | undefined, sv: ServiceView): boolean {
-  return !!n && n.spec.Status.State !== 'down' && n.spec.Spec.Availability !== 'drain' && nodeMatches(sv.constraints, nodeFacts(n));
+  return !!n && isAccepted(n.spec) && n.spec.Status.State !== 'down' && n.spec.Spec.Availability !== 'drain' && nodeMatches(sv.constraints, nodeFacts(n));
 }
 function isReady(n: StoredObject<NodeRecord>): boolean {
-  return n.spec.Status.State === 'ready' && n.spec.Spec.Availability === 'active';
+  return isAccepted(n.spec) && n.spec.Status.State === 'ready' && n.spec.Spec.Availability === 'active';
 }
 
 function shouldRestart(t: TaskRecord, p: Policy): boolean {

@@ -66,10 +66,23 @@ export type NodeRole = 'worker' | 'manager';
 export type Availability = 'active' | 'pause' | 'drain';
 export type NodeState = 'unknown' | 'down' | 'ready' | 'disconnected';
 
+/** Docker's NodeSpec.Membership: a pending node (joined under manual approval) gets no task and no secret. */
+export type Membership = 'pending' | 'accepted';
+
 export interface NodeRecord {
-  Spec: { Name?: string; Labels: Record<string, string>; Role: NodeRole; Availability: Availability } & Record<string, unknown>;
-  Description: { Hostname: string; Platform: { Architecture: string; OS: string } };
+  /** Set by managers only. Labels here are what `node.labels.KEY` constraints read (trusted). Membership absent:
+   * accepted (rows written before join approval existed). */
+  Spec: { Name?: string; Labels: Record<string, string>; Role: NodeRole; Membership?: Membership; Availability: Availability } & Record<string, unknown>;
+  /** What the node said about itself when it joined (hostname, `agent run --label`): untrusted, as Docker's
+   * Description is. Engine.Labels are what `engine.labels.KEY` constraints read. Engine absent: a row from before
+   * this split (migrateNodeRows moves its labels here). */
+  Description: { Hostname: string; Platform: { Architecture: string; OS: string }; Engine?: { Labels: Record<string, string> } };
   Status: { State: NodeState; Message?: string; Addr: string };
   /** Ours: serials of the certificates issued to this node; all are revoked when it is removed. */
   certSerials: string[];
+}
+
+/** A node joined under manual approval is a member only once a manager accepted it (absent: accepted). */
+export function isAccepted(n: NodeRecord): boolean {
+  return (n.Spec.Membership ?? 'accepted') === 'accepted';
 }

@@ -23,6 +23,8 @@ export interface LeafOptions {
   dnsNames?: string[];
   ipAddresses?: string[];
   days?: number;
+  /** Validity in ms; wins over days. */
+  validityMs?: number;
 }
 
 export class ClusterCA {
@@ -79,7 +81,7 @@ export class ClusterCA {
       subject: `CN=${opts.nodeId}, OU=${ROLE_OU[opts.role]}, O=${this.clusterId}`,
       issuer: this.cert.subject,
       notBefore: new Date(now - SKEW_MS),
-      notAfter: new Date(now + (opts.days ?? LEAF_DAYS) * 86400_000),
+      notAfter: new Date(now + (opts.validityMs ?? (opts.days ?? LEAF_DAYS) * 86400_000)),
       signingAlgorithm: SIGN_ALG,
       publicKey,
       signingKey: this.key,

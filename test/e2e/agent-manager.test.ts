@@ -93,10 +93,16 @@ if (skip) {
     await a.start(m.workerToken);
     await b.start(m.workerToken);
     for (const f of ['node.key', 'node.crt', 'ca.crt']) t.equal(statSync(join(a.stateDir, f)).mode & 0o777, 0o600, `${f} is 0600`);
-    const nodes = (await request(m.socket, 'GET', '/nodes')).json as { ID: string; Description: { Hostname: string }; Spec: { Labels: Record<string, string> }; Status: { State: string } }[];
+    const nodes = (await request(m.socket, 'GET', '/nodes')).json as {
+      ID: string;
+      Description: { Hostname: string; Engine?: { Labels: Record<string, string> } };
+      Spec: { Labels: Record<string, string> };
+      Status: { State: string };
+    }[];
     const nodeA = nodes.find((n) => n.Description.Hostname === 'agent-a');
     t.ok(nodeA, 'agent-a registered');
-    t.same(nodeA?.Spec.Labels, { zone: 'a' }, 'with its labels');
+    t.same(nodeA?.Description.Engine?.Labels, { zone: 'a' }, 'with its --label as engine labels');
+    t.same(nodeA?.Spec.Labels, {}, 'and no node label (only a manager sets those)');
     t.ok(nodes.find((n) => n.Description.Hostname === 'agent-b'), 'agent-b registered');
 
     const s1 = await createSecret(m, 's1', 'hunter2-A');

@@ -1,7 +1,7 @@
 // Starts a real manager-connected agent process (`runsecrets agent run --manager …`) on a temporary mount and state
 // dir, for end-to-end tests. The first start joins with the token; later starts reuse the kept identity.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { collectJsonLines, waitFor } from './wait.js';
@@ -87,7 +87,12 @@ export function managedAgent(opts: ManagedAgentOptions): ManagedAgentProc {
     async start(token) {
       const args = ['agent', 'run', '--manager', `${opts.managerHost ?? '127.0.0.1'}:${opts.managerPort}`, '--mount', mount, '--state-dir', stateDir,
         '--hostname', opts.hostname, '--log-level', 'debug', ...(opts.labels ?? []).flatMap((l) => ['--label', l])];
-      if (token) args.push('--token', token);
+      // Never on argv (the agent refuses it): a 0600 file, removed once the agent has joined.
+      const tokenFile = join(dir, 'join-token');
+      if (token) {
+        writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
+        args.push('--token-file', tokenFile);
+      }
       const [cmd, argv] = (opts.wrap ?? ((c: string, v: string[]): [string, string[]] => [c, v]))(...runsecretsArgv(BIN, args));
       const proc = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
       a.proc = proc;
@@ -100,6 +105,7 @@ export function managedAgent(opts: ManagedAgentOptions): ManagedAgentProc {
           throw new Error(`agent exited early (${String(c)}): ${JSON.stringify(lines.slice(from))}`);
         }),
       ]);
+      rmSync(tokenFile, { force: true });
       const fatal = lines.slice(from).find((l) => l.level === 'fatal');
       if (fatal) throw new Error(`agent failed: ${JSON.stringify(fatal)}`);
     },

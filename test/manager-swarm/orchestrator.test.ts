@@ -45,7 +45,7 @@ t.test('no suitable node: pending with Docker\'s message and explanation', async
 });
 
 t.test('constraints: parsing and matching like swarmkit', async (t) => {
-  const facts = { id: 'abc', hostname: 'Worker-1', role: 'worker', os: 'linux', arch: 'x86_64', labels: { zone: 'A', 'x.y': '1' } };
+  const facts = { id: 'abc', hostname: 'Worker-1', role: 'worker', os: 'linux', arch: 'x86_64', labels: { zone: 'A', 'x.y': '1' }, engineLabels: { disk: 'SSD', zone: 'b' } };
   const ok = (c: string[]): boolean => nodeMatches(parseConstraints(c), facts);
   t.ok(ok(['node.id==abc']));
   t.ok(ok(['node.hostname==worker-1']), 'values compare case-insensitively');
@@ -54,7 +54,12 @@ t.test('constraints: parsing and matching like swarmkit', async (t) => {
   t.notOk(ok(['node.labels.ZONE==a']), 'label keys are case-sensitive');
   t.ok(ok(['node.labels.missing!=x']), 'a missing label is the empty value');
   t.notOk(ok(['node.role==manager']));
-  t.notOk(ok(['engine.labels.x==1']), 'unknown keys match no node');
+  t.ok(ok(['engine.labels.disk==ssd']), 'engine labels: what the node reported');
+  t.ok(ok(['ENGINE.LABELS.disk==ssd']), 'the prefix is case-insensitive');
+  t.notOk(ok(['node.labels.disk==ssd']), 'engine labels are not node labels');
+  t.notOk(ok(['engine.labels.zone==a']), 'node labels are not engine labels');
+  t.ok(ok(['engine.labels.constructor!=x', 'node.labels.constructor!=x']), 'only own labels count (a missing one is empty)');
+  t.notOk(ok(['node.ip==1.2.3.4']), 'unknown keys match no node');
   t.throws(() => parseConstraints(['node.id']), { message: 'constraint expects one operator from ==, !=' });
   t.throws(() => parseConstraints(['no de==x']), { message: "key 'no de' is invalid" });
   t.throws(() => parseConstraints(['node.id==a>b']), { message: "value 'a>b' is invalid" });

@@ -78,8 +78,13 @@ t.test('a worker certificate gets 403 on the control API', async (t) => {
     t.equal(r.status, 403, path);
     t.match(JSON.parse(r.body ?? '{}'), { message: /permission denied: a worker certificate/ });
   }
+  // A manager certificate of another node ID (as the manager join token minted before such joins were refused).
   const mgr = await issueWithNewKey(cluster.ca, { role: 'manager', nodeId: 'manager2' });
-  t.equal((await get('/secrets', { cert: mgr.certPem, key: mgr.keyPem })).status, 200, 'manager certificates pass');
+  for (const path of ['/secrets', '/swarm', '/swarm/unlockkey']) {
+    const r = await get(path, { cert: mgr.certPem, key: mgr.keyPem });
+    t.equal(r.status, 403, `another manager certificate: ${path}`);
+    t.match(JSON.parse(r.body ?? '{}'), { message: /permission denied: a manager certificate of another node \(manager2\)/ });
+  }
 });
 
 t.test('a revoked certificate gets no connection', async (t) => {

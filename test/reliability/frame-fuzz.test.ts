@@ -22,7 +22,7 @@ import { BIN, forceUnmount } from '../helpers/agent.js';
 import { Rng, fuzzSeed, junkString, junkValue } from '../helpers/fuzz.js';
 import { createLogger } from '../../shared/log.js';
 import { encodeFrame, decodeFrame, type TaskAssignment, type ManagerMessage } from '../../shared/protocol.js';
-import { joinCluster, checkManagerCert } from '../../agent/session/join.js';
+import { joinCluster, managerCertCheck } from '../../agent/session/join.js';
 import { ManagerSession } from '../../agent/session/session.js';
 import { ClusterCA, issueWithNewKey } from '../../manager/pki/ca.js';
 
@@ -84,7 +84,7 @@ if (process.getuid?.() !== 0) {
         cert: idA.certPem,
         key: idA.keyPem,
         ca: [idA.caPem],
-        checkServerIdentity: checkManagerCert as never,
+        checkServerIdentity: managerCertCheck(undefined) as never,
         perMessageDeflate: false,
       });
       w.on('close', (code) => closeCodes.set(code, (closeCodes.get(code) ?? 0) + 1));
