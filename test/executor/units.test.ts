@@ -59,7 +59,7 @@ t.test('launcher arguments are positional words, in order', async (t) => {
     argv: ['sh', '-c', 'echo "$A"'],
   });
   t.same(a, [
-    '/m/t', '/w d', '1', '2',
+    '/m/t', '/w d', '1', '2', '-all',
     'overlay', '/etc', '2', 'a b', 'c',
     'touch', '/etc/$(x)',
     'need-dir', '/etc', '/etc/$(x)',
