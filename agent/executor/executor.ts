@@ -128,7 +128,7 @@ export class Executor extends EventEmitter {
         throw new TaskSpecError('a task with secrets needs its secrets folder (secretsDir)');
       }
       plan = spec.secretsDir === undefined
-        ? { secretsDir: '', ops: [{ op: 'hide-all', fstype: FS_TYPE } as const] }
+        ? { secretsDir: '', ops: [{ op: 'hide-all', fstype: FS_TYPE, except: '' } as const] }
         : await this.planOneAtATime(() => planMounts({ secretsDir: spec.secretsDir!, secretMounts, absoluteMounts }));
     } catch (err) {
       const text = err instanceof TaskSpecError ? err.message : `preparing the task failed: ${(err as Error).message}`;

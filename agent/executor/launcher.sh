@@ -34,6 +34,14 @@ is_bound() {
   return 1
 }
 fail() { printf 'error %s\n' "$*" >&3; exit 125; }
+# Unmounts what is at $1. Only a FUSE file system still showing there is an error: another agent's mount may have
+# gone since the plan was made, and one that an overlay covers (listed, but not at the path any more) is out of reach.
+hide() {
+  local out
+  if ! out=$(umount -c -l "$1" 2>&1) && [[ "$(stat -f -c %T -- "$1" 2>/dev/null)" == fuse* ]]; then
+    fail "hiding the secrets mount \"$1\" inside the task: $(printf '%s' "$out" | tr '\n' ' ')"
+  fi
+}
 m() { ctx=$1; shift; out=$("$@" 2>&1) || fail "$ctx: $(printf '%s' "$out" | tr '\n' ' ')"; }
 S=$1 DIR=$2 U=$3 G=$4 CAPS=$5
 shift 5
@@ -87,20 +95,17 @@ while [ $# -gt 0 ]; do
     shift 2 ;;
   hide-all)
     # Every mount of this type that the namespace got from the host (read here, not when the plan was made, so
-    # that one mounted meanwhile is not missed), except this task's own binds and what they cover.
+    # that one mounted meanwhile is not missed), except the one holding the task's folder ($2) and this task's
+    # own binds and what they cover.
     while IFS= read -r raw; do
       mp=$(printf '%b' "$raw")
+      [ "$mp" = "$2" ] && continue
       is_bound "$mp" && continue
-      if ! out=$(umount -c -l "$mp" 2>&1) && mountpoint -q -- "$mp"; then
-        fail "hiding the secrets mount \"$mp\" inside the task: $(printf '%s' "$out" | tr '\n' ' ')"
-      fi
+      hide "$mp"
     done < <(findmnt -rn -t "$1" -o TARGET)
-    shift ;;
+    shift 2 ;;
   hide)
-    # Another agent's mount may have gone since the plan was made: only one that is still there is an error.
-    if ! out=$(umount -c -l "$1" 2>&1) && mountpoint -q -- "$1"; then
-      fail "hiding the secrets mount \"$1\" inside the task: $(printf '%s' "$out" | tr '\n' ' ')"
-    fi
+    hide "$1"
     shift ;;
   sysfs)
     # /sys read-only (as Docker's), bound without what the host mounted below it (fusectl, whose abort files would

@@ -58,8 +58,8 @@ export type LauncherOp =
   /** source: path relative to the secrets folder, "." for the folder itself. */
   | { op: 'bind'; source: string; target: string }
   | { op: 'hide'; mount: string }
-  /** Unmount, inside the namespace, every mount of this file system type but the task's own binds. */
-  | { op: 'hide-all'; fstype: string }
+  /** Unmount, inside the namespace, every mount of this file system type but the one at except ("" for none). */
+  | { op: 'hide-all'; fstype: string; except: string }
   /** A fresh read-only sysfs on /sys. */
   | { op: 'sysfs' }
   /** An empty read-only tmpfs on a folder, /dev/null on a file (skipped when missing). */
@@ -98,7 +98,7 @@ export function launcherArgs(a: LaunchArgs): string[] {
         out.push(o.op, o.mount);
         break;
       case 'hide-all':
-        out.push(o.op, o.fstype);
+        out.push(o.op, o.fstype, o.except);
         break;
       case 'sysfs':
         out.push(o.op);
