@@ -91,7 +91,7 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
   const tree = new SecretTree({ rootMode: ROOT_ONLY_MODE });
   const fs = new SecretFs({ mountPoint, tree, log });
   await fs.mount();
-  const executor = new Executor({ logger: log.child({ part: 'executor' }) });
+  const executor = new Executor({ logger: log.child({ part: 'executor' }), hiddenPaths: [resolve(opts.stateDir)] });
   const objects = new Map<string, { version: number; data: Buffer }>();
   const tasks = new Map<string, LocalTask>();
   let session: ManagerSession | null = null;

@@ -22,6 +22,11 @@ export interface ExecutorOptions {
   logger?: Logger;
   /** Bytes of stdout and of stderr kept per task (default 8 KiB each). */
   tailBytes?: number;
+  /**
+   * Folders every task sees empty (an empty read-only tmpfs over them): the agent's state dir, with its node key
+   * and control socket, which a root task (CAP_DAC_OVERRIDE) could otherwise read or connect to.
+   */
+  hiddenPaths?: string[];
 }
 
 export interface ExecResult {
@@ -78,12 +83,14 @@ export class Executor extends EventEmitter {
   private readonly log: Logger;
   private readonly tailBytes: number;
   private readonly tools: Tools;
+  private readonly hiddenPaths: string[];
 
   constructor(opts: ExecutorOptions = {}) {
     super();
     this.log = opts.logger ?? createLogger('executor');
     this.tailBytes = opts.tailBytes ?? 8192;
     this.tools = findTools();
+    this.hiddenPaths = (opts.hiddenPaths ?? []).map((p) => absolutePath('hidden path', p));
   }
 
   /**
@@ -154,7 +161,7 @@ export class Executor extends EventEmitter {
 
   private launch(task: Task, argv: string[], secretsDir: string, ops: Parameters<typeof launcherArgs>[0]['ops']): Promise<TaskStatus> {
     const id = task.spec.id;
-    const allOps = [...ops, ...containerViewOps()];
+    const allOps = [...ops, ...containerViewOps(), ...this.hiddenPaths.map((path) => ({ op: 'mask' as const, path }))];
     const args = launcherArgs({ secretsDir, dir: task.dir, uid: task.identity!.uid, gid: task.identity!.gid, ops: allOps, env: task.env, argv });
     // Explicit stdio: only these four fds reach the launcher (libuv opens everything else close-on-exec, /dev/fuse
     // included), and the launcher closes every fd above 2 before the exec. detached: its own process group, so that a
