@@ -11,7 +11,8 @@ import { FS_TYPE } from '../fs/mount.js';
 import { containerViewOps, launcherArgs, launcherScript, privilegeDrop } from './launcher.js';
 import { planMounts } from './mount-plan.js';
 import {
-  DEFAULT_PATH, DEFAULT_STOP_GRACE_MS, FINAL_STATES, TaskSpecError, absolutePath, parseUser, taskArgv, taskEnv,
+  DEFAULT_PATH, DEFAULT_STOP_GRACE_MS, FINAL_STATES, TaskSpecError, absolutePath, checkHostname, parseUser, taskArgv,
+  taskEnv,
   type Identity, type TaskSpec, wantsSecretsBind, type TaskState, type TaskStatus,
 } from './spec.js';
 import { TailBuffer } from './tail-buffer.js';
@@ -129,6 +130,7 @@ export class Executor extends EventEmitter {
       task.env = taskEnv(spec);
       task.identity = parseUser(spec.user);
       task.dir = spec.dir ? absolutePath('working folder', spec.dir) : '/';
+      if (spec.hostname !== undefined) checkHostname(spec.hostname);
       const secretMounts = wantsSecretsBind(spec);
       const absoluteMounts = spec.absoluteMounts ?? [];
       if (spec.secretsDir === undefined && (secretMounts || absoluteMounts.length > 0)) {
@@ -161,7 +163,9 @@ export class Executor extends EventEmitter {
 
   private launch(task: Task, argv: string[], secretsDir: string, ops: Parameters<typeof launcherArgs>[0]['ops']): Promise<TaskStatus> {
     const id = task.spec.id;
-    const allOps = [...ops, ...containerViewOps(), ...this.hiddenPaths.map((path) => ({ op: 'mask' as const, path }))];
+    const allOps = [
+      ...(task.spec.hostname !== undefined ? [{ op: 'hostname' as const, name: task.spec.hostname }] : []),
+      ...ops, ...containerViewOps(), ...this.hiddenPaths.map((path) => ({ op: 'mask' as const, path }))];
     const args = launcherArgs({ secretsDir, dir: task.dir, uid: task.identity!.uid, gid: task.identity!.gid, ops: allOps, env: task.env, argv });
     // Explicit stdio: only these four fds reach the launcher (libuv opens everything else close-on-exec, /dev/fuse
     // included), and the launcher closes every fd above 2 before the exec. detached: its own process group, so that a
@@ -441,4 +445,3 @@ function signal(pid: number, sig: NodeJS.Signals): void {
     /* already gone */
   }
 }
-

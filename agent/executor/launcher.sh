@@ -127,6 +127,10 @@ while [ $# -gt 0 ]; do
       m "making \"$1\" read-only" mount -o remount,bind,ro,nosuid,nodev,noexec "$1"
     fi
     shift ;;
+  hostname)
+    # Its own UTS namespace: the host's name is untouched. Before /proc/sys is made read-only.
+    printf '%s' "$1" > /proc/sys/kernel/hostname 2>/dev/null || fail "setting the task's hostname \"$1\""
+    shift ;;
   exec)
     break ;;
   *)

@@ -64,7 +64,9 @@ export type LauncherOp =
   | { op: 'sysfs' }
   /** An empty read-only tmpfs on a folder, /dev/null on a file (skipped when missing). */
   | { op: 'mask'; path: string }
-  | { op: 'readonly'; path: string };
+  | { op: 'readonly'; path: string }
+  /** The hostname in the task's own UTS namespace. */
+  | { op: 'hostname'; name: string };
 
 export interface LaunchArgs {
   secretsDir: string;
@@ -106,6 +108,9 @@ export function launcherArgs(a: LaunchArgs): string[] {
       case 'mask':
       case 'readonly':
         out.push(o.op, o.path);
+        break;
+      case 'hostname':
+        out.push(o.op, o.name);
         break;
     }
   }

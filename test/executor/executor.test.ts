@@ -119,6 +119,19 @@ t.test('executor: tasks in private mount namespaces on a real secrets mount', fu
     t.same(te.states('nocmd'), ['preparing', 'rejected']);
   });
 
+  await t.test('its own UTS namespace: the hostname given, the host\'s untouched; its own PID namespace', async (t) => {
+    const host = execFileSync('uname', ['-n'], { encoding: 'utf8' }).trim();
+    const s = await te.run({ id: 'uts', command: ['sh', '-c', 'uname -n; echo "pid=$$"; ls /proc | grep -c "^[0-9]"'], secretsDir: web, hostname: 'web-1.task' });
+    t.equal(s.state, 'complete', String(s.err));
+    const [name, pid] = te.ex.output('uts')!.stdout.toString().split('\n');
+    t.equal(name, 'web-1.task');
+    t.match(pid, /^pid=\d$/, 'a small pid: its own PID namespace (1 is its launcher)');
+    t.equal(execFileSync('uname', ['-n'], { encoding: 'utf8' }).trim(), host, "the host's hostname is unchanged");
+    const bad = await te.run({ id: 'uts-bad', command: ['true'], secretsDir: web, hostname: 'a b' });
+    t.equal(bad.state, 'rejected');
+    t.match(bad.err, /^invalid hostname "a b"/);
+  });
+
   await t.test('env, dir and user are applied, and nothing else leaks into the environment', async (t) => {
     const s = await te.run({
       id: 'envdir',

@@ -14,6 +14,7 @@ import { fuseSkipReason, runsecretsArgv } from '../helpers/env.js';
 import { startManager, request, waitFor, BIN } from '../helpers/manager.js';
 import { managedAgent } from '../helpers/managed-agent.js';
 import { createSecret, createService, runningTask, serviceSpec, tasksOf } from '../helpers/cluster-ops.js';
+import { askExecTarget } from '../../cli/task/agent-control.js';
 import { DOCKER_DEFAULT_CAPS } from '../../agent/executor/launcher.js';
 
 /** Docker's 14 default capabilities as the kernel's bit mask (CapEff in /proc/PID/status). */
@@ -88,8 +89,8 @@ if (skip) {
       `mount -o remount,rw ${a.mount} 2>/dev/null; echo "remount-mount=$?"`,
       'echo "kcore=$(head -c 64 /proc/kcore 2>/dev/null | wc -c)"',
       'echo "keys=$(cat /proc/keys 2>/dev/null | wc -c)"',
-      '(echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null; echo "proc-sys-write=$?"',
-      '(echo x > /sys/kernel/uevent_helper) 2>/dev/null; echo "sys-write=$?"',
+      'echo "proc-sys-write=$( (echo 3 > /proc/sys/vm/drop_caches) 2>&1 | tr -d "\\n")"',
+      'echo "sys-write=$( (echo x > /sys/kernel/uevent_helper) 2>&1 | tr -d "\\n")"',
       'echo "fusectl=$(ls /sys/fs/fuse/connections 2>/dev/null | wc -l)"',
       `echo "state-dir=$(ls -A ${a.stateDir} 2>&1 | wc -w)"`,
       'echo "own-after=$(cat /run/secrets/root_pw)"',
@@ -122,8 +123,9 @@ if (skip) {
       for (const k of ['umount', 'umount-lazy', 'remount-rw', 'remount-mount']) t.not(field(r, k), '0', `${k} of its secrets fails`);
       t.equal(field(r, 'kcore'), '0', '/proc/kcore is masked (reads empty)');
       t.equal(field(r, 'keys'), '0', '/proc/keys is masked');
-      t.not(field(r, 'proc-sys-write'), '0', '/proc/sys is read-only');
-      t.not(field(r, 'sys-write'), '0', '/sys is read-only');
+      // (uid 0 may write these without any capability: only the read-only mount stops it)
+      t.match(field(r, 'proc-sys-write'), /Read-only file system/, '/proc/sys is read-only');
+      t.match(field(r, 'sys-write'), /Read-only file system/, '/sys is read-only');
       t.equal(field(r, 'fusectl'), '0', "the FUSE control files (abort) are not in the task's /sys");
       t.equal(field(r, 'state-dir'), '0', "the agent's state dir (node key, control socket) is empty inside the task");
       t.equal(field(r, 'own-after'), values.get('root_pw'), 'its secret is still there after the attempts');
@@ -148,6 +150,13 @@ if (skip) {
       t.not(cat.status, 0, `cat MOUNT/<task ID>/file fails (${cat.stderr.trim()})`);
       t.notOk(cat.stdout.includes(values.get('victim_a_pw')!), 'no bytes');
       t.equal(readFileSync(join(a.mount, victimA.ID, 'victim_a_pw'), 'utf8'), values.get('victim_a_pw'), 'root (the agent) still reads it');
+      // Not closed here (as with Docker): a host process of the task's own uid passes ptrace's checks for the task's
+      // processes and so reaches /proc/PID/root. Reported as a figure, for the threat model.
+      const { pid } = await askExecTarget(a.socket, victimA.ID);
+      {
+        const via = as1000(['cat', `/proc/${pid}/root/run/secrets/victim_a_pw`]);
+        t.comment(`figure task-isolation.same-uid-host-user-proc-root: ${via.stdout.includes(values.get('victim_a_pw')!) ? 'READ (not closed: same uid)' : `denied (${via.stderr.trim()})`}`);
+      }
     });
 
     await t.test('task exec does not pass the caller\'s open descriptors into the task', async (t) => {
