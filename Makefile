@@ -24,6 +24,8 @@ $(STAMP): package.json package-lock.json
 build: setup
 	@rm -rf dist
 	npx tsc -p tsconfig.json
+	@# the task launcher is a bash script, found next to its module (agent/executor/launcher.ts finds the source one too)
+	cp agent/executor/launcher.sh dist/agent/executor/launcher.sh
 
 # tap only transpiles tests; type-check them (strict, like the product) before running them.
 typecheck: build

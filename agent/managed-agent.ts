@@ -5,11 +5,12 @@
 // the API's task IDs name. A task's files are put in place and published before it starts; a secrets-only
 // update rewrites them in place (setTask again, no restart); a stop or removal stops the process, then removes
 // the folder (bytes zeroed). While the manager is away nothing changes here: tasks keep running with their files.
-import { join, normalize, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
 import { taskFolderName, type FileRef, type TaskAssignment } from '../shared/protocol.js';
-import { SecretTree, type FileSpec } from './secretstore/tree.js';
+import { fileTargetProblem } from '../shared/file-target.js';
+import { ROOT_ONLY_MODE, SecretTree, type FileSpec } from './secretstore/tree.js';
 import { ownedCopy } from './secretstore/bytes.js';
 import { SecretFs } from './fs/secret-fs.js';
 import { clearStaleMount } from './fs/stale-mount.js';
@@ -54,11 +55,19 @@ export interface ManagedAgent {
   stop(): Promise<void>;
 }
 
-/** The path of a file reference inside the task folder (absolute targets go under ABSOLUTE_DIR). */
+/** The path of a file reference inside the task folder (absolute targets go under ABSOLUTE_DIR), or null. */
 function treePath(f: FileRef): string | null {
-  const rel = f.target.startsWith('/') ? `${ABSOLUTE_DIR}${normalize(f.target)}` : normalize(f.target);
-  if (rel.startsWith('/') || rel.split('/').some((p) => p === '..' || p === '' || p === '.')) return null;
-  return rel;
+  if (fileTargetProblem(f.kind, f.target) !== null) return null;
+  return f.target.startsWith('/') ? `${ABSOLUTE_DIR}${f.target}` : f.target;
+}
+
+/** Why one of the task's files cannot be placed (its target's shape), or null. */
+function filesProblem(a: TaskAssignment): string | null {
+  for (const f of a.files) {
+    const problem = fileTargetProblem(f.kind, f.target);
+    if (problem) return problem;
+  }
+  return null;
 }
 
 export async function startManagedAgent(opts: ManagedAgentOptions): Promise<ManagedAgent> {
@@ -80,10 +89,10 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
   const records = new TaskRecords(opts.stateDir);
   const diedWithAgent = new Set(records.ids());
   await records.killPreviousLife(log);
-  const tree = new SecretTree();
+  const tree = new SecretTree({ rootMode: ROOT_ONLY_MODE });
   const fs = new SecretFs({ mountPoint, tree, log });
   await fs.mount();
-  const executor = new Executor({ logger: log.child({ part: 'executor' }) });
+  const executor = new Executor({ logger: log.child({ part: 'executor' }), hiddenPaths: [resolve(opts.stateDir)] });
   const objects = new Map<string, { version: number; data: Buffer }>();
   const tasks = new Map<string, LocalTask>();
   let session: ManagerSession | null = null;
@@ -122,8 +131,9 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     for (const f of t.a.files) {
       const obj = objects.get(`${f.kind}/${f.id}`);
       const target = treePath(f);
-      if (!obj || !target) {
-        log.warn({ task: t.a.id, kind: f.kind, id: f.id }, obj ? 'invalid file target: skipped' : 'referenced object not received: skipped');
+      if (!target) continue; // the task is rejected for it (filesProblem) before it starts
+      if (!obj) {
+        log.warn({ task: t.a.id, kind: f.kind, id: f.id }, 'referenced object not received: skipped');
         continue;
       }
       files.push({ target, data: ownedCopy(obj.data), uid: f.uid, gid: f.gid, mode: f.mode });
@@ -229,6 +239,16 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
       if (t.finished || t.removed) continue;
       if (!t.started && diedWithAgent.has(t.a.id)) {
         failDiedWithAgent(t);
+        continue;
+      }
+      const problem = t.started ? null : filesProblem(t.a);
+      if (problem) {
+        // A task never runs without a file it was given: rejected with the reason, which `service ps` shows.
+        t.started = true;
+        t.finished = true;
+        t.last = { id: t.a.id, state: 'rejected', message: 'rejected', err: problem, timestamp: new Date().toISOString() };
+        report(t.last);
+        log.warn({ task: t.a.id, err: problem }, 'task rejected: a file cannot be placed');
         continue;
       }
       await applyFiles(t); // files first, published: the task finds them from its first instruction

@@ -1,8 +1,9 @@
-// The agent's control socket: a root-only Unix socket (0600, in the 0700 state dir) that answers the local
+// The agent's control socket: a root-only Unix socket (0600 from its first moment, in the 0700 state dir) that answers the local
 // `runsecrets task exec` (see protocol.ts). A socket left by a killed agent is replaced at start; one that still
 // answers means another agent uses this state dir, and we refuse to take it over. Removed on close.
 import net from 'node:net';
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import { CONTROL_VERSION, MAX_REQUEST_BYTES, type ControlAnswer, type ExecTarget } from './protocol.js';
@@ -105,15 +106,27 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     sock.once('close', () => conns.delete(sock));
     handle(sock, o);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.path, () => {
-      server.off('error', reject);
-      resolve();
+  // Root only: whoever reaches it learns task pids and environments. The socket is made in a fresh 0700 folder,
+  // made 0600 there, and only then renamed into place, so that it is never reachable with a wider mode, whatever
+  // folder the path is in (a connection goes by the socket's inode, which the rename keeps).
+  const privateDir = mkdtempSync(join(dirname(o.path), '.agent-sock-'));
+  const bound = join(privateDir, 's');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(bound, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
-  // Root only (the state dir is 0700 too): whoever reaches it learns task pids and environments.
-  chmodSync(o.path, 0o600);
+    chmodSync(bound, 0o600);
+    renameSync(bound, o.path);
+  } catch (err) {
+    server.close();
+    throw new Error(`cannot create the control socket ${o.path}: ${errorMessage(err)}`);
+  } finally {
+    rmSync(privateDir, { recursive: true, force: true });
+  }
   const ino = lstatSync(o.path).ino;
   server.on('error', (err) => o.log.error({ err: errorMessage(err), socket: o.path }, 'control socket error'));
   o.log.info({ socket: o.path }, 'control socket listening');

@@ -8,10 +8,11 @@ import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { createLogger, type Logger } from '../../shared/log.js';
 import { FS_TYPE } from '../fs/mount.js';
-import { LAUNCHER_SCRIPT, launcherArgs } from './launcher.js';
+import { containerViewOps, launcherArgs, launcherScript, privilegeDrop } from './launcher.js';
 import { planMounts } from './mount-plan.js';
 import {
-  DEFAULT_PATH, DEFAULT_STOP_GRACE_MS, FINAL_STATES, TaskSpecError, absolutePath, parseUser, taskArgv, taskEnv,
+  DEFAULT_PATH, DEFAULT_STOP_GRACE_MS, FINAL_STATES, TaskSpecError, absolutePath, checkHostname, parseUser, taskArgv,
+  taskEnv,
   type Identity, type TaskSpec, wantsSecretsBind, type TaskState, type TaskStatus,
 } from './spec.js';
 import { TailBuffer } from './tail-buffer.js';
@@ -22,6 +23,11 @@ export interface ExecutorOptions {
   logger?: Logger;
   /** Bytes of stdout and of stderr kept per task (default 8 KiB each). */
   tailBytes?: number;
+  /**
+   * Folders every task sees empty (an empty read-only tmpfs over them): the agent's state dir, with its node key
+   * and control socket, which a root task (CAP_DAC_OVERRIDE) could otherwise read or connect to.
+   */
+  hiddenPaths?: string[];
 }
 
 export interface ExecResult {
@@ -45,7 +51,10 @@ interface Task {
   env: string[];
   dir: string;
   status: TaskStatus;
+  /** unshare, the launcher's parent outside the task's PID namespace: leads the task's process group and session. */
   child?: ChildProcess;
+  /** The task's own main process (host pid), once the launcher (its PID 1) has started it. */
+  taskPid?: number;
   stdout: TailBuffer;
   stderr: TailBuffer;
   stopRequested: boolean;
@@ -75,12 +84,14 @@ export class Executor extends EventEmitter {
   private readonly log: Logger;
   private readonly tailBytes: number;
   private readonly tools: Tools;
+  private readonly hiddenPaths: string[];
 
   constructor(opts: ExecutorOptions = {}) {
     super();
     this.log = opts.logger ?? createLogger('executor');
     this.tailBytes = opts.tailBytes ?? 8192;
     this.tools = findTools();
+    this.hiddenPaths = (opts.hiddenPaths ?? []).map((p) => absolutePath('hidden path', p));
   }
 
   /**
@@ -119,13 +130,14 @@ export class Executor extends EventEmitter {
       task.env = taskEnv(spec);
       task.identity = parseUser(spec.user);
       task.dir = spec.dir ? absolutePath('working folder', spec.dir) : '/';
+      if (spec.hostname !== undefined) checkHostname(spec.hostname);
       const secretMounts = wantsSecretsBind(spec);
       const absoluteMounts = spec.absoluteMounts ?? [];
       if (spec.secretsDir === undefined && (secretMounts || absoluteMounts.length > 0)) {
         throw new TaskSpecError('a task with secrets needs its secrets folder (secretsDir)');
       }
       plan = spec.secretsDir === undefined
-        ? { secretsDir: '', ops: [{ op: 'hide-all', fstype: FS_TYPE } as const] }
+        ? { secretsDir: '', ops: [{ op: 'hide-all', fstype: FS_TYPE, except: '' } as const] }
         : await this.planOneAtATime(() => planMounts({ secretsDir: spec.secretsDir!, secretMounts, absoluteMounts }));
     } catch (err) {
       const text = err instanceof TaskSpecError ? err.message : `preparing the task failed: ${(err as Error).message}`;
@@ -151,13 +163,20 @@ export class Executor extends EventEmitter {
 
   private launch(task: Task, argv: string[], secretsDir: string, ops: Parameters<typeof launcherArgs>[0]['ops']): Promise<TaskStatus> {
     const id = task.spec.id;
-    const args = launcherArgs({ secretsDir, dir: task.dir, uid: task.identity!.uid, gid: task.identity!.gid, ops, env: task.env, argv });
+    const allOps = [
+      ...(task.spec.hostname !== undefined ? [{ op: 'hostname' as const, name: task.spec.hostname }] : []),
+      ...ops, ...containerViewOps(), ...this.hiddenPaths.map((path) => ({ op: 'mask' as const, path }))];
+    const args = launcherArgs({ secretsDir, dir: task.dir, uid: task.identity!.uid, gid: task.identity!.gid, ops: allOps, env: task.env, argv });
     // Explicit stdio: only these four fds reach the launcher (libuv opens everything else close-on-exec, /dev/fuse
-    // included), and the launcher closes every fd above 2 before the exec. detached: its own process group, so that a SIGKILL
-    // after the grace period also reaches what the task started.
+    // included), and the launcher closes every fd above 2 before the exec. detached: its own process group, so that a
+    // SIGKILL after the grace period also reaches the launcher, which is PID 1 of the task's PID namespace: when it
+    // dies the kernel kills everything in it. --kill-child: the same when unshare itself is killed.
     const child = spawn(
       this.tools.unshare,
-      ['--mount', '--propagation', 'private', '--', this.tools.bash, '-c', LAUNCHER_SCRIPT, 'rs-launcher', ...args],
+      [
+        '--mount', '--propagation', 'private', '--pid', '--fork', '--kill-child', '--uts', '--ipc', '--',
+        this.tools.bash, '--norc', '--noprofile', launcherScript(), ...args,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: { PATH: DEFAULT_PATH }, cwd: '/', detached: true },
     );
     task.child = child;
@@ -171,7 +190,11 @@ export class Executor extends EventEmitter {
     const statusClosed = new Promise<void>((res) => {
       statusPipe.on('data', (s: string) => {
         statusText += s;
-        if (statusText.startsWith('ok\n') && !execWatch) execWatch = this.watchExec(task, child.pid!, argv);
+        const ok = /^ok (\d+)\n/.exec(statusText);
+        if (ok && !execWatch) {
+          task.taskPid = Number(ok[1]);
+          execWatch = this.watchExec(task, task.taskPid, argv);
+        }
       });
       statusPipe.on('close', () => res());
       statusPipe.on('error', () => res());
@@ -189,13 +212,13 @@ export class Executor extends EventEmitter {
       void statusClosed.then(async () => {
         await Promise.all([execWatch, remains]);
         // A task that ran and ended before the exec was seen still went through running, as in Docker.
-        if (statusText.startsWith('ok\n') && task.status.state === 'starting') this.setState(task, 'running', 'started', undefined, child.pid);
+        if (task.taskPid !== undefined && task.status.state === 'starting') this.setState(task, 'running', 'started', undefined, task.taskPid);
         const exitCode = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
         // For the "cannot run" text below: env's complaint may still be in the pipe (bounded, as something the task
         // started may keep stderr open).
         if (exitCode === 126 || exitCode === 127) await Promise.race([stderrClosed, new Promise((r) => setTimeout(r, 200))]);
         if (task.stopRequested) this.end(task, 'shutdown', 'shutdown', undefined, exitCode);
-        else if (!statusText.startsWith('ok\n')) {
+        else if (task.taskPid === undefined) {
           const why = statusText.startsWith('error ')
             ? statusText.slice(6).trim()
             : `the task's launcher exited with code ${exitCode}${spawnError ? `: ${spawnError.message}` : ''}`;
@@ -214,7 +237,7 @@ export class Executor extends EventEmitter {
   }
 
   /**
-   * "ok" comes from the launcher just before it execs setpriv, which execs env, which execs the task. The task
+   * "ok PID" comes from the launcher's child just before it execs setpriv, which execs env, which execs the task. The task
    * counts as running once that last exec happened, so that its pid, fds and user are the task's own: the process
    * shows the task's argv as its command line, or (for a program that rewrites it) no longer runs one of the
    * launcher's programs. A process that exits first is handled by the exit path.
@@ -250,8 +273,11 @@ export class Executor extends EventEmitter {
     if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       const pid = child.pid;
       const grace = task.spec.stopGracePeriodMs ?? DEFAULT_STOP_GRACE_MS;
-      this.log.info({ task: id, pid, graceMs: grace }, 'stopping task');
-      signal(pid, 'SIGTERM');
+      this.log.info({ task: id, pid: task.taskPid ?? pid, graceMs: grace }, 'stopping task');
+      // SIGTERM to the task's own process (its init would only forward it); one not started yet has nothing to
+      // warn: its launcher is killed, and the kernel takes its PID namespace along.
+      if (task.taskPid !== undefined) signal(task.taskPid, 'SIGTERM');
+      else signal(-pid, 'SIGKILL');
       const timer = setTimeout(() => {
         this.log.info({ task: id, pid }, 'task ignored SIGTERM for its grace period: killing it');
         signal(-pid, 'SIGKILL');
@@ -278,7 +304,7 @@ export class Executor extends EventEmitter {
   exec(id: string, argv: string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const task = this.tasks.get(id);
     if (!task) return Promise.reject(new Error(`no such task: ${id}`));
-    const pid = task.child?.pid;
+    const pid = task.taskPid;
     if (task.status.state !== 'running' || pid === undefined) {
       return Promise.reject(new Error(`task ${id} is not running (state ${task.status.state})`));
     }
@@ -294,8 +320,8 @@ export class Executor extends EventEmitter {
     const child = spawn(
       this.tools.nsenter,
       [
-        `--target=${pid}`, '--mount', `--wd=${task.dir}`, '--',
-        this.tools.setpriv, `--reuid=${who.uid}`, `--regid=${who.gid}`, '--clear-groups', '--',
+        `--target=${pid}`, '--mount', '--pid', '--uts', '--ipc', `--wd=${task.dir}`, '--',
+        ...privilegeDrop(this.tools.setpriv, who),
         this.tools.env, '-i', ...task.env, ...argv,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: DEFAULT_PATH }, cwd: '/' },
@@ -334,7 +360,7 @@ export class Executor extends EventEmitter {
   execTarget(id: string): { pid: number; uid: number; gid: number; dir: string; env: string[] } {
     const task = this.tasks.get(id);
     if (!task) throw new Error(`no such task: ${id}`);
-    const pid = task.child?.pid;
+    const pid = task.taskPid;
     if (task.status.state !== 'running' || pid === undefined || !task.identity) {
       throw new Error(`task ${id} is not running (state ${task.status.state})`);
     }

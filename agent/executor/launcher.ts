@@ -1,115 +1,54 @@
-// The launcher: a fixed bash script, run by `unshare --mount --propagation private`, that sets up the task's mounts
-// inside its new mount namespace and then execs the task as its user (bash rather than sh for `exec {fd}>&-`,
-// which closes descriptors above 9). Every path and word reaches it as a positional argument; nothing is ever
-// interpolated into shell text. The sources of all binds are reached through fd 6, the task's secrets folder opened
-// first, so that no later mount can change what a path like MOUNT/task/file resolves to.
-//
-// Protocol: $1 secrets folder ("" for none), $2 working folder, $3 uid, $4 gid, then operations (see LauncherOp),
-// then "exec", then the task's "K=V" environment and argv (env -i takes the leading K=V words; argv[0] has no "=").
-// fd 3 is a status pipe to the agent: "ok" just before the exec, or "error <text>" and exit 125. It is closed
-// before the exec, as is every other descriptor above 2, so the task holds only fds 0-2.
-//
-// Overlay, to give a missing target file a mount point without touching the host: the parent P is opened (fd 7)
-// before anything covers it; a small tmpfs is mounted on P inside the namespace and holds the overlay's upper and
-// work folders (fd 8); an overlay (lower: the original P through fd 7) is mounted on top, so P shows exactly what it
-// held plus the new empty file, which is created in the tmpfs only. Mounts that lived below P are hidden by the
-// overlay (overlayfs does not cross them), so each is bound again from the original P (fd 7). The upper folder
-// takes P's owner and mode, which the overlay's root shows. Paths through /proc/self/fd need no escaping in mount
-// options and keep reaching what they opened even when it is covered later.
-// (The script is a String.raw template: "$@{" stands for bash's "${", which a template would take for its own.)
-export const LAUNCHER_SCRIPT = String.raw`
-set -u
-bound=()
-# true when $1 is one of this task's bind targets or lies below one (then it is covered, or it is ours)
-is_bound() {
-  local b
-  for b in "$@{bound[@]}"; do
-    [ "$1" = "$b" ] && return 0
-    case $1 in "$b"/*) return 0 ;; esac
-  done
-  return 1
+// The launcher's protocol: launcher.sh (shipped next to this module) runs as PID 1 of each task's namespaces, sets
+// up its mounts and starts it; this module finds the script and turns a launch into its positional arguments.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Identity } from './spec.js';
+
+/**
+ * The script's path: next to this module when run from the sources, or in the sources beside dist/ when run from
+ * a build (tsc does not copy it; `make build` does).
+ */
+export function launcherScript(): string {
+  const candidates = [new URL('./launcher.sh', import.meta.url), new URL('../../../agent/executor/launcher.sh', import.meta.url)];
+  for (const u of candidates) {
+    const p = fileURLToPath(u);
+    if (existsSync(p)) return p;
+  }
+  throw new Error(`the task launcher is missing: looked for ${candidates.map((u) => fileURLToPath(u)).join(' and ')}`);
 }
-fail() { printf 'error %s\n' "$*" >&3; exit 125; }
-m() { ctx=$1; shift; out=$("$@" 2>&1) || fail "$ctx: $(printf '%s' "$out" | tr '\n' ' ')"; }
-S=$1 DIR=$2 U=$3 G=$4
-shift 4
-if [ -n "$S" ]; then
-  [ -d "$S" ] || fail "the task's secrets folder \"$S\" is missing"
-  exec 6<"$S"
-fi
-while [ $# -gt 0 ]; do
-  op=$1
-  shift
-  case $op in
-  need-dir)
-    [ -d "$1" ] || fail "invalid mount target \"$2\": parent folder \"$1\" does not exist"
-    shift 2 ;;
-  overlay)
-    P=$1 k=$2
-    shift 2
-    [ -d "$P" ] || fail "invalid mount target in \"$P\": parent folder \"$P\" does not exist"
-    exec 7<"$P"
-    m "mounting a tmpfs over \"$P\" inside the task" mount -c -t tmpfs -o mode=0700,size=64k rs-task-upper "$P"
-    m "preparing the overlay of \"$P\"" mkdir "$P/u" "$P/w"
-    m "preparing the overlay of \"$P\"" chown --reference=/proc/self/fd/7 "$P/u"
-    m "preparing the overlay of \"$P\"" chmod --reference=/proc/self/fd/7 "$P/u"
-    exec 8<"$P"
-    m "mounting an overlay on \"$P\" inside the task" mount -c -t overlay \
-      -o lowerdir=/proc/self/fd/7,upperdir=/proc/self/fd/8/u,workdir=/proc/self/fd/8/w rs-task-overlay "$P"
-    while [ "$k" -gt 0 ]; do
-      m "binding \"$P/$1\" again over the overlay" mount -c --rbind "/proc/self/fd/7/$1" "$P/$1"
-      shift
-      k=$((k - 1))
-    done
-    exec 7<&- 8<&- ;;
-  touch)
-    m "creating the mount point \"$1\" inside the task" touch -- "$1"
-    shift ;;
-  mkdir)
-    m "creating the mount point \"$1\" inside the task" mkdir -- "$1"
-    shift ;;
-  bind)
-    src=/proc/self/fd/6
-    [ "$1" = . ] || src="$src/$1"
-    [ -e "$src" ] || fail "secret file \"$1\" is missing from the task's secrets folder"
-    [ -e "$2" ] || fail "invalid mount target \"$2\": it does not exist"
-    m "binding \"$2\" read-only" mount -c --bind -o ro,nosuid,nodev "$src" "$2"
-    bound+=("$2")
-    shift 2 ;;
-  hide-all)
-    # Every mount of this type that the namespace got from the host (read here, not when the plan was made, so
-    # that one mounted meanwhile is not missed), except this task's own binds and what they cover.
-    while IFS= read -r raw; do
-      mp=$(printf '%b' "$raw")
-      is_bound "$mp" && continue
-      if ! out=$(umount -c -l "$mp" 2>&1) && mountpoint -q -- "$mp"; then
-        fail "hiding the secrets mount \"$mp\" inside the task: $(printf '%s' "$out" | tr '\n' ' ')"
-      fi
-    done < <(findmnt -rn -t "$1" -o TARGET)
-    shift ;;
-  hide)
-    # Another agent's mount may have gone since the plan was made: only one that is still there is an error.
-    if ! out=$(umount -c -l "$1" 2>&1) && mountpoint -q -- "$1"; then
-      fail "hiding the secrets mount \"$1\" inside the task: $(printf '%s' "$out" | tr '\n' ' ')"
-    fi
-    shift ;;
-  exec)
-    break ;;
-  *)
-    fail "launcher: unknown operation \"$op\"" ;;
-  esac
-done
-cd -- "$DIR" 2>/dev/null || fail "working folder \"$DIR\" does not exist inside the task"
-printf 'ok\n' >&3
-# Close every descriptor above 2, the status pipe included: not only our own, but also any that the agent itself
-# inherited without close-on-exec from whatever started it (libuv only guards the ones it opens).
-cd /proc/self/fd || fail "cannot list the launcher's descriptors"
-for n in *; do
-  if [ "$n" -gt 2 ]; then { exec {n}>&-; } 2>/dev/null; fi
-done
-cd -- "$DIR" || exit 125
-exec setpriv --reuid="$U" --regid="$G" --clear-groups -- env -i "$@"
-`.replaceAll('$@{', '${');
+
+/** Docker's default capability set (moby oci/caps/defaults.go), which a task run as root keeps. */
+export const DOCKER_DEFAULT_CAPS = [
+  'chown', 'dac_override', 'fsetid', 'fowner', 'mknod', 'net_raw', 'setgid', 'setuid', 'setfcap', 'setpcap',
+  'net_bind_service', 'sys_chroot', 'kill', 'audit_write',
+] as const;
+
+/** Docker's masked paths (moby v28: /proc/interrupts included), hidden from every task. */
+export const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/interrupts', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
+  '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+] as const;
+
+/** Docker's read-only paths. */
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'] as const;
+
+/**
+ * setpriv's --bounding-set for a task's user: Docker's set for root, nothing for any other user (who has no
+ * capability anyway; with no_new_privs a setuid or file-capability program cannot give it any either).
+ */
+export function boundingSet(uid: number): string {
+  return uid === 0 ? ['-all', ...DOCKER_DEFAULT_CAPS.map((c) => `+${c}`)].join(',') : '-all';
+}
+
+/** The container-like view every task gets after its own mounts: a read-only /sys, Docker's masks. */
+export function containerViewOps(): LauncherOp[] {
+  return [
+    { op: 'sysfs' },
+    ...MASKED_PATHS.map((path) => ({ op: 'mask' as const, path })),
+    ...READONLY_PATHS.map((path) => ({ op: 'readonly' as const, path })),
+  ];
+}
 
 export type LauncherOp =
   | { op: 'need-dir'; parent: string; target: string }
@@ -119,8 +58,15 @@ export type LauncherOp =
   /** source: path relative to the secrets folder, "." for the folder itself. */
   | { op: 'bind'; source: string; target: string }
   | { op: 'hide'; mount: string }
-  /** Unmount, inside the namespace, every mount of this file system type but the task's own binds. */
-  | { op: 'hide-all'; fstype: string };
+  /** Unmount, inside the namespace, every mount of this file system type but the one at except ("" for none). */
+  | { op: 'hide-all'; fstype: string; except: string }
+  /** A fresh read-only sysfs on /sys. */
+  | { op: 'sysfs' }
+  /** An empty read-only tmpfs on a folder, /dev/null on a file (skipped when missing). */
+  | { op: 'mask'; path: string }
+  | { op: 'readonly'; path: string }
+  /** The hostname in the task's own UTS namespace. */
+  | { op: 'hostname'; name: string };
 
 export interface LaunchArgs {
   secretsDir: string;
@@ -132,9 +78,9 @@ export interface LaunchArgs {
   argv: string[];
 }
 
-/** The positional arguments after `sh -c SCRIPT NAME`. */
+/** The positional arguments after `bash SCRIPT`. */
 export function launcherArgs(a: LaunchArgs): string[] {
-  const out = [a.secretsDir, a.dir, String(a.uid), String(a.gid)];
+  const out = [a.secretsDir, a.dir, String(a.uid), String(a.gid), boundingSet(a.uid)];
   for (const o of a.ops) {
     switch (o.op) {
       case 'need-dir':
@@ -154,10 +100,28 @@ export function launcherArgs(a: LaunchArgs): string[] {
         out.push(o.op, o.mount);
         break;
       case 'hide-all':
-        out.push(o.op, o.fstype);
+        out.push(o.op, o.fstype, o.except);
+        break;
+      case 'sysfs':
+        out.push(o.op);
+        break;
+      case 'mask':
+      case 'readonly':
+        out.push(o.op, o.path);
+        break;
+      case 'hostname':
+        out.push(o.op, o.name);
         break;
     }
   }
   out.push('exec', ...a.env, ...a.argv);
   return out;
+}
+
+/** setpriv's words that start a task's process as who: as the launcher does (Docker's capabilities for root). */
+export function privilegeDrop(setpriv: string, who: Identity): string[] {
+  return [
+    setpriv, `--reuid=${who.uid}`, `--regid=${who.gid}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all',
+    `--bounding-set=${boundingSet(who.uid)}`, '--',
+  ];
 }

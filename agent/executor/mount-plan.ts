@@ -85,6 +85,8 @@ export async function planMounts(input: MountPlanInput, mountsFile?: string): Pr
     throw new TaskSpecError(`the task's secrets folder "${input.secretsDir}" is not reachable: ${(err as Error).message}`);
   }
   const mounts = await readMounts(mountsFile);
+  const own = mountOf(secretsDir, mounts);
+  const ownFuse = own && own.path !== '/' && own.fstype.startsWith('fuse') ? own : undefined;
 
   // Targets below /run/secrets are inside the task's own (read-only) folder once that is bound: they are bound
   // after it, and must exist there. Others are checked on the host, which the namespace starts as a copy of.
@@ -97,6 +99,10 @@ export async function planMounts(input: MountPlanInput, mountsFile?: string): Pr
       throw new TaskSpecError(`invalid mount target "${m.target}": cannot mount a secret over it`);
     }
     if (seen.has(target)) throw new TaskSpecError(`invalid mount target "${target}": used more than once`);
+    // A secrets mount is hidden inside the task (the task's own one after its binds are made, which unmounting it
+    // would take along): no target can live in one.
+    const inside = mounts.find((x) => (x.fstype === FS_TYPE || x === ownFuse) && isUnder(target, x.path, true));
+    if (inside) throw new TaskSpecError(`invalid mount target "${target}": it is inside the secrets mount "${inside.path}"`);
     seen.add(target);
     const srcAbs = isAbsolute(m.source) ? absolutePath('secret source', m.source) : absolutePath('secret source', `${secretsDir}/${m.source}`);
     const norm = absolutePath('secrets folder', input.secretsDir);
@@ -136,7 +142,10 @@ export async function planMounts(input: MountPlanInput, mountsFile?: string): Pr
     }
   }
 
-  const ops: LauncherOp[] = [];
+  // Every other secrets mount is hidden first (every other task's folder, and those of any other agent on this
+  // host), so that nothing placed later is inside one that goes: the launcher unmounts, inside the namespace, every
+  // mount of our file system type but the one that holds the task's folder, the source of its binds.
+  const ops: LauncherOp[] = [{ op: 'hide-all', fstype: FS_TYPE, except: ownFuse?.path ?? '' }];
   const parents = [...overlays.keys()].sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
   for (const parent of parents) {
     ops.push({ op: 'overlay', parent, submounts: topSubmounts(parent, mounts) });
@@ -152,18 +161,14 @@ export async function planMounts(input: MountPlanInput, mountsFile?: string): Pr
     ops.push({ op: 'bind', source: e.source || '.', target: e.target });
   }
 
-  // Hide the secrets mounts (every other task's folder, and those of any other agent on this host) inside the
-  // namespace: the launcher unmounts every mount of our file system type there but the task's own binds (what is
-  // at or below /run/secrets is covered by the task's bind already). The task's own mount containing /run/secrets
-  // is refused, as unmounting it would take the task's bind along.
-  const own = mountOf(secretsDir, mounts);
-  if (own && own.path !== '/' && own.fstype.startsWith('fuse')) {
-    if (input.secretMounts && isUnder(SECRETS_TARGET, own.path)) {
-      throw new TaskSpecError(`the secrets mount "${own.path}" contains ${SECRETS_TARGET}: mount it elsewhere`);
+  // Last, the task's own secrets mount, once its binds are made (what is at or below /run/secrets is covered by the
+  // task's bind already). One containing /run/secrets is refused, as unmounting it would take the task's bind along.
+  if (ownFuse) {
+    if (input.secretMounts && isUnder(SECRETS_TARGET, ownFuse.path)) {
+      throw new TaskSpecError(`the secrets mount "${ownFuse.path}" contains ${SECRETS_TARGET}: mount it elsewhere`);
     }
-    const covered = input.secretMounts && (own.path === SECRETS_TARGET || isUnder(own.path, SECRETS_TARGET));
-    if (own.fstype !== FS_TYPE && !covered) ops.push({ op: 'hide', mount: own.path });
+    const covered = input.secretMounts && (ownFuse.path === SECRETS_TARGET || isUnder(ownFuse.path, SECRETS_TARGET));
+    if (!covered) ops.push({ op: 'hide', mount: ownFuse.path });
   }
-  ops.push({ op: 'hide-all', fstype: FS_TYPE });
   return { secretsDir, ops };
 }

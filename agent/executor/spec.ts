@@ -38,6 +38,8 @@ export interface TaskSpec {
   absoluteMounts?: AbsoluteMount[];
   /** Default 10 s, as Docker. */
   stopGracePeriodMs?: number;
+  /** The task's hostname in its own UTS namespace (Docker's ContainerSpec.Hostname); default: the host's. */
+  hostname?: string;
 }
 
 export interface TaskStatus {
@@ -110,6 +112,14 @@ export function taskEnv(spec: TaskSpec): string[] {
     if (e.includes('\0')) throw new TaskSpecError(`invalid environment variable "${e.slice(0, eq)}": contains a NUL byte`);
   }
   return env.some((e) => e.startsWith('PATH=')) ? [...env] : [...env, `PATH=${DEFAULT_PATH}`];
+}
+
+/** A hostname as the kernel takes it (at most 64 bytes) and as DNS names go: letters, digits, '-', '.'. */
+export function checkHostname(h: string): string {
+  if (!/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,62}[A-Za-z0-9])?$/.test(h)) {
+    throw new TaskSpecError(`invalid hostname "${h}": 1 to 64 letters, digits, '-' or '.', starting and ending with a letter or digit`);
+  }
+  return h;
 }
 
 /** Whether /run/secrets gets the task's folder; relative targets are checked for shape only (the folder has them). */

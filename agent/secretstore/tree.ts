@@ -7,7 +7,13 @@
 import { Content } from './content.js';
 
 export const ROOT_INO = 1;
-export const ROOT_MODE = 0o040711; // others may pass through to their own task folder, not list
+/** Standalone mode: others may pass through to their own task folder (by its path), not list. */
+export const ROOT_MODE = 0o040711;
+/**
+ * Managed mode: root only. Task IDs are visible in every process's mountinfo, and a host user of a task's uid could
+ * otherwise walk into MOUNT/<task ID>/; tasks reach their folder through the bind their launcher made as root.
+ */
+export const ROOT_ONLY_MODE = 0o040700;
 export const TASK_DIR_MODE = 0o040500; // only the task's user may list and enter
 export const DEFAULT_FILE_MODE = 0o444;
 
@@ -56,10 +62,10 @@ export class SecretTree {
   private lastStamp = 0;
   private nextIno = 2; // never reused while mounted (2^53 is out of reach)
 
-  constructor() {
+  constructor(opts: { rootMode?: number } = {}) {
     const now = this.stamp();
     this.nodes.set(ROOT_INO, {
-      ino: ROOT_INO, kind: 'dir', mode: ROOT_MODE, uid: 0, gid: 0, mtimeMs: now, ctimeMs: now,
+      ino: ROOT_INO, kind: 'dir', mode: opts.rootMode ?? ROOT_MODE, uid: 0, gid: 0, mtimeMs: now, ctimeMs: now,
       children: new Map(), nlookup: 1, attached: true,
     });
   }

@@ -2,12 +2,13 @@
 // (control socket) names the task's process, user, folder and environment; we enter its mount namespace ourselves
 // with stdio inherited, so the terminal, stdin, signals and the exit code are the command's own, as with docker.
 import { spawn } from 'node:child_process';
-import { closeSync, constants as fsConstants, openSync, statSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Command } from 'commander';
 import { defaultControlSocket, processStartTime, type ExecTarget } from '../../agent/control/protocol.js';
 import { DEFAULT_PATH, parseUser } from '../../agent/executor/spec.js';
 import { findTools } from '../../agent/executor/tools.js';
+import { privilegeDrop } from '../../agent/executor/launcher.js';
 import { DEFAULT_STATE_DIR } from '../../agent/session/join.js';
 import { errorMessage } from '../../shared/errors.js';
 import { askExecTarget, ExecError } from './agent-control.js';
@@ -21,6 +22,9 @@ interface ExecOpts {
   stateDir: string;
   agentSocket?: string;
 }
+
+// Closes every fd above 2 (listed through the task's /proc, where this shell now is), then runs its arguments.
+const CLOSE_FDS_AND_EXEC = 'for n in /proc/self/fd/*; do n=${n##*/}; if [ "$n" -gt 2 ]; then { exec {n}>&-; } 2>/dev/null; fi; done; exec "$@"';
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
@@ -41,20 +45,26 @@ function extraEnv(list: string[]): string[] {
   return out;
 }
 
+/** The task's namespaces that a command in it joins, in the order of the fds (3, 4, ...) nsenter gets them on. */
+const NAMESPACES = ['mnt', 'pid', 'uts', 'ipc'] as const;
+const NSENTER_FLAG: Record<(typeof NAMESPACES)[number], string> = { mnt: '--mount', pid: '--pid', uts: '--uts', ipc: '--ipc' };
+
 /**
- * Opens the task's mount namespace, checking that the pid is still the task's process before and after (its start
+ * Opens the task's namespaces, checking that the pid is still the task's process before and after (its start
  * time, as the agent saw it): a pid reused by another process is refused, never entered.
  */
-function openTaskNamespace(t: ExecTarget, dir: string): number {
+function openTaskNamespaces(t: ExecTarget, dir: string): number[] {
   const gone = (): ExecError => new ExecError(`task ${t.id} (${t.name}) is not running (its process ${t.pid} is gone)`);
   if (processStartTime(t.pid) !== t.pidStart) throw gone();
-  let fd: number;
+  const fds: number[] = [];
   try {
-    fd = openSync(`/proc/${t.pid}/ns/mnt`, fsConstants.O_RDONLY);
-  } catch (err) {
-    throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? gone() : new ExecError(`cannot open the mount namespace of task ${t.id}: ${errorMessage(err)}`);
-  }
-  try {
+    for (const ns of NAMESPACES) {
+      try {
+        fds.push(openSync(`/proc/${t.pid}/ns/${ns}`, fsConstants.O_RDONLY));
+      } catch (err) {
+        throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? gone() : new ExecError(`cannot open the ${ns} namespace of task ${t.id}: ${errorMessage(err)}`);
+      }
+    }
     if (processStartTime(t.pid) !== t.pidStart) throw gone();
     // /proc/PID/root sees the task's mounts: the folder is checked where the command will run.
     let isDir = false;
@@ -64,10 +74,18 @@ function openTaskNamespace(t: ExecTarget, dir: string): number {
       /* missing */
     }
     if (!isDir) throw new ExecError(`working folder "${dir}" does not exist inside task ${t.id} (${t.name})`, 126);
-    return fd;
+    return fds;
   } catch (err) {
-    closeSync(fd);
+    for (const fd of fds) closeSync(fd);
     throw err;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
   }
 }
 
@@ -88,24 +106,35 @@ function runInTask(t: ExecTarget, argv: string[], o: ExecOpts): Promise<number> 
   if (!dir.startsWith('/')) throw new ExecError(`invalid working folder "${dir}": it must be an absolute path`);
   const env = [...t.env, ...extraEnv(o.env ?? [])];
   const tools = findTools();
-  const nsFd = openTaskNamespace(t, dir);
-  // nsenter enters the namespace held open by fd 3 (the process we checked, whatever the pid means by now); bash
-  // closes that fd so the command does not inherit it, setpriv drops to the user, env sets the task's environment
-  // and folder. Each execs the next: the command keeps the pid nsenter started with.
+  const nsFds = openTaskNamespaces(t, dir);
+  // nsenter enters the namespaces held open by fds 3-6 (the process we checked, whatever the pid means by now) and
+  // forks, so that the command is in the task's PID namespace. bash then closes every descriptor above 2: those fds,
+  // and any that whoever ran us left open without close-on-exec (`exec 200</etc/shadow; runsecrets task exec …`
+  // would otherwise hand that file to the task's user). setpriv starts the user as the task's launcher does
+  // (Docker's capabilities for root, no_new_privs), env sets the task's environment and folder.
   const child = spawn(
     tools.nsenter,
     [
-      '--mount=/proc/self/fd/3', '--',
+      ...NAMESPACES.map((ns, i) => `${NSENTER_FLAG[ns]}=/proc/self/fd/${3 + i}`), '--',
       // --norc: bash reads ~/.bashrc when stdin is a socket (as from node's spawn) unless told not to.
-      tools.bash, '--norc', '--noprofile', '-c', 'exec 3<&-; exec "$@"', 'rs-exec',
-      tools.setpriv, `--reuid=${who.uid}`, `--regid=${who.gid}`, '--clear-groups', '--',
+      tools.bash, '--norc', '--noprofile', '-c', CLOSE_FDS_AND_EXEC, 'rs-exec',
+      ...privilegeDrop(tools.setpriv, who),
       tools.env, '-i', '-C', dir, ...env, ...argv,
     ],
-    { stdio: [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', nsFd], env: { PATH: DEFAULT_PATH }, cwd: '/' },
+    { stdio: [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit', ...nsFds], env: { PATH: DEFAULT_PATH }, cwd: '/' },
   );
-  closeSync(nsFd);
+  for (const fd of nsFds) closeSync(fd);
+  // nsenter forked the command into the task's PID namespace and only waits for it: the signal is the command's.
   const forward = (sig: NodeJS.Signals): void => {
-    child.kill(sig);
+    const inTask = child.pid === undefined ? [] : childrenOf(child.pid);
+    if (inTask.length === 0) child.kill(sig);
+    for (const pid of inTask) {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
   };
   for (const s of FORWARDED) process.on(s, forward);
   return new Promise((resolve, reject) => {

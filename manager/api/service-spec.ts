@@ -5,6 +5,7 @@ import type { ObjectSpec } from './objects.js';
 import { parseConstraints } from '../orchestrator/constraints.js';
 import type { ServiceSpec } from '../orchestrator/types.js';
 import { ApiError, rpcError } from './http.js';
+import { fileTargetProblem } from '../../shared/file-target.js';
 import { decodeObject, decodeStringMap, jsonTypeName } from './decode.js';
 
 const DNS_NAME = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
@@ -94,6 +95,8 @@ function checkRefs(list: Ref[], kind: 'secret' | 'config', hasRuntime: (i: numbe
     if (r.fileName === null && !(kind === 'config' && hasRuntime(i))) throw rpcError('InvalidArgument', `malformed ${kind} reference, no target provided`);
     if (r.fileName === null) return;
     if (r.fileName === '') throw rpcError('InvalidArgument', `malformed file ${kind} reference, invalid target file name provided`);
+    const problem = fileTargetProblem(kind, r.fileName);
+    if (problem) throw rpcError('InvalidArgument', problem);
     const prev = targets.get(r.fileName);
     if (prev !== undefined) throw rpcError('InvalidArgument', `${kind} references '${prev}' and '${r.name}' have a conflicting target: '${r.fileName}'`);
     targets.set(r.fileName, r.name);

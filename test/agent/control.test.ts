@@ -4,7 +4,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { createLogger } from '../../shared/log.js';
@@ -72,6 +72,15 @@ t.test('control socket: protocol, stale socket, live socket kept', async (t) => 
   t.ok(existsSync(path), 'a stale socket is there');
   const s = await startControlServer({ path, log, execTarget });
   t.equal(statSync(path).mode & 0o777, 0o600, 'mode 0600');
+  t.same(readdirSync(dir), ['agent.sock'], 'made in a private folder and renamed into place: nothing else is left');
+  if (process.getuid?.() === 0) {
+    // Even in a folder anyone can enter (a custom --agent-socket), another user cannot connect.
+    chmodSync(dir, 0o777);
+    const probe = spawnSync('setpriv', ['--reuid=1000', '--regid=1000', '--clear-groups', '--', process.execPath, '-e',
+      `require('node:net').connect(${JSON.stringify(path)}).on('connect', () => { console.log('connected'); process.exit(0) }).on('error', (e) => { console.log(e.code); process.exit(0) })`], { encoding: 'utf8' });
+    t.equal(probe.stdout.trim(), 'EACCES', 'uid 1000 cannot connect');
+    chmodSync(dir, 0o700);
+  }
   t.same(await ask(path, '{"v":1,"op":"exec-target","task":"web.1"}\n'), { v: 1, ok: true, target }, 'an answer');
   t.same(await ask(path, '{"v":1,"op":"exec-target","task":"x"}\n'), { v: 1, ok: false, error: 'No such task: x' }, "the lookup's error");
   t.match(await ask(path, '{"v":2,"op":"exec-target","task":"web.1"}\n'), { ok: false, error: /unsupported control protocol version 2 \(this agent speaks 1\)/ });

@@ -10,6 +10,8 @@ import { fuseSkip } from '../helpers/env.js';
 import { startManager, request, haveDocker, childEnv, type ManagerHandle, type CliResult } from '../helpers/manager.js';
 import { managedAgent, stopOrKill } from '../helpers/managed-agent.js';
 import { waitFor } from '../helpers/wait.js';
+import { TASK_NS_ID, pidNsAlive } from '../helpers/task-ns.js';
+import { askExecTarget } from '../../cli/task/agent-control.js';
 
 const skip = fuseSkip();
 
@@ -56,8 +58,9 @@ function asNobody(args: string[]): { code: number | null; stderr: string } {
   return { code: r.status, stderr: r.stderr };
 }
 
-function alive(pid: string | null): boolean {
-  return pid !== null && existsSync(`/proc/${pid}`);
+/** Whether the task whose PID namespace TASK_NS_ID named still runs. */
+function alive(nsId: string | null): boolean {
+  return pidNsAlive(nsId);
 }
 
 /** Destroys the process's established TCP connections to the port (ss -K); true when none is left. */
@@ -111,7 +114,7 @@ t.test('cluster: spread, isolation, swap, revoke, exit, restart policy, docker C
   const rep = out();
   ok(await cli(['secret', 'create', 'rep_pw', '-'], 'replica-secret'), 'secret create');
   ok(await cli(['service', 'create', '--name', 'rep', '--replicas', '4', '--secret', 'rep_pw', '--detach', 'none', '/bin/sh', '-c',
-    `echo $$ > ${rep}/pid.$$.tmp && mv ${rep}/pid.$$.tmp ${rep}/pid.$$; while :; do cat /run/secrets/rep_pw > ${rep}/v.$$.tmp 2>/dev/null || echo GONE > ${rep}/v.$$.tmp; mv ${rep}/v.$$.tmp ${rep}/v.$$; sleep 0.05; done`]), 'service create rep');
+    `${TASK_NS_ID}; echo $i > ${rep}/pid.$i.tmp && mv ${rep}/pid.$i.tmp ${rep}/pid.$i; while :; do cat /run/secrets/rep_pw > ${rep}/v.$i.tmp 2>/dev/null || echo GONE > ${rep}/v.$i.tmp; mv ${rep}/v.$i.tmp ${rep}/v.$i; sleep 0.05; done`]), 'service create rep');
   const repTasks = await running(m, 'rep', 4);
   await t.test('1. replicas spread; each task reads /run/secrets/NAME', async (t) => {
     const perNode = new Map<string, number>();
@@ -156,7 +159,7 @@ t.test('cluster: spread, isolation, swap, revoke, exit, restart policy, docker C
   ok(await cli(['secret', 'create', 'sw_old', '-'], OLD), 'secret create sw_old');
   ok(await cli(['secret', 'create', 'sw_new', '-'], NEW), 'secret create sw_new');
   ok(await cli(['service', 'create', '--name', 'swap', '--constraint', 'node.hostname==agent-b', '--secret', 'source=sw_old,target=same', '--detach', 'none', '/bin/sh', '-c',
-    `echo $$ > ${sw}/pid; while :; do if v=$(cat /run/secrets/same 2>/dev/null); then ` +
+    `${TASK_NS_ID}; echo $i > ${sw}/pid; while :; do if v=$(cat /run/secrets/same 2>/dev/null); then ` +
     `case "$v" in "${OLD}") s=OLD ;; "${NEW}") s=NEW ;; *) s=MIXED; echo "MIXED $(printf %s "$v" | wc -c)" >> ${sw}/bad ;; esac; ` +
     `else s=GONE; [ -f ${sw}/armed ] && echo MISSING >> ${sw}/bad; fi; echo $s > ${sw}/s.tmp; mv ${sw}/s.tmp ${sw}/s; sleep 0.005; done`]), 'service create swap');
   await running(m, 'swap', 1);
@@ -217,18 +220,13 @@ t.test('cluster: spread, isolation, swap, revoke, exit, restart policy, docker C
     const [task] = await running(m, 'redis', 1);
     const mount = mountOf(task!.NodeID, nodes);
     t.equal(read(join(mount, task!.ID, 'my_secret_data')), 'docker-bytes', 'the task folder holds my_secret_data');
-    // The task is `sleep 1d`, a direct child of its agent (unshare, bash, setpriv and env all exec); read through its
-    // root in a child process with a time limit (a synchronous read on some other agent's FUSE mount could block).
-    const agentPid = (task!.NodeID && nodes.get(task!.NodeID) === 'agent-a' ? a : b).proc!.pid!;
-    const seen = await waitFor('the sleep task reading /run/secrets/my_secret_data in its namespace', () => {
-      const kids = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(agentPid)], { encoding: 'utf8', timeout: 3000 }).stdout ?? '';
-      for (const line of kids.split('\n')) {
-        const mm = /^\s*(\d+)\s+sleep 1d$/.exec(line);
-        if (!mm) continue;
-        const r = spawnSync('cat', [`/proc/${mm[1]}/root/run/secrets/my_secret_data`], { encoding: 'utf8', timeout: 3000 });
-        if (r.status === 0) return r.stdout.trim();
-      }
-      return null;
+    // The task's process, as its agent names it for `task exec`; read through its root in a child process with a time
+    // limit (a synchronous read on some other agent's FUSE mount could block).
+    const agent = task!.NodeID && nodes.get(task!.NodeID) === 'agent-a' ? a : b;
+    const seen = await waitFor('the sleep task reading /run/secrets/my_secret_data in its namespace', async () => {
+      const { pid } = await askExecTarget(agent.socket, task!.ID);
+      const r = spawnSync('cat', [`/proc/${pid}/root/run/secrets/my_secret_data`], { encoding: 'utf8', timeout: 3000 });
+      return r.status === 0 ? r.stdout.trim() : null;
     });
     t.equal(seen, 'docker-bytes', '/run/secrets/my_secret_data inside the task');
     const refused = await docker(['secret', 'rm', 'my_secret_data']);

@@ -11,6 +11,7 @@ import { startManager, request, type CliResult } from '../helpers/manager.js';
 import { managedAgent, type ManagedAgentProc } from '../helpers/managed-agent.js';
 import { forceUnmount } from '../helpers/agent.js';
 import { waitFor } from '../helpers/wait.js';
+import { TASK_NS_ID } from '../helpers/task-ns.js';
 
 const reason = fuseSkipReason() || netnsSkipReason();
 if (reason) process.stderr.write(`# SKIP netns e2e: ${reason}\n`);
@@ -64,8 +65,8 @@ t.test('two agents in network namespaces: join, spread, read, grant, revoke, rm'
   ok(await m.cli(['secret', 'create', 'ns_pw', '-'], 'across-the-link'), 'secret create');
   ok(await m.cli(['secret', 'create', 'ns_extra', '-'], 'granted-later'), 'secret create');
   ok(await m.cli(['service', 'create', '--name', 'nsr', '--replicas', '2', '--secret', 'ns_pw', '--detach', 'none', '/bin/sh', '-c',
-    `while :; do for f in ns_pw ns_extra; do cat /run/secrets/$f > ${out}/$f.$$.tmp 2>/dev/null || echo GONE > ${out}/$f.$$.tmp; mv ${out}/$f.$$.tmp ${out}/$f.$$; done; ` +
-    `readlink /proc/self/ns/net > ${out}/net.$$; sleep 0.05; done`]), 'service create');
+    `${TASK_NS_ID}; while :; do for f in ns_pw ns_extra; do cat /run/secrets/$f > ${out}/$f.$i.tmp 2>/dev/null || echo GONE > ${out}/$f.$i.tmp; mv ${out}/$f.$i.tmp ${out}/$f.$i; done; ` +
+    `readlink /proc/self/ns/net > ${out}/net.$i; sleep 0.05; done`]), 'service create');
   const values = (f: string): (string | null)[] => readdirSync(out).filter((x) => new RegExp(`^${f}\\.\\d+$`).test(x)).map((x) => read(join(out, x)));
   await waitFor('2 tasks reading ns_pw', () => values('ns_pw').length === 2 && values('ns_pw').every((v) => v === 'across-the-link') && values('net').length === 2, { timeoutMs: 20_000 });
   const nets = new Set(values('net'));

@@ -11,6 +11,21 @@ import { waitFor } from '../helpers/wait.js';
 const SECRET = Buffer.from([0x73, 0x33, 0x00, 0xff, 0x0a, 0x63, 0x72, 0x33, 0x74, 0x0d]); // binary on purpose
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** The host pid of the process that task (host pid) sees as nsPid: same PID namespace, NSpid ending in nsPid. */
+function hostPid(task: number, nsPid: number): number {
+  const ns = readlinkSync(`/proc/${task}/ns/pid`);
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readlinkSync(`/proc/${name}/ns/pid`) !== ns) continue;
+      const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))![1]!.trim().split(/\s+/);
+      if (Number(nspid[nspid.length - 1]) === nsPid) return Number(name);
+    } catch {
+      /* gone */
+    }
+  }
+  throw new Error(`no process ${nsPid} in the PID namespace of ${task}`);
+}
+
 /** Mount points (with fs type) as a process sees them. */
 function mountsOf(mountinfo: string): Array<{ path: string; fstype: string }> {
   return mountinfo
@@ -102,6 +117,20 @@ t.test('executor: tasks in private mount namespaces on a real secrets mount', fu
     t.equal(s.state, 'rejected');
     t.equal(s.err, 'No command specified');
     t.same(te.states('nocmd'), ['preparing', 'rejected']);
+  });
+
+  await t.test('its own UTS namespace: the hostname given, the host\'s untouched; its own PID namespace', async (t) => {
+    const host = execFileSync('uname', ['-n'], { encoding: 'utf8' }).trim();
+    const s = await te.run({ id: 'uts', command: ['sh', '-c', 'uname -n; echo "pid=$$"; ls /proc | grep -c "^[0-9]"'], secretsDir: web, hostname: 'web-1.task' });
+    t.equal(s.state, 'complete', String(s.err));
+    const [name, , count] = te.ex.output('uts')!.stdout.toString().split('\n');
+    t.equal(name, 'web-1.task');
+    // Its launcher (PID 1), itself, ls and grep: nothing of the host's.
+    t.ok(Number(count) <= 4, `its own PID namespace: ${count} processes in its /proc`);
+    t.equal(execFileSync('uname', ['-n'], { encoding: 'utf8' }).trim(), host, "the host's hostname is unchanged");
+    const bad = await te.run({ id: 'uts-bad', command: ['true'], secretsDir: web, hostname: 'a b' });
+    t.equal(bad.state, 'rejected');
+    t.match(bad.err, /^invalid hostname "a b"/);
   });
 
   await t.test('env, dir and user are applied, and nothing else leaks into the environment', async (t) => {
@@ -265,7 +294,7 @@ t.test('executor: tasks in private mount namespaces on a real secrets mount', fu
     });
     t.equal(r.state, 'running', String(r.err));
     await te.waitOutput('stubborn', 'ready');
-    const child = Number(/ready (\d+)/.exec(te.ex.output('stubborn')!.stdout.toString())![1]);
+    const child = hostPid(r.pid!, Number(/ready (\d+)/.exec(te.ex.output('stubborn')!.stdout.toString())![1]));
     const s = await te.ex.stop('stubborn');
     t.equal(s.state, 'shutdown');
     t.equal(s.exitCode, 137, 'SIGKILL');
@@ -273,8 +302,8 @@ t.test('executor: tasks in private mount namespaces on a real secrets mount', fu
     await waitFor('the background child to be gone', () => !existsSync(`/proc/${child}`) || readFileSync(`/proc/${child}/stat`, 'utf8').split(' ')[2] === 'Z');
   });
 
-  // Docker's tasks have a PID namespace: when the main process ends, the kernel kills the rest. Ours have none, so
-  // the agent does: the group, the session, and whatever else lives in the task's mount namespace.
+  // As Docker's, our tasks have a PID namespace: when the main process ends, its init (the launcher) exits and the
+  // kernel kills the rest; the agent also kills the group, the session, and whatever lives in the mount namespace.
   const gone = (pid: number): boolean => !existsSync(`/proc/${pid}`) || readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
   await t.test('a task that ends takes what it started with it (background job, setsid daemon)', async (t) => {
     for (const how of ['stop', 'exit'] as const) {
@@ -287,8 +316,8 @@ t.test('executor: tasks in private mount namespaces on a real secrets mount', fu
       t.equal(r.state, 'running', String(r.err));
       await te.waitOutput(id, 'daemon');
       const out = te.ex.output(id)!.stdout.toString();
-      const bg = Number(/bg (\d+)/.exec(out)![1]);
-      const daemon = Number(/daemon (\d+)/.exec(out)![1]);
+      const bg = hostPid(r.pid!, Number(/bg (\d+)/.exec(out)![1]));
+      const daemon = hostPid(r.pid!, Number(/daemon (\d+)/.exec(out)![1]));
       await waitFor('the daemon in its own session', () => {
         const f = readFileSync(`/proc/${daemon}/stat`, 'utf8').split(') ')[1]!.split(' ');
         return Number(f[3]) === daemon; // session id = its own pid: setsid ran

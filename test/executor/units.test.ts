@@ -59,7 +59,7 @@ t.test('launcher arguments are positional words, in order', async (t) => {
     argv: ['sh', '-c', 'echo "$A"'],
   });
   t.same(a, [
-    '/m/t', '/w d', '1', '2',
+    '/m/t', '/w d', '1', '2', '-all',
     'overlay', '/etc', '2', 'a b', 'c',
     'touch', '/etc/$(x)',
     'need-dir', '/etc', '/etc/$(x)',
@@ -121,6 +121,7 @@ t.test('mount plan, against a given mount table', async (t) => {
   t.equal(plan.secretsDir, secrets);
   const ops = plan.ops.filter((o) => !(o.op === 'overlay' && o.parent === '/run') && !(o.op === 'mkdir'));
   t.same(ops, [
+    { op: 'hide-all', fstype: 'fuse.runsecrets', except: mnt },
     { op: 'overlay', parent: etc, submounts: ['sub'] },
     { op: 'touch', path: join(etc, 'new') },
     { op: 'need-dir', parent: etc, target: join(etc, 'there') },
@@ -128,7 +129,7 @@ t.test('mount plan, against a given mount table', async (t) => {
     { op: 'need-dir', parent: etc, target: join(etc, 'new') },
     { op: 'bind', source: 'pw', target: join(etc, 'new') },
     { op: 'bind', source: '.', target: '/run/secrets' },
-    { op: 'hide-all', fstype: 'fuse.runsecrets' },
+    { op: 'hide', mount: mnt },
   ]);
 
   const missing = join(root, 'nope', 'x');
