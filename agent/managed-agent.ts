@@ -8,7 +8,7 @@
 import { join, resolve } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
-import { taskFolderName, type FileRef, type TaskAssignment } from '../shared/protocol.js';
+import { clipStatusText, taskFolderName, type FileRef, type TaskAssignment } from '../shared/protocol.js';
 import { fileTargetProblem } from '../shared/file-target.js';
 import { ROOT_ONLY_MODE, SecretTree, type FileSpec } from './secretstore/tree.js';
 import { ownedCopy } from './secretstore/bytes.js';
@@ -98,8 +98,8 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
   let session: ManagerSession | null = null;
 
   const report = (s: TaskStatus): void => {
-    const msg: Parameters<ManagerSession['send']>[0] = { type: 'status', taskId: s.id, state: s.state, message: s.message };
-    if (s.err !== undefined) msg.err = s.err;
+    const msg: Parameters<ManagerSession['send']>[0] = { type: 'status', taskId: s.id, state: s.state, message: clipStatusText(s.message) };
+    if (s.err !== undefined) msg.err = clipStatusText(s.err);
     if (s.exitCode !== undefined) msg.exitCode = s.exitCode;
     session?.send(msg);
   };

@@ -136,6 +136,9 @@ function updateCommand(): Command {
     );
 }
 
+/** A stopping manager exits within this long (connections get CLOSE_GRACE_MS of it to finish). */
+const STOP_DEADLINE_MS = 4_000;
+
 function runCommand(): Command {
   return new Command('run')
     .description('Serve the API on the Unix socket and on TCP with mutual TLS')
@@ -165,6 +168,12 @@ function runCommand(): Command {
             if (stopping) return;
             stopping = true;
             log.info({ signal: sig }, 'stopping');
+            // Whatever hangs (a peer that never closes, a stuck close), the manager exits within the bound: the
+            // store commits before it answers, so nothing acknowledged is lost.
+            setTimeout(() => {
+              log.error({ afterMs: STOP_DEADLINE_MS }, 'stop did not finish in time: exiting');
+              void flushLogs(500).finally(() => process.exit(1));
+            }, STOP_DEADLINE_MS).unref();
             manager
               .stop()
               .catch((err: unknown) => {

@@ -4,8 +4,15 @@
 // agent can copy them straight into Buffers it owns without ever making a string of them.
 
 export const PROTOCOL_VERSION = 1;
-/** A frame larger than this is refused (many tasks times 500 KiB secrets still fit). */
-export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+/**
+ * Each direction has its own frame limit, sized to what that side legitimately sends; the WebSocket layer refuses a
+ * larger frame from its header, before buffering it (ws maxPayload, close 1009).
+ * Agent -> manager: heartbeats and status messages. A status holds a task ID, a state and two texts of at most
+ * MAX_STATUS_TEXT characters (at most 6 bytes each in JSON, as \uXXXX escapes): under 50 KiB.
+ */
+export const MAX_AGENT_FRAME_BYTES = 64 * 1024;
+/** Manager -> agent: assignments carrying their objects' bytes (many tasks times 500 KiB secrets still fit). */
+export const MAX_MANAGER_FRAME_BYTES = 256 * 1024 * 1024;
 
 /** A file a task gets: which object, where, owner and mode. */
 export interface FileRef {
@@ -56,12 +63,17 @@ export class ProtocolError extends Error {
   override name = 'ProtocolError';
 }
 
+/** An agent's message as a frame (no blobs; within the agent direction's limit). */
+export function encodeAgentFrame(msg: AgentMessage): Buffer {
+  return encodeFrame(msg, [], MAX_AGENT_FRAME_BYTES);
+}
+
 /** Encodes a header and blobs into one frame; blob lengths are added to the header as `blobs`. */
-export function encodeFrame(header: ManagerMessage | AgentMessage, blobs: readonly Uint8Array[] = []): Buffer {
+export function encodeFrame(header: ManagerMessage | AgentMessage, blobs: readonly Uint8Array[] = [], limit = MAX_MANAGER_FRAME_BYTES): Buffer {
   const json = Buffer.from(JSON.stringify({ ...header, blobs: blobs.map((b) => b.length) }), 'utf8');
   let total = 4 + json.length;
   for (const b of blobs) total += b.length;
-  if (total > MAX_FRAME_BYTES) throw new ProtocolError(`frame of ${total} bytes exceeds the limit of ${MAX_FRAME_BYTES}`);
+  if (total > limit) throw new ProtocolError(`frame of ${total} bytes exceeds the limit of ${limit}`);
   // alloc (not allocUnsafe): the frame may hold secret bytes, and must not come from Node's shared pool.
   const out = Buffer.alloc(total);
   out.writeUInt32BE(json.length, 0);
@@ -80,7 +92,8 @@ export interface DecodedFrame<M> {
   blobs: Uint8Array[];
 }
 
-/** Decodes a frame; the header's shape is checked by the receiver, the framing here. */
+/** Decodes the framing only (header JSON and blob views): parseAgentMessage / parseManagerMessage give typed
+ * messages; this is for them and for tests that need raw headers. */
 export function decodeFrame<M extends { type: string }>(frame: Uint8Array): DecodedFrame<M> {
   if (frame.length < 4) throw new ProtocolError('frame too short: no header length');
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
@@ -120,81 +133,172 @@ export function taskFolderName(taskId: string): string {
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 /** Status texts longer than this are refused: they end up in the store and in `docker service ps`. */
 export const MAX_STATUS_TEXT = 4096;
+/** A status text as an agent may send it: cut to MAX_STATUS_TEXT characters (the manager refuses longer ones). */
+export function clipStatusText(s: string): string {
+  return s.length <= MAX_STATUS_TEXT ? s : `${s.slice(0, MAX_STATUS_TEXT - 1)}…`;
+}
 const MAX_LIST = 100_000;
 
-const isId = (v: unknown): v is string => typeof v === 'string' && ID_RE.test(v);
-const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max;
-const isStrings = (v: unknown): boolean => Array.isArray(v) && v.length <= MAX_LIST && v.every((x) => typeof x === 'string');
-const isKind = (v: unknown): boolean => v === 'secret' || v === 'config';
-const fields = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
 
-function fileProblem(f: unknown): string | null {
-  if (typeof f !== 'object' || f === null) return 'a file reference is not an object';
-  const r = f as Record<string, unknown>;
-  if (!isKind(r.kind) || !isId(r.id)) return 'a file reference has an invalid kind or ID';
-  if (typeof r.target !== 'string' || r.target === '' || r.target.length > 4096 || r.target.includes('\0')) return 'a file reference has an invalid target';
-  if (!isUint(r.uid, 0xfffffffe) || !isUint(r.gid, 0xfffffffe) || !isUint(r.mode, 0o7777)) return 'a file reference has an invalid owner or mode';
-  return null;
+// Field readers: each returns the typed value or throws a ProtocolError naming the field.
+type Obj = Record<string, unknown>;
+const bad = (where: string, what: string): ProtocolError => new ProtocolError(`${where}: ${what}`);
+
+function obj(v: unknown, where: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad(where, 'not an object');
+  return v as Obj;
+}
+function str(o: Obj, k: string, where: string, max = 4096): string {
+  const v = o[k];
+  if (typeof v !== 'string' || v.length > max) throw bad(where, `${k} is not a string of at most ${max} characters`);
+  return v;
+}
+function optStr(o: Obj, k: string, where: string, max = 4096): string | undefined {
+  return o[k] === undefined ? undefined : str(o, k, where, max);
+}
+function id(o: Obj, k: string, where: string): string {
+  const v = o[k];
+  if (typeof v !== 'string' || !ID_RE.test(v)) throw bad(where, `${k} is not a valid ID`);
+  return v;
+}
+function uint(o: Obj, k: string, where: string, max = Number.MAX_SAFE_INTEGER): number {
+  const v = o[k];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw bad(where, `${k} is not an integer from 0 to ${max}`);
+  return v;
+}
+function bool(o: Obj, k: string, where: string): boolean {
+  const v = o[k];
+  if (typeof v !== 'boolean') throw bad(where, `${k} is not a boolean`);
+  return v;
+}
+function kind(o: Obj, where: string): 'secret' | 'config' {
+  const v = o.kind;
+  if (v !== 'secret' && v !== 'config') throw bad(where, 'kind is not "secret" or "config"');
+  return v;
+}
+function list(o: Obj, k: string, where: string): unknown[] {
+  const v = o[k];
+  if (!Array.isArray(v) || v.length > MAX_LIST) throw bad(where, `${k} is not a list of at most ${MAX_LIST}`);
+  return v;
+}
+function optStrings(o: Obj, k: string, where: string): string[] | undefined {
+  if (o[k] === undefined) return undefined;
+  return list(o, k, where).map((x) => {
+    if (typeof x !== 'string') throw bad(where, `${k} is not a list of strings`);
+    return x;
+  });
 }
 
-function taskProblem(t: unknown): string | null {
-  if (typeof t !== 'object' || t === null) return 'a task is not an object';
-  const a = t as Record<string, unknown>;
-  if (!isId(a.id)) return 'a task has an invalid ID';
-  if (!isUint(a.version) || !isUint(a.slot) || typeof a.desiredState !== 'string') return `task ${a.id}: invalid version, slot or desired state`;
-  if (typeof a.serviceId !== 'string' || typeof a.serviceName !== 'string') return `task ${a.id}: invalid service`;
-  for (const k of ['command', 'args', 'env'] as const) if (a[k] !== undefined && !isStrings(a[k])) return `task ${a.id}: ${k} is not a list of strings`;
-  for (const k of ['dir', 'user'] as const) if (a[k] !== undefined && typeof a[k] !== 'string') return `task ${a.id}: ${k} is not a string`;
-  if (a.stopGracePeriodMs !== undefined && !isUint(a.stopGracePeriodMs)) return `task ${a.id}: invalid stop grace period`;
-  if (!Array.isArray(a.files) || a.files.length > MAX_LIST) return `task ${a.id}: files is not a list`;
-  for (const f of a.files) {
-    const p = fileProblem(f);
-    if (p) return `task ${a.id}: ${p}`;
+function parseFile(v: unknown, where: string): FileRef {
+  const o = obj(v, `${where}: a file reference`);
+  const w = `${where}: file reference`;
+  const target = str(o, 'target', w);
+  if (target === '' || target.includes('\0')) throw bad(w, 'target is empty or holds a NUL byte');
+  return { kind: kind(o, w), id: id(o, 'id', w), target, uid: uint(o, 'uid', w, 0xfffffffe), gid: uint(o, 'gid', w, 0xfffffffe), mode: uint(o, 'mode', w, 0o7777) };
+}
+
+function parseTask(v: unknown): TaskAssignment {
+  const o = obj(v, 'a task');
+  const tid = id(o, 'id', 'a task');
+  const w = `task ${tid}`;
+  const t: TaskAssignment = {
+    id: tid,
+    version: uint(o, 'version', w),
+    serviceId: str(o, 'serviceId', w, 256),
+    serviceName: str(o, 'serviceName', w, 256),
+    slot: uint(o, 'slot', w),
+    desiredState: str(o, 'desiredState', w, 64),
+    files: list(o, 'files', w).map((f) => parseFile(f, w)),
+  };
+  const command = optStrings(o, 'command', w);
+  const args = optStrings(o, 'args', w);
+  const env = optStrings(o, 'env', w);
+  const dir = optStr(o, 'dir', w);
+  const user = optStr(o, 'user', w, 256);
+  if (command) t.command = command;
+  if (args) t.args = args;
+  if (env) t.env = env;
+  if (dir !== undefined) t.dir = dir;
+  if (user !== undefined) t.user = user;
+  if (o.stopGracePeriodMs !== undefined) t.stopGracePeriodMs = uint(o, 'stopGracePeriodMs', w);
+  return t;
+}
+
+function parseAssign(o: Obj, blobCount: number): ManagerMessage {
+  const w = 'assign';
+  const tasks = list(o, 'tasks', w).map(parseTask);
+  const seen = new Set<string>();
+  for (const t of tasks) {
+    if (seen.has(t.id)) throw bad(w, `task ${t.id} is listed twice`);
+    seen.add(t.id);
   }
-  return null;
+  const removeTasks = list(o, 'removeTasks', w).map((x) => id({ x }, 'x', `${w}: removeTasks`));
+  const used = new Set<number>();
+  const objects = list(o, 'objects', w).map((x): ObjectData => {
+    const r = obj(x, `${w}: an object`);
+    const oid = id(r, 'id', `${w}: an object`);
+    const d: ObjectData = { kind: kind(r, `object ${oid}`), id: oid, version: uint(r, 'version', `object ${oid}`), blob: uint(r, 'blob', `object ${oid}`) };
+    if (d.blob >= blobCount || used.has(d.blob)) throw bad(`object ${oid}`, `blob ${d.blob} does not exist or is used twice`);
+    used.add(d.blob);
+    return d;
+  });
+  // Every blob belongs to exactly one object: bytes nobody names are a malformed frame, not something to keep.
+  if (used.size !== blobCount) throw bad(w, `${blobCount - used.size} of ${blobCount} blobs belong to no object`);
+  const removeObjects = list(o, 'removeObjects', w).map((x) => {
+    const r = obj(x, `${w}: removeObjects`);
+    return { kind: kind(r, `${w}: removeObjects`), id: id(r, 'id', `${w}: removeObjects`) };
+  });
+  return { type: 'assign', full: bool(o, 'full', w), tasks, removeTasks, objects, removeObjects };
 }
 
 /**
- * Why an assign message cannot be applied, or null when it is well-formed. The agent refuses a bad one whole (no
- * half-applied state): IDs become folder names on the mount and owners and modes become file attributes.
+ * A frame from an agent as a typed message, or a ProtocolError saying what is wrong. Checked: the size (the
+ * WebSocket layer refuses larger frames first), the framing, no blobs, every field's type and bounds. Fields not
+ * in the message are dropped (a fresh object is built). Whether a state is a task state is the manager's to judge.
  */
-export function assignProblem(msg: Record<string, unknown>, blobCount: number): string | null {
-  if (typeof msg.full !== 'boolean') return 'full is not a boolean';
-  for (const k of ['tasks', 'removeTasks', 'objects', 'removeObjects'] as const) {
-    const v = msg[k];
-    if (!Array.isArray(v) || v.length > MAX_LIST) return `${k} is not a list`;
+export function parseAgentMessage(frame: Uint8Array): AgentMessage {
+  if (frame.length > MAX_AGENT_FRAME_BYTES) throw new ProtocolError(`frame of ${frame.length} bytes exceeds the agent limit of ${MAX_AGENT_FRAME_BYTES}`);
+  const { msg, blobs } = decodeFrame<{ type: string }>(frame);
+  if (blobs.length > 0) throw new ProtocolError(`an agent frame carries no blobs; this one has ${blobs.length}`);
+  const o = msg as unknown as Obj;
+  switch (msg.type) {
+    case 'heartbeat':
+      return { type: 'heartbeat' };
+    case 'status': {
+      const m: AgentMessage = { type: 'status', taskId: id(o, 'taskId', 'status'), state: str(o, 'state', 'status', 64) };
+      const message = optStr(o, 'message', 'status', MAX_STATUS_TEXT);
+      const err = optStr(o, 'err', 'status', MAX_STATUS_TEXT);
+      if (message !== undefined) m.message = message;
+      if (err !== undefined) m.err = err;
+      if (o.exitCode !== undefined) {
+        if (typeof o.exitCode !== 'number' || !Number.isSafeInteger(o.exitCode)) throw bad('status', 'exitCode is not an integer');
+        m.exitCode = o.exitCode;
+      }
+      return m;
+    }
+    default:
+      throw new ProtocolError(`unknown message type "${msg.type.slice(0, 64)}" from an agent`);
   }
-  const ids = new Set<string>();
-  for (const t of msg.tasks as unknown[]) {
-    const p = taskProblem(t);
-    if (p) return p;
-    const id = (t as { id: string }).id;
-    if (ids.has(id)) return `task ${id} is listed twice`;
-    ids.add(id);
-  }
-  if (!(msg.removeTasks as unknown[]).every(isId)) return 'removeTasks holds an invalid task ID';
-  const used = new Set<number>();
-  for (const o of msg.objects as unknown[]) {
-    const r = fields(o);
-    if (!isKind(r.kind) || !isId(r.id) || !isUint(r.version)) return 'an object has an invalid kind, ID or version';
-    if (!isUint(r.blob) || (r.blob as number) >= blobCount || used.has(r.blob as number)) return `object ${r.id}: invalid blob index`;
-    used.add(r.blob as number);
-  }
-  for (const o of msg.removeObjects as unknown[]) {
-    const r = fields(o);
-    if (!isKind(r.kind) || !isId(r.id)) return 'removeObjects holds an invalid reference';
-  }
-  return null;
 }
 
-/** Why a status message from an agent cannot be recorded (the state's validity is the manager's to check). */
-export function statusProblem(msg: Record<string, unknown>): string | null {
-  if (!isId(msg.taskId)) return 'invalid task ID';
-  if (typeof msg.state !== 'string') return 'invalid state';
-  for (const k of ['message', 'err'] as const) {
-    const v = msg[k];
-    if (v !== undefined && (typeof v !== 'string' || v.length > MAX_STATUS_TEXT)) return `${k} is not a string of at most ${MAX_STATUS_TEXT} characters`;
+/**
+ * A frame from the manager as a typed message and its blobs (views into the frame), or a ProtocolError. An assign
+ * is refused whole (nothing half-applied): its IDs become folder names on the mount and owners and modes become
+ * file attributes, and each of its blobs must belong to exactly one object.
+ */
+export function parseManagerMessage(frame: Uint8Array): DecodedFrame<ManagerMessage> {
+  if (frame.length > MAX_MANAGER_FRAME_BYTES) throw new ProtocolError(`frame of ${frame.length} bytes exceeds the manager limit of ${MAX_MANAGER_FRAME_BYTES}`);
+  const { msg, blobs } = decodeFrame<{ type: string }>(frame);
+  const o = msg as unknown as Obj;
+  if (msg.type !== 'assign' && blobs.length > 0) throw new ProtocolError(`a ${msg.type.slice(0, 64)} frame carries no blobs; this one has ${blobs.length}`);
+  switch (msg.type) {
+    case 'welcome':
+      return { msg: { type: 'welcome', nodeId: id(o, 'nodeId', 'welcome'), heartbeatMs: uint(o, 'heartbeatMs', 'welcome') }, blobs };
+    case 'heartbeat-ack':
+      return { msg: { type: 'heartbeat-ack' }, blobs };
+    case 'assign':
+      return { msg: parseAssign(o, blobs.length), blobs };
+    default:
+      throw new ProtocolError(`unknown message type "${msg.type.slice(0, 64)}" from the manager`);
   }
-  if (msg.exitCode !== undefined && !(typeof msg.exitCode === 'number' && Number.isSafeInteger(msg.exitCode))) return 'exitCode is not an integer';
-  return null;
 }

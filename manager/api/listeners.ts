@@ -9,6 +9,7 @@ import { parseSubject, roleFromOu } from '../../shared/pki.js';
 import type { Logger } from '../../shared/log.js';
 import { LogLimiter } from '../../shared/log-limit.js';
 import type { Peer, Router } from './router.js';
+import { UnauthenticatedConnections, guardLimitsFor, maxConnectionsFor, openFileLimit, type GuardLimits } from './conn-guard.js';
 
 export interface ListenAddr {
   host: string;
@@ -29,16 +30,40 @@ export function parseListenAddr(s: string): ListenAddr {
  * router, with a JSON message (node's own check answers a bare 400).
  */
 export const SERVER_TIMEOUTS = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000, requireHostHeader: false } as const;
+/** An idle keep-alive connection is closed after this long (node's default, made explicit). */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** A TLS handshake must be done within this long (node's default is 120 s: a flood of silent connections would
+ * hold descriptors for two minutes each). A real client over a slow link needs a few round trips. */
+export const HANDSHAKE_TIMEOUT_MS = 5_000;
+/** The TLS port's accept queue length. */
+export const LISTEN_BACKLOG = 4096;
+/** On shutdown, requests in flight get this long; then every connection is destroyed. */
+export const CLOSE_GRACE_MS = 2_000;
+
+/** Every raw connection of each server, so that shutdown can destroy the ones http does not track (handshaking
+ * TLS sockets, upgraded WebSockets): server.close() waits for all of them. */
+const openSockets = new WeakMap<net.Server, Set<net.Socket>>();
+
+function trackSockets(server: net.Server): void {
+  const set = new Set<net.Socket>();
+  openSockets.set(server, set);
+  server.on('connection', (sock: net.Socket) => {
+    set.add(sock);
+    sock.once('close', () => set.delete(sock));
+  });
+}
 
 /**
  * Requests node's parser refuses (bad method, header or chunk syntax, oversize headers, timeouts) get Docker's JSON
  * `{"message": ...}` like every other refusal, instead of node's bare 400. The reason is llhttp's, never input bytes.
  */
-function answerClientErrors(server: http.Server | https.Server, log: Logger): void {
+function answerClientErrors(server: http.Server | https.Server, log: Logger, canAnswer: (s: net.Socket) => boolean = () => true): void {
   server.on('clientError', (err: Error & { code?: string; reason?: string }, socket: net.Socket) => {
     // The response being written on this connection, if a request is in flight (node keeps it there).
     const res = (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
-    if (err.code === 'ECONNRESET' || !socket.writable || res?.headersSent) {
+    // A TLS socket whose handshake failed or timed out cannot carry an answer: end() would queue it behind a
+    // handshake that never completes, and the socket would never close (a descriptor held for good).
+    if (err.code === 'ECONNRESET' || !socket.writable || res?.headersSent || !canAnswer(socket)) {
       socket.destroy();
       return;
     }
@@ -79,6 +104,8 @@ export async function listenUnix(router: Router, path: string, log: Logger): Pro
     unlinkSync(path); // left over from a manager that died without cleaning up
   }
   const server = http.createServer(SERVER_TIMEOUTS, (req, res) => void router.handle(req, res, { transport: 'unix' }));
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  trackSockets(server);
   answerClientErrors(server, log);
   const oldMask = process.umask(0o177); // the socket is born 0600: no window in which others could connect
   try {
@@ -104,6 +131,8 @@ export interface TlsMaterial {
   isRevoked(serial: string): boolean;
   /** "METHOD /path" requests a client without a cluster certificate may make (joining); nothing else. */
   openPaths?: ReadonlySet<string>;
+  /** Caps on unauthenticated connections (default: from the descriptor limit, see conn-guard.ts). */
+  limits?: GuardLimits;
 }
 
 export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMaterial, log: Logger): Promise<https.Server> {
@@ -126,6 +155,7 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
       rejectUnauthorized: false,
       minVersion: 'TLSv1.3',
       maxVersion: 'TLSv1.3',
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
     },
     (req, res) => {
       if (!(req.socket as TLSSocket).authorized) {
@@ -153,9 +183,26 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
       void router.handle(req, res, peer);
     },
   );
-  answerClientErrors(server, log);
+  const fdLimit = openFileLimit();
+  const guard = new UnauthenticatedConnections(tls.limits ?? guardLimitsFor(fdLimit));
+  // Last resort beyond the guard: authenticated connections too leave a reserve of descriptors.
+  server.maxConnections = maxConnectionsFor(fdLimit);
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  trackSockets(server);
+  server.on('connection', (sock: net.Socket) => {
+    const before = guard.evicted;
+    guard.admit(sock);
+    if (guard.evicted > before) refused('unauthenticated-cap', { remote: sock.remoteAddress, unauthenticated: guard.size, ...guard.limits }, 'too many unauthenticated connections: oldest dropped');
+  });
+  /** Sockets whose handshake is done: only these can carry an HTTP answer. */
+  const secured = new WeakSet<net.Socket>();
+  answerClientErrors(server, log, (s) => secured.has(s));
   server.on('secureConnection', (sock: TLSSocket) => {
-    if (!sock.authorized) return; // join-only connection (see above)
+    secured.add(sock);
+    if (!sock.authorized) return; // join-only connection (see above): stays counted as unauthenticated
+    // The raw TCP socket under the TLS one is what the guard admitted (node keeps it as _parent).
+    const raw = (sock as TLSSocket & { _parent?: net.Socket })._parent;
+    if (raw) guard.authenticated(raw);
     const serial = (sock.getPeerCertificate() as { serialNumber?: string } | null)?.serialNumber ?? '';
     if (tls.isRevoked(serial)) {
       refused('revoked', { serial, remote: sock.remoteAddress }, 'revoked certificate refused');
@@ -165,7 +212,9 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
   server.on('tlsClientError', (err, sock) => refused('handshake', { err: err.message, remote: sock.remoteAddress }, 'TLS handshake refused'));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(addr.port, addr.host, () => {
+    // A long accept queue (the kernel caps it at net.core.somaxconn): under a connection flood a short one
+    // overflows, and a legitimate client's SYN is dropped and retried only after a second.
+    server.listen({ port: addr.port, host: addr.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });
@@ -174,11 +223,15 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
   return server;
 }
 
+/** Stops accepting, lets requests in flight finish for CLOSE_GRACE_MS, then destroys every connection left
+ * (handshaking and upgraded ones included), so that this always resolves shortly after the grace. */
 export function closeServer(server: http.Server | https.Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();
-    // Requests in flight get a moment to finish; then every connection goes.
-    setTimeout(() => server.closeAllConnections(), 2000).unref();
+    setTimeout(() => {
+      server.closeAllConnections();
+      for (const s of openSockets.get(server) ?? []) s.destroy();
+    }, CLOSE_GRACE_MS).unref();
   });
 }

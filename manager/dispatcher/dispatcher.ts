@@ -11,11 +11,10 @@ import { parseSubject, roleFromOu } from '../../shared/pki.js';
 import { errorMessage } from '../../shared/errors.js';
 import { LogLimiter } from '../../shared/log-limit.js';
 import {
-  MAX_FRAME_BYTES,
+  MAX_AGENT_FRAME_BYTES,
   ProtocolError,
-  decodeFrame,
   encodeFrame,
-  statusProblem,
+  parseAgentMessage,
   type AgentMessage,
   type ObjectData,
   type TaskAssignment,
@@ -42,7 +41,8 @@ export interface DispatcherOptions {
 }
 
 export class Dispatcher {
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  /** Agents send heartbeats and small status messages: a larger frame is refused from its header, unbuffered. */
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_FRAME_BYTES, perMessageDeflate: false });
   private readonly sessions = new Map<string, Session>();
   private readonly refusals = new LogLimiter();
   /** When each node was last heard from (nodes never heard from since start: the start time). */
@@ -263,39 +263,34 @@ class Session {
   async onMessage(frame: Buffer): Promise<void> {
     let msg: AgentMessage;
     try {
-      msg = decodeFrame<AgentMessage>(frame).msg;
+      msg = parseAgentMessage(frame);
     } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'bad frame from agent');
-      return this.close(1002, err instanceof ProtocolError ? err.message : 'bad frame');
+      this.log.warn({ err: errorMessage(err).slice(0, 200) }, 'bad frame from agent');
+      return this.close(1002, err instanceof ProtocolError ? err.message.slice(0, 120) : 'bad frame');
     }
     if (msg.type === 'heartbeat') {
       this.send(encodeFrame({ type: 'heartbeat-ack' }));
       return;
     }
-    if (msg.type === 'status') {
-      const bad = statusProblem(msg as unknown as Record<string, unknown>);
-      if (bad || !isTaskState(msg.state)) {
-        this.log.warn({ why: bad ?? 'unknown state' }, 'invalid task status from agent: ignored');
-        return;
-      }
-      try {
-        const t = await this.store.get<TaskRecord>('task', msg.taskId);
-        // A node reports only its own tasks: its identity is the certificate's, never the message's.
-        if (!t || t.spec.NodeID !== this.nodeId) {
-          this.log.warn({ task: msg.taskId }, 'status for a task that is not this node\'s: ignored');
-          return;
-        }
-        const r: Parameters<typeof reportTaskStatus>[2] = { state: msg.state };
-        if (typeof msg.message === 'string') r.message = msg.message;
-        if (typeof msg.err === 'string') r.err = msg.err;
-        if (typeof msg.exitCode === 'number') r.exitCode = msg.exitCode;
-        await reportTaskStatus(this.store, msg.taskId, r);
-      } catch (err) {
-        if (!(err instanceof StoreClosedError)) this.log.error({ err: errorMessage(err), task: msg.taskId }, 'cannot record task status');
-      }
+    if (!isTaskState(msg.state)) {
+      this.log.warn({ why: 'unknown state', state: msg.state }, 'invalid task status from agent: ignored');
       return;
     }
-    this.log.warn({ type: String((msg as { type: unknown }).type).slice(0, 64) }, 'unknown message type from agent');
+    try {
+      const t = await this.store.get<TaskRecord>('task', msg.taskId);
+      // A node reports only its own tasks: its identity is the certificate's, never the message's.
+      if (!t || t.spec.NodeID !== this.nodeId) {
+        this.log.warn({ task: msg.taskId }, "status for a task that is not this node's: ignored");
+        return;
+      }
+      const r: Parameters<typeof reportTaskStatus>[2] = { state: msg.state };
+      if (msg.message !== undefined) r.message = msg.message;
+      if (msg.err !== undefined) r.err = msg.err;
+      if (msg.exitCode !== undefined) r.exitCode = msg.exitCode;
+      await reportTaskStatus(this.store, msg.taskId, r);
+    } catch (err) {
+      if (!(err instanceof StoreClosedError)) this.log.error({ err: errorMessage(err), task: msg.taskId }, 'cannot record task status');
+    }
   }
 }
 

@@ -35,3 +35,9 @@ export class StoreClosedError extends StoreError {
     super('the store is closed');
   }
 }
+/** store.db does not hold what the manager last committed: changed by something else. The manager refuses it. */
+export class StoreIntegrityError extends StoreError {
+  constructor(why: string) {
+    super(`store.db was changed outside the manager: ${why}; refusing to start on it (restore it from a backup the manager wrote, or investigate)`);
+  }
+}

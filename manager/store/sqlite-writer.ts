@@ -14,7 +14,8 @@ export type Write =
   | { op: 'insert' | 'update'; kind: string; id: string; nameKey: Uint8Array | null; version: number; body: Uint8Array; action: string }
   | { op: 'delete'; kind: string; id: string; version: number; action: string };
 
-export type ToWriter = { type: 'commit'; seq: number; writes: Write[]; index: number; pruneBelow: number } | { type: 'close' };
+/** state: the sealed digest of the rows after this group, with its index (state-digest.ts). */
+export type ToWriter = { type: 'commit'; seq: number; writes: Write[]; index: number; state: Uint8Array; pruneBelow: number } | { type: 'close' };
 export type FromWriter =
   | { type: 'ready' }
   | { type: 'committed'; seq: number }
@@ -37,7 +38,7 @@ export function makeCommitter(Db: DatabaseCtor, path: string, post: (m: FromWrit
   const setMeta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');
   const prune = db.prepare('DELETE FROM events WHERE idx <= ?');
   const buf = (u: Uint8Array | null): Buffer | null => (u === null ? null : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
-  const commit = db.transaction((writes: Write[], index: number, pruneBelow: number) => {
+  const commit = db.transaction((writes: Write[], index: number, state: Uint8Array, pruneBelow: number) => {
     for (const w of writes) {
       if (w.op === 'insert') insert.run(w.kind, w.id, buf(w.nameKey), w.version, buf(w.body));
       else if (w.op === 'update') {
@@ -46,12 +47,13 @@ export function makeCommitter(Db: DatabaseCtor, path: string, post: (m: FromWrit
       event.run(w.version, w.kind, w.id, w.action);
     }
     setMeta.run('index', Buffer.from(String(index)));
+    setMeta.run('state', buf(state));
     if (pruneBelow > 0) prune.run(pruneBelow);
   });
   return (m: ToWriter): void => {
     if (m.type === 'commit') {
       try {
-        commit(m.writes, m.index, m.pruneBelow);
+        commit(m.writes, m.index, m.state, m.pruneBelow);
         post({ type: 'committed', seq: m.seq });
       } catch (err) {
         const e = err as { message?: string; code?: string };

@@ -11,7 +11,8 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import { deriveKey, hmac, open, seal } from '../../shared/crypto.js';
 import { nowRfc3339Nano } from '../../shared/time.js';
 import type { CreateInput, Kind, Store, StoreEvent, StoredObject, Unwatch } from './types.js';
-import { CompactedError, ExistsError, NameConflictError, NotFoundError, SequenceConflictError, StoreClosedError } from './errors.js';
+import { CompactedError, ExistsError, NameConflictError, NotFoundError, SequenceConflictError, StoreClosedError, StoreIntegrityError } from './errors.js';
+import { StateDigest } from './state-digest.js';
 import { WRITER_SOURCE, makeCommitter, type FromWriter, type ToWriter, type Write, type WriterInit } from './sqlite-writer.js';
 
 const SCHEMA_VERSION = 1;
@@ -63,6 +64,7 @@ interface InFlight {
   overlay: Map<string, StoredObject | null>;
   names: Map<string, string | null>;
   startIndex: number;
+  startDigest: Buffer;
 }
 
 type Row = { kind: string; id: string; version: number; body: Buffer };
@@ -90,6 +92,8 @@ export class SqliteStore implements Store {
   private readonly writer: WriterPort;
   private readonly objKey: Buffer;
   private readonly nameKey: Buffer;
+  /** The rows' (kind, ID, version) set, sealed with the index at each commit: rollback of a row is detected. */
+  private readonly digest: StateDigest;
   private readonly cache = new Map<Kind, Map<string, StoredObject>>();
   private readonly names = new Map<string, string>(); // `${kind}\0${lower-cased name}` -> id
   private index = 0; // the last index handed out (a group in flight may not have committed it yet)
@@ -111,6 +115,7 @@ export class SqliteStore implements Store {
   constructor(opts: SqliteStoreOptions) {
     this.objKey = deriveKey(opts.dek, 'store objects');
     this.nameKey = deriveKey(opts.dek, 'store names');
+    this.digest = new StateDigest(opts.dek);
     // Create the file ourselves with mode 0600; SQLite gives its -wal and -shm files the same mode.
     if (!existsSync(opts.path)) closeSync(openSync(opts.path, 'a', 0o600));
     this.db = new Database(opts.path);
@@ -165,9 +170,19 @@ export class SqliteStore implements Store {
     this.committedIndex = this.index;
     for (const row of this.stmt.all!.iterate() as IterableIterator<Row>) {
       const obj = this.decode(row);
+      if (obj.version > this.index) throw new StoreIntegrityError(`object ${obj.kind}/${obj.id} has version ${obj.version}, beyond the store's index ${this.index}`);
+      this.digest.toggle(obj.kind, obj.id, obj.version);
       this.kindMap(obj.kind).set(obj.id, obj);
       if (obj.name !== null) this.names.set(`${obj.kind}\0${obj.name.toLowerCase()}`, obj.id);
     }
+    const state = this.stmt.getMeta!.get('state') as { value: Buffer } | undefined;
+    if (!state) {
+      // A store from before the sealed state (or a new one): its rows as they are now become the reference.
+      this.stmt.setMeta!.run('state', this.digest.sealed(this.objKey, this.index));
+      return;
+    }
+    const why = this.digest.mismatch(this.objKey, state.value, this.index);
+    if (why) throw new StoreIntegrityError(why);
   }
 
   private kindMap(kind: Kind): Map<string, StoredObject> {
@@ -268,6 +283,7 @@ export class SqliteStore implements Store {
   private pump(): void {
     if (this.inflight || this.queue.length === 0 || this.writerBroken) return;
     const startIndex = this.index;
+    const startDigest = this.digest.snapshot();
     const overlay = new Map<string, StoredObject | null>(); // this group's changes, seen by its later members
     const names = new Map<string, string | null>(); // name slot -> holder id, for this group
     const g: GroupView = {
@@ -298,6 +314,9 @@ export class SqliteStore implements Store {
       }
       const { obj, action } = r;
       const key = `${obj.kind}/${obj.id}`;
+      // The row that goes (update, delete) and the one that comes (create, update) in the sealed digest.
+      if (action !== 'create') this.digest.toggle(obj.kind, obj.id, action === 'update' ? r.previous!.version : obj.version);
+      if (action !== 'delete') this.digest.toggle(obj.kind, obj.id, obj.version);
       if (action === 'delete') {
         overlay.set(key, null);
         if (obj.name !== null) names.set(`${obj.kind}\0${obj.name.toLowerCase()}`, null);
@@ -327,8 +346,9 @@ export class SqliteStore implements Store {
     const seq = ++this.seq;
     this.groupCount++;
     this.writeCount += writes.length;
-    this.inflight = { seq, members, overlay, names, startIndex };
-    const msg: ToWriter = { type: 'commit', seq, writes, index: this.index, pruneBelow: this.index > EVENTS_KEPT ? this.index - EVENTS_KEPT : 0 };
+    this.inflight = { seq, members, overlay, names, startIndex, startDigest };
+    const state = own(this.digest.sealed(this.objKey, this.index))!;
+    const msg: ToWriter = { type: 'commit', seq, writes, index: this.index, state, pruneBelow: this.index > EVENTS_KEPT ? this.index - EVENTS_KEPT : 0 };
     this.writer.post(msg);
   }
 
@@ -354,6 +374,7 @@ export class SqliteStore implements Store {
       } else {
         // The whole group failed (disk full, I/O error): nothing of it is visible, every caller gets the error.
         this.index = f.startIndex;
+        this.digest.restore(f.startDigest);
         const err = new Error(`store write failed: ${m.message}`);
         for (const mem of f.members) mem.pending.reject(err);
       }
