@@ -8,7 +8,7 @@ import { createLogger, flushLogs, isLogLevel, LOG_LEVELS } from '../shared/log.j
 import { errorMessage } from '../shared/errors.js';
 import { createCsrPem, generateKeyPair, privateKeyPem } from '../shared/pki.js';
 import { initCluster } from '../manager/cluster/state.js';
-import { acquirePidLock } from '../manager/cluster/pidlock.js';
+import { acquirePidLock } from '../shared/pidlock.js';
 import { Manager } from '../manager/manager.js';
 import { writeFileDurable } from '../manager/cluster/files.js';
 import { adminRequest, DaemonError, DEFAULT_SOCKET } from './manager-admin.js';
