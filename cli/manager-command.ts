@@ -2,7 +2,7 @@
 // init and run work on the state dir; the other commands ask the running manager over its socket, because only
 // that process holds the opened keys.
 import { Command, Option } from 'commander';
-import { mkdirSync, chmodSync, existsSync } from 'node:fs';
+import { mkdirSync, chmodSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger, flushLogs, isLogLevel, LOG_LEVELS } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
@@ -184,14 +184,32 @@ function joinTokenCommand(): Command {
     );
 }
 
+/** The unlock key from a file (its first line): for unattended boot, e.g. a systemd credential. */
+function readKeyFile(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the unlock key file ${path}: ${errorMessage(err)}`);
+  }
+  const key = (text.split('\n')[0] ?? '').trim();
+  if (key === '') throw new Error(`the unlock key file ${path} is empty`);
+  return key;
+}
+
 function unlockCommand(): Command {
   return new Command('unlock')
-    .description('Unlock a locked manager: reads the unlock key from stdin')
+    .description('Unlock a locked manager: reads the unlock key from stdin, or from --key-file')
+    .option('--key-file <file>', 'read the unlock key from this file (first line), e.g. $CREDENTIALS_DIRECTORY/unlock-key at boot')
     .addOption(socketOption())
     .action(
-      action(async (o: { socket: string }) => {
-        if (process.stdin.isTTY) process.stderr.write('Please enter unlock key: ');
-        const key = (await readStdin()).trim();
+      action(async (o: { socket: string; keyFile?: string }) => {
+        let key: string;
+        if (o.keyFile !== undefined) key = readKeyFile(o.keyFile);
+        else {
+          if (process.stdin.isTTY) process.stderr.write('Please enter unlock key: ');
+          key = (await readStdin()).trim();
+        }
         if (key === '') throw new Error('no unlock key on stdin');
         await adminRequest(o.socket, 'POST', '/swarm/unlock', { UnlockKey: key });
       }),

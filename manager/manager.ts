@@ -5,7 +5,7 @@ import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../shared/log.js';
-import { InvalidUnlockKeyError, OpenCluster, readClusterConfig, type ClusterConfig } from './cluster/state.js';
+import { InvalidUnlockKeyError, OpenCluster, readClusterConfig, takeFirstRunUnlockKey, type ClusterConfig } from './cluster/state.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { RevocationList } from './pki/revocation.js';
@@ -113,6 +113,14 @@ export class Manager {
 
   async start(): Promise<void> {
     if (!this.config.autolock) await this.unlock();
+    else {
+      // The first run after `init --autolock` is unlocked, as Docker's swarm is until its next restart.
+      const key = takeFirstRunUnlockKey(this.opts.stateDir);
+      if (key !== null) {
+        await this.unlock(key);
+        this.opts.log.info('first run after init: unlocked with the key init left (deleted now); later starts are locked');
+      }
+    }
     this.unixServer = await listenUnix(this.router, this.opts.socketPath, this.opts.log);
     this.opts.log.info({ socket: this.opts.socketPath, locked: this.locked, clusterId: this.config.clusterId }, 'manager listening on unix socket');
     if (this.locked) this.opts.log.warn('swarm is locked: waiting for "runsecrets manager unlock"');

@@ -5,7 +5,10 @@
 //   ca.key.sealed, manager.key.sealed, token.key.sealed: private keys sealed with the data key    0600
 //   store.db (+ -wal, -shm): the encrypted object store                                           0600
 //   revoked.json       revoked certificate serials                                                0600
-// With autolock the KEK is derived from the unlock key alone, so nothing on disk opens the data key.
+//   unlock-key.first-run  autolock only: the unlock key for the first `manager run`, which deletes it   0600
+// With autolock the KEK is derived from the unlock key alone, so once the first run has consumed
+// unlock-key.first-run (Docker's `swarm init --autolock` is unlocked until the next restart) nothing on disk opens
+// the data key.
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +19,7 @@ import { nowRfc3339Nano } from '../../shared/time.js';
 import { caDigestBase36 } from '../../shared/pki.js';
 import { ClusterCA, issueWithNewKey } from '../pki/ca.js';
 import { formatToken, tokenSecret, tokenState, verifyToken, type TokenRole, type TokenState } from '../pki/tokens.js';
-import { writeFileDurable } from './files.js';
+import { fsyncDir, writeFileDurable } from './files.js';
 import { SqliteStore } from '../store/sqlite.js';
 
 export const FILES = {
@@ -28,6 +31,7 @@ export const FILES = {
   managerKey: 'manager.key.sealed',
   tokenKey: 'token.key.sealed',
   store: 'store.db',
+  firstRunKey: 'unlock-key.first-run',
 } as const;
 
 const FORMAT = 1;
@@ -159,6 +163,7 @@ async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<Ini
   if (opts.autolock) {
     kekRaw = randomKey();
     unlockKey = formatUnlockKey(kekRaw);
+    writeFileDurable(join(stateDir, FILES.firstRunKey), unlockKey + '\n');
   } else {
     kekRaw = randomKey();
     writeFileDurable(join(stateDir, FILES.kek), kekRaw);
@@ -197,6 +202,21 @@ async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<Ini
     managerToken: formatToken(config.caDigest, tokenSecret(tokenKey, 'manager', 1)),
     unlockKey,
   };
+}
+
+/** The unlock key init left for the first run, removed from disk as it is taken; null when there is none. */
+export function takeFirstRunUnlockKey(stateDir: string): string | null {
+  const path = join(stateDir, FILES.firstRunKey);
+  let key: string;
+  try {
+    key = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  rmSync(path, { force: true });
+  fsyncDir(stateDir);
+  return key;
 }
 
 /** The cluster with its keys open: what a running, unlocked manager holds in memory. */

@@ -18,9 +18,11 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(REPO_ROOT, 'bin', 'runsecrets');
 
 export interface StartOptions {
-  /** Init with --autolock. The first start is unlocked by the helper; restart() leaves it locked unless asked. */
+  /** Init with --autolock. The first start is unlocked (init leaves the key for it, as Docker's swarm is unlocked
+   * until its next restart); restart() leaves it locked unless asked. */
   autolock?: boolean;
-  /** Leave an autolocked manager locked on the first start too (no admin certificate is issued then). */
+  /** Leave an autolocked manager locked on the first start too, as after a restart (the key init left for the
+   * first run is removed first; no admin certificate is issued then). */
   startLocked?: boolean;
   /** Serve TCP with mutual TLS on 127.0.0.1 (default true). */
   tcp?: boolean;
@@ -243,7 +245,8 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
     },
   };
 
-  async function launch(): Promise<void> {
+  /** Starts the process; `unlocked`: it opens its store at start (no autolock, or the first run after init). */
+  async function launch(unlocked = !opts.autolock): Promise<void> {
     const listen = tcp ? `${opts.listenHost ?? '127.0.0.1'}:${handle.tcpPort}` : 'none';
     const [cmd, argv] = runsecretsCommand(['manager', 'run', '--state-dir', stateDir, '--socket', socket, '--listen', listen, '--log-level', opts.logLevel ?? 'debug']);
     const c = spawn(cmd, argv, {
@@ -261,18 +264,15 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
       if (gone) throw new Error(`manager exited during start-up:\n${logs}`);
       return (await request(socket, 'GET', '/_ping')).status === 200;
     }, 'the manager to answer /_ping');
-    if (tcp && handle.tcpPort === 0 && !(opts.autolock && !logs.includes('mutual TLS'))) {
+    if (tcp && handle.tcpPort === 0 && unlocked) {
       handle.tcpPort = await waitFor(() => tcpPortFromLogs(logs), 'the TCP listener');
     }
   }
 
   opts.t?.teardown(() => handle.cleanup());
   try {
-    await launch();
-    if (opts.autolock && !opts.startLocked) {
-      const r = await handle.unlock();
-      if (r.code !== 0) throw new Error(`unlock failed: ${r.stderr}`);
-    }
+    if (opts.autolock && opts.startLocked) rmSync(join(stateDir, 'unlock-key.first-run'));
+    await launch(!(opts.autolock && opts.startLocked));
     if (!(opts.autolock && opts.startLocked)) {
       const certDir = join(dir, 'admin-cert');
       const r = await runCli(['manager', 'cert', 'admin', '--out', certDir, '--socket', socket]);
