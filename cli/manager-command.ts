@@ -9,6 +9,7 @@ import { errorMessage } from '../shared/errors.js';
 import { createCsrPem, generateKeyPair, privateKeyPem } from '../shared/pki.js';
 import { initCluster } from '../manager/cluster/state.js';
 import { acquirePidLock } from '../shared/pidlock.js';
+import { migrateStateDir } from '../manager/cluster/migrate.js';
 import { Manager } from '../manager/manager.js';
 import { writeFileDurable } from '../manager/cluster/files.js';
 import { adminRequest, DaemonError, DEFAULT_SOCKET } from './manager-admin.js';
@@ -121,15 +122,23 @@ function runCommand(): Command {
       action(async (o: { stateDir: string; socket: string; listen: string; logLevel: string }) => {
         process.umask(0o077);
         const log = createLogger('manager', isLogLevel(o.logLevel) ? o.logLevel : 'info');
-        const manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, log });
-        const release = acquirePidLock(o.stateDir);
+        // The lock first: nothing (a migration included) touches a state dir another manager serves.
+        const release = existsSync(o.stateDir) ? acquirePidLock(o.stateDir) : () => undefined;
+        let manager: Manager;
+        try {
+          migrateStateDir(o.stateDir, log);
+          manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, log });
+        } catch (err) {
+          release();
+          throw err;
+        }
         try {
           await manager.start();
         } catch (err) {
           release();
           await manager.stop().catch(() => undefined);
+          // One line for one failure: the daemon's log (stderr, the journal); the error carries its context.
           log.fatal({ err: errorMessage(err) }, 'manager failed to start');
-          fail(err);
           await flushLogs();
           process.exit(1); // nothing half-started may keep the process alive
         }

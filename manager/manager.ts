@@ -5,6 +5,7 @@ import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../shared/log.js';
+import { errorMessage } from '../shared/errors.js';
 import { InvalidUnlockKeyError, OpenCluster, readClusterConfig, takeFirstRunUnlockKey, type ClusterConfig } from './cluster/state.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
@@ -164,8 +165,7 @@ export class Manager {
           this.tlsServer.on('upgrade', (req, socket, head) => dispatcher.handleUpgrade(req, socket, head));
           this.opts.log.info({ host: this.listenAddr.host, port: this.tcpPort }, 'manager listening on TCP with mutual TLS');
         } catch (err) {
-          this.opts.log.error({ err: (err as Error).message, listen: this.opts.listen }, 'cannot listen on TCP');
-          throw err;
+          throw new Error(`cannot listen on TCP ${this.opts.listen ?? ''}: ${errorMessage(err)}`);
         }
       }
     };

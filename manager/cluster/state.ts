@@ -21,6 +21,7 @@ import { ClusterCA, issueWithNewKey } from '../pki/ca.js';
 import { formatToken, tokenSecret, tokenState, verifyToken, type TokenRole, type TokenState } from '../pki/tokens.js';
 import { fsyncDir, writeFileDurable } from './files.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { refuseNewer, STATE_FORMAT } from './format.js';
 
 export const FILES = {
   cluster: 'cluster.json',
@@ -34,7 +35,6 @@ export const FILES = {
   firstRunKey: 'unlock-key.first-run',
 } as const;
 
-const FORMAT = 1;
 const UNLOCK_PREFIX = 'RSKEY-1-';
 export const DEFAULT_PORT = 2377;
 
@@ -73,7 +73,10 @@ export function readClusterConfig(stateDir: string): ClusterConfig {
     throw new StateDirError(`${stateDir} holds no cluster (no ${FILES.cluster}); run "runsecrets manager init --state-dir ${stateDir}" first`);
   }
   const c = JSON.parse(readFileSync(path, 'utf8')) as ClusterConfig;
-  if (c.format !== FORMAT) throw new StateDirError(`${path}: unsupported format ${String(c.format)} (this manager reads ${FORMAT})`);
+  refuseNewer(c.format);
+  if (c.format !== STATE_FORMAT) {
+    throw new StateDirError(`${path}: state dir format ${String(c.format)} is older than this runsecrets (${STATE_FORMAT}); "runsecrets manager run" migrates it`);
+  }
   return c;
 }
 
@@ -181,7 +184,7 @@ async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<Ini
   await new SqliteStore({ path: join(stateDir, FILES.store), dek }).close(); // an empty store, keyed to this DEK
   const now = nowRfc3339Nano();
   const config: ClusterConfig = {
-    format: FORMAT,
+    format: STATE_FORMAT,
     clusterId,
     nodeId,
     createdAt: now,

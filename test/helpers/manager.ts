@@ -28,6 +28,9 @@ export interface StartOptions {
   tcp?: boolean;
   /** The TCP listener's address (default 127.0.0.1); e.g. 0.0.0.0 for agents in network namespaces. */
   listenHost?: string;
+  /** Serve this existing state dir (e.g. a restored or fixture one) instead of making one with `manager init`;
+   * workerToken is then read with `join-token -q`, unlockKey is null. */
+  stateDir?: string;
   /** Extra arguments for `manager init` (e.g. ['--dispatcher-heartbeat', '15s']). */
   initArgs?: string[];
   /** Extra environment for the manager process (e.g. RUNSECRETS_HEARTBEAT_MS). */
@@ -183,10 +186,12 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
     throw new Error('dist/cli/main.js is missing: build first (npx tsc -p tsconfig.json)');
   }
   const dir = mkdtempSync(join(tmpdir(), 'rsm-'));
-  const stateDir = join(dir, 'state');
+  const stateDir = opts.stateDir ?? join(dir, 'state');
   const socket = join(dir, 'manager.sock');
   const tcp = opts.tcp ?? true;
-  const init = await runCli(['manager', 'init', '--state-dir', stateDir, '--advertise-addr', '127.0.0.1:2377', ...(opts.autolock ? ['--autolock'] : []), ...(opts.initArgs ?? [])]);
+  const init = opts.stateDir
+    ? { code: 0, stdout: '', stderr: '' }
+    : await runCli(['manager', 'init', '--state-dir', stateDir, '--advertise-addr', '127.0.0.1:2377', ...(opts.autolock ? ['--autolock'] : []), ...(opts.initArgs ?? [])]);
   if (init.code !== 0) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`manager init failed (${String(init.code)}): ${init.stderr}`);
@@ -278,6 +283,7 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
       const r = await runCli(['manager', 'cert', 'admin', '--out', certDir, '--socket', socket]);
       if (r.code !== 0) throw new Error(`manager cert admin failed: ${r.stderr}`);
       handle.adminCertDir = certDir;
+      if (opts.stateDir) handle.workerToken = (await handle.cli(['manager', 'join-token', '-q', 'worker', '--socket', socket])).stdout.trim();
     }
   } catch (err) {
     await handle.cleanup();
