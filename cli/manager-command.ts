@@ -2,7 +2,7 @@
 // init and run work on the state dir; the other commands ask the running manager over its socket, because only
 // that process holds the opened keys.
 import { Command, Option } from 'commander';
-import { mkdirSync, chmodSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger, flushLogs, isLogLevel, LOG_LEVELS } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
@@ -12,31 +12,12 @@ import { acquirePidLock } from '../shared/pidlock.js';
 import { migrateStateDir } from '../manager/cluster/migrate.js';
 import { Manager } from '../manager/manager.js';
 import { writeFileDurable } from '../manager/cluster/files.js';
-import { adminRequest, DaemonError, DEFAULT_SOCKET } from './manager-admin.js';
+import { adminRequest } from './manager-admin.js';
+import { action, readKeyFile, readStdin, socketOption } from './manager-cli.js';
 import { parseDuration } from './swarm/go-parse.js';
+import { backupCommand, restoreCommand } from './manager-backup.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:2377';
-
-/** Prints an error as docker does (daemon errors prefixed) and sets exit status 1. */
-function fail(err: unknown): void {
-  const msg = err instanceof DaemonError ? `Error response from daemon: ${err.message}` : `Error: ${errorMessage(err)}`;
-  process.stderr.write(msg + '\n');
-  process.exitCode = 1;
-}
-
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (err) {
-      fail(err);
-    }
-  };
-}
-
-function socketOption(): Option {
-  return new Option('--socket <path>', "the manager's Unix socket").default(DEFAULT_SOCKET);
-}
 
 function joinCommandText(role: 'worker' | 'manager', token: string, addr: string): string {
   return `To add a ${role} to this swarm, run the following command:\n\n    runsecrets agent run --manager ${addr} --token ${token}\n\n`;
@@ -61,19 +42,6 @@ async function swarmInfo(socket: string): Promise<SwarmInfo> {
 async function advertiseAddr(socket: string): Promise<string> {
   const info = (await adminRequest(socket, 'GET', '/info')).body as { Swarm?: { RemoteManagers?: { Addr: string }[] } };
   return info.Swarm?.RemoteManagers?.[0]?.Addr ?? '<manager-address>:2377';
-}
-
-function readStdin(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    process.stdin.on('data', (c: Buffer) => {
-      chunks.push(c);
-      if (Buffer.concat(chunks).includes(0x0a)) process.stdin.pause(); // one line is the key
-    });
-    process.stdin.on('pause', () => resolve(Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? ''));
-    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? ''));
-    process.stdin.on('error', reject);
-  });
 }
 
 /** A Go duration (docker's --dispatcher-heartbeat), whole milliseconds from 50 ms to 1 h. */
@@ -193,19 +161,6 @@ function joinTokenCommand(): Command {
     );
 }
 
-/** The unlock key from a file (its first line): for unattended boot, e.g. a systemd credential. */
-function readKeyFile(path: string): string {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the unlock key file ${path}: ${errorMessage(err)}`);
-  }
-  const key = (text.split('\n')[0] ?? '').trim();
-  if (key === '') throw new Error(`the unlock key file ${path} is empty`);
-  return key;
-}
-
 function unlockCommand(): Command {
   return new Command('unlock')
     .description('Unlock a locked manager: reads the unlock key from stdin, or from --key-file')
@@ -284,6 +239,8 @@ export function managerCommand(): Command {
     .addCommand(joinTokenCommand())
     .addCommand(unlockCommand())
     .addCommand(unlockKeyCommand())
-    .addCommand(certCommand());
+    .addCommand(certCommand())
+    .addCommand(backupCommand())
+    .addCommand(restoreCommand());
 }
 

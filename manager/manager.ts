@@ -19,6 +19,8 @@ import { registerSwarmObjectRoutes } from './api/services.js';
 import { Orchestrator } from './orchestrator/loop.js';
 import { Dispatcher, DEFAULT_HEARTBEAT_MS } from './dispatcher/dispatcher.js';
 import { JOIN_PATHS, registerJoinRoutes } from './dispatcher/join.js';
+import { registerBackupRoute } from './api/backup.js';
+import { makeBackup } from './cluster/backup.js';
 import { closeServer, listenTls, listenUnix, parseListenAddr, type ListenAddr } from './api/listeners.js';
 
 export const LOCKED_MESSAGE =
@@ -79,6 +81,15 @@ export class Manager {
       revoke: (serial) => this.revoked.revoke(serial),
     });
     registerJoinRoutes(this.router, { cluster: () => this.unlocked().cluster, store: () => this.unlocked().store });
+    registerBackupRoute(this.router, { backup: () => this.backup() });
+  }
+
+  /** A backup of the open state (manager/cluster/backup.ts). */
+  private backup(): { bytes: Buffer; index: number } {
+    const { cluster, store } = this.unlocked();
+    if (!(store instanceof SqliteStore)) throw new Error('backups need the SQLite store');
+    const { bytes, header } = makeBackup(this.opts.stateDir, cluster.config, cluster.dek, store);
+    return { bytes, index: header.index };
   }
 
   private unlocked(): Unlocked {

@@ -207,6 +207,17 @@ async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<Ini
   };
 }
 
+/** The data key, unwrapped with the raw KEK (the unlock key's 32 bytes, or kek.key's). A wrong key throws
+ * InvalidUnlockKeyError under autolock, DecryptError naming the data key otherwise. */
+export function openDataKey(config: Pick<ClusterConfig, 'autolock' | 'kekSalt' | 'wrappedDek' | 'clusterId'>, kekRaw: Buffer): Buffer {
+  try {
+    return open(kekFrom(kekRaw, Buffer.from(config.kekSalt, 'base64')), Buffer.from(config.wrappedDek, 'base64'), dekAad(config.clusterId), 'the data key');
+  } catch (err) {
+    if (config.autolock && err instanceof DecryptError) throw new InvalidUnlockKeyError();
+    throw err;
+  }
+}
+
 /** The unlock key init left for the first run, removed from disk as it is taken; null when there is none. */
 export function takeFirstRunUnlockKey(stateDir: string): string | null {
   const path = join(stateDir, FILES.firstRunKey);
@@ -246,13 +257,7 @@ export class OpenCluster {
     } else {
       kekRaw = readFileSync(join(stateDir, FILES.kek));
     }
-    let dek: Buffer;
-    try {
-      dek = open(kekFrom(kekRaw, Buffer.from(config.kekSalt, 'base64')), Buffer.from(config.wrappedDek, 'base64'), dekAad(config.clusterId), 'the data key');
-    } catch (err) {
-      if (config.autolock && err instanceof DecryptError) throw new InvalidUnlockKeyError();
-      throw err;
-    }
+    const dek = openDataKey(config, kekRaw);
     const sealKey = deriveKey(dek, 'state files');
     const unseal = (f: string): Buffer => open(sealKey, readFileSync(join(stateDir, f)), Buffer.from(f), f);
     const caCertPem = readFileSync(join(stateDir, FILES.caCert), 'utf8');

@@ -396,6 +396,16 @@ export class SqliteStore implements Store {
     return () => this.watchers.delete(listener);
   }
 
+  /**
+   * A consistent copy of the committed store in a new file: VACUUM INTO reads in one transaction, so writes going on
+   * meanwhile are wholly in it or not at all. Synchronous: nothing else on this thread (a cluster.json or revocation
+   * write) can slip between it and the caller's other reads.
+   */
+  snapshotTo(path: string): void {
+    if (this.closing) throw new StoreClosedError();
+    this.db.prepare('VACUUM INTO ?').run(path);
+  }
+
   /** Group-commit figures since open: how many groups were committed and how many writes they held. */
   stats(): { groups: number; writes: number } {
     return { groups: this.groupCount, writes: this.writeCount };

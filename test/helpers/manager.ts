@@ -276,7 +276,7 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
 
   opts.t?.teardown(() => handle.cleanup());
   try {
-    if (opts.autolock && opts.startLocked) rmSync(join(stateDir, 'unlock-key.first-run'));
+    if (opts.autolock && opts.startLocked) rmSync(join(stateDir, 'unlock-key.first-run'), { force: true });
     await launch(!(opts.autolock && opts.startLocked));
     if (!(opts.autolock && opts.startLocked)) {
       const certDir = join(dir, 'admin-cert');
