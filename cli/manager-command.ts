@@ -16,6 +16,7 @@ import { adminRequest } from './manager-admin.js';
 import { action, readKeyFile, readStdin, socketOption } from './manager-cli.js';
 import { parseDuration } from './swarm/go-parse.js';
 import { backupCommand, restoreCommand } from './manager-backup.js';
+import { updateCommand } from './manager-update.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:2377';
 
@@ -37,6 +38,13 @@ interface SwarmInfo {
 
 async function swarmInfo(socket: string): Promise<SwarmInfo> {
   return (await adminRequest(socket, 'GET', '/swarm')).body as SwarmInfo;
+}
+
+/** "Warning: …" on stderr when the advertised address would not reach the manager's listener. */
+async function warnAdvertiseMismatch(socket: string): Promise<void> {
+  const r = await adminRequest(socket, 'GET', '/runsecrets/advertise').catch(() => null);
+  const w = (r?.body as { Warning?: unknown } | null)?.Warning;
+  if (typeof w === 'string') process.stderr.write(`Warning: ${w}\n`);
 }
 
 async function advertiseAddr(socket: string): Promise<string> {
@@ -73,6 +81,9 @@ function initCommand(): Command {
           `Swarm initialized: current node (${r.config.nodeId}) is now a manager.\n\n` +
           joinCommandText('worker', r.workerToken, r.config.advertiseAddr) +
           "To add a manager to this swarm, run 'runsecrets manager join-token manager' and follow the instructions.\n";
+        out +=
+          `\nAgents will join at ${r.config.advertiseAddr} (the advertise address): "manager run --listen" must be reachable there;\n` +
+          'change it later with "runsecrets manager update --advertise-addr HOST:PORT".\n';
         if (r.unlockKey) out += '\n' + UNLOCK_KEY_TEXT(r.unlockKey);
         process.stdout.write(out);
       }),
@@ -95,7 +106,8 @@ function runCommand(): Command {
         let manager: Manager;
         try {
           migrateStateDir(o.stateDir, log);
-          manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, log });
+          const warn = (m: string): void => void process.stderr.write(`Warning: ${m}\n`);
+          manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, log, warn });
         } catch (err) {
           release();
           throw err;
@@ -156,7 +168,10 @@ function joinTokenCommand(): Command {
         const info = await swarmInfo(o.socket);
         const token = role === 'worker' ? info.JoinTokens.Worker : info.JoinTokens.Manager;
         if (o.quiet) process.stdout.write(token + '\n');
-        else process.stdout.write(joinCommandText(role, token, await advertiseAddr(o.socket)));
+        else {
+          process.stdout.write(joinCommandText(role, token, await advertiseAddr(o.socket)));
+          await warnAdvertiseMismatch(o.socket);
+        }
       }),
     );
 }
@@ -240,6 +255,7 @@ export function managerCommand(): Command {
     .addCommand(unlockCommand())
     .addCommand(unlockKeyCommand())
     .addCommand(certCommand())
+    .addCommand(updateCommand())
     .addCommand(backupCommand())
     .addCommand(restoreCommand());
 }

@@ -20,6 +20,8 @@ import { Orchestrator } from './orchestrator/loop.js';
 import { Dispatcher, DEFAULT_HEARTBEAT_MS } from './dispatcher/dispatcher.js';
 import { JOIN_PATHS, registerJoinRoutes } from './dispatcher/join.js';
 import { registerBackupRoute } from './api/backup.js';
+import { registerAdvertiseRoutes, type AdvertiseInfo } from './api/advertise.js';
+import { advertiseMismatch } from './cluster/advertise.js';
 import { makeBackup } from './cluster/backup.js';
 import { closeServer, listenTls, listenUnix, parseListenAddr, type ListenAddr } from './api/listeners.js';
 
@@ -31,6 +33,8 @@ export interface ManagerOptions {
   socketPath: string;
   listen: string | null; // null: no TCP listener
   log: Logger;
+  /** Also shows an operator warning outside the log (the CLI writes it to stderr as "Warning: …"). */
+  warn?: (message: string) => void;
 }
 
 interface Unlocked {
@@ -82,6 +86,19 @@ export class Manager {
     });
     registerJoinRoutes(this.router, { cluster: () => this.unlocked().cluster, store: () => this.unlocked().store });
     registerBackupRoute(this.router, { backup: () => this.backup() });
+    registerAdvertiseRoutes(this.router, {
+      info: () => this.advertiseInfo(),
+      set: (addr) => void this.unlocked().cluster.setAdvertiseAddr(addr),
+    });
+  }
+
+  /** The advertise address against the TLS listener (manager/cluster/advertise.ts). */
+  private advertiseInfo(): AdvertiseInfo {
+    const advertise = (this.open?.cluster.config ?? this.config).advertiseAddr;
+    const port = this.tcpPort;
+    if (!this.listenAddr || port === null) return { AdvertiseAddr: advertise, Listen: null, Warning: null };
+    const listen = { host: this.listenAddr.host, port };
+    return { AdvertiseAddr: advertise, Listen: `${listen.host}:${port}`, Warning: advertiseMismatch(advertise, listen) };
   }
 
   /** A backup of the open state (manager/cluster/backup.ts). */
@@ -175,6 +192,11 @@ export class Manager {
           );
           this.tlsServer.on('upgrade', (req, socket, head) => dispatcher.handleUpgrade(req, socket, head));
           this.opts.log.info({ host: this.listenAddr.host, port: this.tcpPort }, 'manager listening on TCP with mutual TLS');
+          const { Warning, AdvertiseAddr, Listen } = this.advertiseInfo();
+          if (Warning) {
+            this.opts.log.warn({ advertiseAddr: AdvertiseAddr, listen: Listen }, Warning);
+            if (this.opts.warn) this.opts.warn(Warning);
+          }
         } catch (err) {
           throw new Error(`cannot listen on TCP ${this.opts.listen ?? ''}: ${errorMessage(err)}`);
         }

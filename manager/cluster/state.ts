@@ -22,6 +22,7 @@ import { formatToken, tokenSecret, tokenState, verifyToken, type TokenRole, type
 import { fsyncDir, writeFileDurable } from './files.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { refuseNewer, STATE_FORMAT } from './format.js';
+import { normalizeAdvertiseAddr } from './advertise.js';
 
 export const FILES = {
   cluster: 'cluster.json',
@@ -158,7 +159,7 @@ export async function initCluster(stateDir: string, opts: InitOptions): Promise<
 async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<InitResult> {
   const clusterId = newId();
   const nodeId = newId();
-  const advertiseAddr = opts.advertiseAddr ?? defaultAdvertiseAddr();
+  const advertiseAddr = opts.advertiseAddr === undefined ? defaultAdvertiseAddr() : normalizeAdvertiseAddr(opts.advertiseAddr, DEFAULT_PORT);
   const dek = randomKey();
   const salt = randomBytes(16);
   let kekRaw: Buffer;
@@ -291,6 +292,14 @@ export class OpenCluster {
     next.updatedAt = nowRfc3339Nano();
     writeConfig(this.stateDir, next); // durable first, then in memory
     this.config = next;
+  }
+
+  /** Changes where agents are told to join (`manager update --advertise-addr`). The manager's TLS certificate
+   * keeps the names it was issued with (agents check the CA and the manager role, not the name). */
+  setAdvertiseAddr(addr: string): string {
+    const advertiseAddr = normalizeAdvertiseAddr(addr, DEFAULT_PORT);
+    this.save({ ...this.config, advertiseAddr });
+    return advertiseAddr;
   }
 
   rotateJoinToken(role: TokenRole): void {
