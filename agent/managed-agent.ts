@@ -5,9 +5,11 @@
 // the API's task IDs name. A task's files are put in place and published before it starts; a secrets-only
 // update rewrites them in place (setTask again, no restart); a stop or removal stops the process, then removes
 // the folder (bytes zeroed). While the manager is away nothing changes here: tasks keep running with their files.
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
+import { acquirePidLock, AGENT_PID_FILE } from '../shared/pidlock.js';
 import { clipStatusText, taskFolderName, type FileRef, type TaskAssignment } from '../shared/protocol.js';
 import { fileTargetProblem } from '../shared/file-target.js';
 import { ROOT_ONLY_MODE, SecretTree, type FileSpec } from './secretstore/tree.js';
@@ -70,7 +72,30 @@ function filesProblem(a: TaskAssignment): string | null {
   return null;
 }
 
+/** Starts the agent holding <stateDir>/agent.pid: a second agent on the same state dir is refused before it
+ * touches the mount or the first one's tasks. */
 export async function startManagedAgent(opts: ManagedAgentOptions): Promise<ManagedAgent> {
+  mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+  const release = acquirePidLock(opts.stateDir, AGENT_PID_FILE, 'agent');
+  try {
+    const agent = await startLocked(opts);
+    return {
+      ...agent,
+      stop: async () => {
+        try {
+          await agent.stop();
+        } finally {
+          release();
+        }
+      },
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
   const log = opts.log;
   const mountPoint = resolve(opts.mountPoint);
   disableCoreDumps(log);

@@ -32,7 +32,14 @@ export async function buildProgram(argv: string[] = []): Promise<Command> {
   return program;
 }
 
-export async function main(argv: string[]): Promise<void> {
+/** `help CMD SUB…` as `CMD SUB… --help`: commander's own help command only looks one level down. */
+export function helpArgv(argv: string[]): string[] {
+  if (argv[0] !== 'help' || argv.length < 2 || argv.slice(1).some((a) => a.startsWith('-'))) return argv;
+  return [...argv.slice(1), '--help'];
+}
+
+export async function main(rawArgv: string[]): Promise<void> {
+  const argv = helpArgv(rawArgv);
   const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });

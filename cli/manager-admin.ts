@@ -18,7 +18,8 @@ export interface AdminResponse {
   body: unknown;
 }
 
-export function adminRequest(socketPath: string, method: string, path: string, body?: unknown): Promise<AdminResponse> {
+/** One request; resolves to the status and the raw body, rejects on connection failure. */
+function send(socketPath: string, method: string, path: string, body?: unknown): Promise<{ status: number; raw: Buffer }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = http.request(
@@ -31,22 +32,7 @@ export function adminRequest(socketPath: string, method: string, path: string, b
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = null;
-          if (text.trim() !== '') {
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              parsed = text;
-            }
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 400) {
-            const msg = (parsed as { message?: unknown } | null)?.message;
-            reject(new DaemonError(status, typeof msg === 'string' ? msg : `HTTP ${status}`));
-          } else resolve({ status, body: parsed });
-        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, raw: Buffer.concat(chunks) }));
       },
     );
     req.on('error', (err: NodeJS.ErrnoException) => {
@@ -55,4 +41,33 @@ export function adminRequest(socketPath: string, method: string, path: string, b
     });
     req.end(payload);
   });
+}
+
+function parseBody(raw: Buffer): unknown {
+  const text = raw.toString('utf8');
+  if (text.trim() === '') return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function daemonError(status: number, parsed: unknown): DaemonError {
+  const msg = (parsed as { message?: unknown } | null)?.message;
+  return new DaemonError(status, typeof msg === 'string' ? msg : `HTTP ${status}`);
+}
+
+export async function adminRequest(socketPath: string, method: string, path: string, body?: unknown): Promise<AdminResponse> {
+  const { status, raw } = await send(socketPath, method, path, body);
+  const parsed = parseBody(raw);
+  if (status >= 400) throw daemonError(status, parsed);
+  return { status, body: parsed };
+}
+
+/** A request whose answer is bytes (a backup), not JSON. */
+export async function adminRequestBytes(socketPath: string, method: string, path: string): Promise<Buffer> {
+  const { status, raw } = await send(socketPath, method, path);
+  if (status >= 400) throw daemonError(status, parseBody(raw));
+  return raw;
 }

@@ -8,34 +8,18 @@ import { createLogger, flushLogs, isLogLevel, LOG_LEVELS } from '../shared/log.j
 import { errorMessage } from '../shared/errors.js';
 import { createCsrPem, generateKeyPair, privateKeyPem } from '../shared/pki.js';
 import { initCluster, type JoinApproval } from '../manager/cluster/state.js';
-import { acquirePidLock } from '../manager/cluster/pidlock.js';
+import { acquirePidLock } from '../shared/pidlock.js';
+import { migrateStateDir } from '../manager/cluster/migrate.js';
+import { joinApprovalOption } from './manager-update-join-approval.js';
 import { Manager } from '../manager/manager.js';
 import { writeFileDurable } from '../manager/cluster/files.js';
-import { adminRequest, DaemonError, DEFAULT_SOCKET } from './manager-admin.js';
+import { adminRequest } from './manager-admin.js';
+import { action, readKeyFile, readStdin, socketOption } from './manager-cli.js';
 import { parseDuration } from './swarm/go-parse.js';
+import { backupCommand, restoreCommand } from './manager-backup.js';
+import { updateCommand } from './manager-update.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:2377';
-
-/** Prints an error as docker does (daemon errors prefixed) and sets exit status 1. */
-function fail(err: unknown): void {
-  const msg = err instanceof DaemonError ? `Error response from daemon: ${err.message}` : `Error: ${errorMessage(err)}`;
-  process.stderr.write(msg + '\n');
-  process.exitCode = 1;
-}
-
-function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await fn(...args);
-    } catch (err) {
-      fail(err);
-    }
-  };
-}
-
-function socketOption(): Option {
-  return new Option('--socket <path>', "the manager's Unix socket").default(DEFAULT_SOCKET);
-}
 
 /** The token goes in through the environment (or --token-file): never on the agent's argv, which all can read. */
 function joinCommandText(role: 'worker' | 'manager', token: string, addr: string): string {
@@ -61,22 +45,16 @@ async function swarmInfo(socket: string): Promise<SwarmInfo> {
   return (await adminRequest(socket, 'GET', '/swarm')).body as SwarmInfo;
 }
 
+/** "Warning: …" on stderr when the advertised address would not reach the manager's listener. */
+async function warnAdvertiseMismatch(socket: string): Promise<void> {
+  const r = await adminRequest(socket, 'GET', '/runsecrets/advertise').catch(() => null);
+  const w = (r?.body as { Warning?: unknown } | null)?.Warning;
+  if (typeof w === 'string') process.stderr.write(`Warning: ${w}\n`);
+}
+
 async function advertiseAddr(socket: string): Promise<string> {
   const info = (await adminRequest(socket, 'GET', '/info')).body as { Swarm?: { RemoteManagers?: { Addr: string }[] } };
   return info.Swarm?.RemoteManagers?.[0]?.Addr ?? '<manager-address>:2377';
-}
-
-function readStdin(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    process.stdin.on('data', (c: Buffer) => {
-      chunks.push(c);
-      if (Buffer.concat(chunks).includes(0x0a)) process.stdin.pause(); // one line is the key
-    });
-    process.stdin.on('pause', () => resolve(Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? ''));
-    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8').split('\n')[0] ?? ''));
-    process.stdin.on('error', reject);
-  });
 }
 
 /** A Go duration (docker's --dispatcher-heartbeat), whole milliseconds from 50 ms to 1 h. */
@@ -109,29 +87,11 @@ function initCommand(): Command {
           `Swarm initialized: current node (${r.config.nodeId}) is now a manager.\n\n` +
           joinCommandText('worker', r.workerToken, r.config.advertiseAddr) +
           "To add a manager to this swarm, run 'runsecrets manager join-token manager' and follow the instructions.\n";
+        out +=
+          `\nAgents will join at ${r.config.advertiseAddr} (the advertise address): "manager run --listen" must be reachable there;\n` +
+          'change it later with "runsecrets manager update --advertise-addr HOST:PORT".\n';
         if (r.unlockKey) out += '\n' + UNLOCK_KEY_TEXT(r.unlockKey);
         process.stdout.write(out);
-      }),
-    );
-}
-
-function joinApprovalOption(): Option {
-  return new Option(
-    '--join-approval <mode>',
-    'manual: a node that joins is pending (no task, no secret) until "runsecrets node accept ID"; auto: accepted at once',
-  ).choices(['auto', 'manual']);
-}
-
-function updateCommand(): Command {
-  return new Command('update')
-    .description('Change settings of the running manager')
-    .addOption(joinApprovalOption())
-    .addOption(socketOption())
-    .action(
-      action(async (o: { joinApproval?: JoinApproval; socket: string }) => {
-        if (o.joinApproval === undefined) throw new Error('nothing to update: pass --join-approval manual|auto');
-        await adminRequest(o.socket, 'POST', '/runsecrets/join-approval', { Mode: o.joinApproval });
-        process.stdout.write(`Join approval is now ${o.joinApproval}.\n`);
       }),
     );
 }
@@ -150,15 +110,24 @@ function runCommand(): Command {
       action(async (o: { stateDir: string; socket: string; listen: string; logLevel: string }) => {
         process.umask(0o077);
         const log = createLogger('manager', isLogLevel(o.logLevel) ? o.logLevel : 'info');
-        const manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, log });
-        const release = acquirePidLock(o.stateDir);
+        // The lock first: nothing (a migration included) touches a state dir another manager serves.
+        const release = existsSync(o.stateDir) ? acquirePidLock(o.stateDir) : () => undefined;
+        let manager: Manager;
+        try {
+          migrateStateDir(o.stateDir, log);
+          const warn = (m: string): void => void process.stderr.write(`Warning: ${m}\n`);
+          manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, log, warn });
+        } catch (err) {
+          release();
+          throw err;
+        }
         try {
           await manager.start();
         } catch (err) {
           release();
           await manager.stop().catch(() => undefined);
+          // One line for one failure: the daemon's log (stderr, the journal); the error carries its context.
           log.fatal({ err: errorMessage(err) }, 'manager failed to start');
-          fail(err);
           await flushLogs();
           process.exit(1); // nothing half-started may keep the process alive
         }
@@ -214,19 +183,27 @@ function joinTokenCommand(): Command {
         const info = await swarmInfo(o.socket);
         const token = role === 'worker' ? info.JoinTokens.Worker : info.JoinTokens.Manager;
         if (o.quiet) process.stdout.write(token + '\n');
-        else process.stdout.write(joinCommandText(role, token, await advertiseAddr(o.socket)));
+        else {
+          process.stdout.write(joinCommandText(role, token, await advertiseAddr(o.socket)));
+          await warnAdvertiseMismatch(o.socket);
+        }
       }),
     );
 }
 
 function unlockCommand(): Command {
   return new Command('unlock')
-    .description('Unlock a locked manager: reads the unlock key from stdin')
+    .description('Unlock a locked manager: reads the unlock key from stdin, or from --key-file')
+    .option('--key-file <file>', 'read the unlock key from this file (first line), e.g. $CREDENTIALS_DIRECTORY/unlock-key at boot')
     .addOption(socketOption())
     .action(
-      action(async (o: { socket: string }) => {
-        if (process.stdin.isTTY) process.stderr.write('Please enter unlock key: ');
-        const key = (await readStdin()).trim();
+      action(async (o: { socket: string; keyFile?: string }) => {
+        let key: string;
+        if (o.keyFile !== undefined) key = readKeyFile(o.keyFile);
+        else {
+          if (process.stdin.isTTY) process.stderr.write('Please enter unlock key: ');
+          key = (await readStdin()).trim();
+        }
         if (key === '') throw new Error('no unlock key on stdin');
         await adminRequest(o.socket, 'POST', '/swarm/unlock', { UnlockKey: key });
       }),
@@ -343,10 +320,12 @@ export function managerCommand(): Command {
     .description('Run and administer the runsecrets manager')
     .addCommand(initCommand())
     .addCommand(runCommand())
-    .addCommand(updateCommand())
     .addCommand(joinTokenCommand())
     .addCommand(unlockCommand())
     .addCommand(unlockKeyCommand())
-    .addCommand(certCommand());
+    .addCommand(certCommand())
+    .addCommand(updateCommand())
+    .addCommand(backupCommand())
+    .addCommand(restoreCommand());
 }
 

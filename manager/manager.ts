@@ -5,7 +5,8 @@ import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../shared/log.js';
-import { InvalidUnlockKeyError, OpenCluster, readClusterConfig, type ClusterConfig } from './cluster/state.js';
+import { errorMessage } from '../shared/errors.js';
+import { InvalidUnlockKeyError, OpenCluster, readClusterConfig, takeFirstRunUnlockKey, type ClusterConfig } from './cluster/state.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { RevocationList } from './pki/revocation.js';
@@ -20,6 +21,10 @@ import { registerSwarmObjectRoutes } from './api/services.js';
 import { Orchestrator } from './orchestrator/loop.js';
 import { Dispatcher, DEFAULT_HEARTBEAT_MS } from './dispatcher/dispatcher.js';
 import { JOIN_PATHS, registerJoinRoutes } from './dispatcher/join.js';
+import { registerBackupRoute } from './api/backup.js';
+import { registerAdvertiseRoutes, type AdvertiseInfo } from './api/advertise.js';
+import { advertiseMismatch } from './cluster/advertise.js';
+import { makeBackup } from './cluster/backup.js';
 import { closeServer, listenTls, listenUnix, parseListenAddr, type ListenAddr } from './api/listeners.js';
 
 export const LOCKED_MESSAGE =
@@ -30,6 +35,8 @@ export interface ManagerOptions {
   socketPath: string;
   listen: string | null; // null: no TCP listener
   log: Logger;
+  /** Also shows an operator warning outside the log (the CLI writes it to stderr as "Warning: …"). */
+  warn?: (message: string) => void;
 }
 
 interface Unlocked {
@@ -85,6 +92,28 @@ export class Manager {
       revoke: (serial) => this.revoked.revoke(serial),
     });
     registerJoinRoutes(this.router, { cluster: () => this.unlocked().cluster, store: () => this.unlocked().store });
+    registerBackupRoute(this.router, { backup: () => this.backup() });
+    registerAdvertiseRoutes(this.router, {
+      info: () => this.advertiseInfo(),
+      set: (addr) => void this.unlocked().cluster.setAdvertiseAddr(addr),
+    });
+  }
+
+  /** The advertise address against the TLS listener (manager/cluster/advertise.ts). */
+  private advertiseInfo(): AdvertiseInfo {
+    const advertise = (this.open?.cluster.config ?? this.config).advertiseAddr;
+    const port = this.tcpPort;
+    if (!this.listenAddr || port === null) return { AdvertiseAddr: advertise, Listen: null, Warning: null };
+    const listen = { host: this.listenAddr.host, port };
+    return { AdvertiseAddr: advertise, Listen: `${listen.host}:${port}`, Warning: advertiseMismatch(advertise, listen) };
+  }
+
+  /** A backup of the open state (manager/cluster/backup.ts). */
+  private backup(): { bytes: Buffer; index: number } {
+    const { cluster, store } = this.unlocked();
+    if (!(store instanceof SqliteStore)) throw new Error('backups need the SQLite store');
+    const { bytes, header } = makeBackup(this.opts.stateDir, cluster.config, cluster.dek, store);
+    return { bytes, index: header.index };
   }
 
   private unlocked(): Unlocked {
@@ -125,6 +154,14 @@ export class Manager {
 
   async start(): Promise<void> {
     if (!this.config.autolock) await this.unlock();
+    else {
+      // The first run after `init --autolock` is unlocked, as Docker's swarm is until its next restart.
+      const key = takeFirstRunUnlockKey(this.opts.stateDir);
+      if (key !== null) {
+        await this.unlock(key);
+        this.opts.log.info('first run after init: unlocked with the key init left (deleted now); later starts are locked');
+      }
+    }
     this.unixServer = await listenUnix(this.router, this.opts.socketPath, this.opts.log);
     this.opts.log.info({ socket: this.opts.socketPath, locked: this.locked, clusterId: this.config.clusterId }, 'manager listening on unix socket');
     if (this.locked) this.opts.log.warn('swarm is locked: waiting for "runsecrets manager unlock"');
@@ -170,9 +207,13 @@ export class Manager {
           );
           this.tlsServer.on('upgrade', (req, socket, head) => dispatcher.handleUpgrade(req, socket, head));
           this.opts.log.info({ host: this.listenAddr.host, port: this.tcpPort }, 'manager listening on TCP with mutual TLS');
+          const { Warning, AdvertiseAddr, Listen } = this.advertiseInfo();
+          if (Warning) {
+            this.opts.log.warn({ advertiseAddr: AdvertiseAddr, listen: Listen }, Warning);
+            if (this.opts.warn) this.opts.warn(Warning);
+          }
         } catch (err) {
-          this.opts.log.error({ err: (err as Error).message, listen: this.opts.listen }, 'cannot listen on TCP');
-          throw err;
+          throw new Error(`cannot listen on TCP ${this.opts.listen ?? ''}: ${errorMessage(err)}`);
         }
       }
     };

@@ -1,5 +1,5 @@
 // Task manifests for standalone mode: parsing and validation only (no I/O beyond the text given).
-import { parseDocument } from 'yaml';
+import { isScalar, parseDocument, visit, type Document } from 'yaml';
 import { basename, extname, isAbsolute, resolve, dirname } from 'node:path';
 import { objectNameError } from '../../shared/names.js';
 import type { PayloadKind } from '../../shared/limits.js';
@@ -56,16 +56,47 @@ function parseId(v: unknown, where: string): number {
   return n;
 }
 
-/** Mode: an octal string ("0440", "440") or a number (YAML 1.1 reads 0440 as octal, as compose files do). */
+/** Mode: an octal string ("0440", "440") or a number (YAML 1.1 reads 0440 as octal, as compose files do), from 0000
+ * to 0777: setuid, setgid and sticky bits mean nothing on a secret file and are refused. */
 export function parseMode(v: unknown, where: string): number {
   if (v === undefined) return 0o444;
   let n: number | undefined;
   if (typeof v === 'string' && /^0?[0-7]{1,4}$/.test(v)) n = parseInt(v, 8);
   else if (typeof v === 'number' && Number.isInteger(v)) n = v;
-  if (n === undefined || n < 0 || n > 0o7777) {
-    throw new ManifestError(`${where} must be an octal mode from 0000 to 7777, got ${JSON.stringify(v)}`);
+  if (n === undefined || n < 0 || n > 0o777) {
+    const shown = typeof v === 'number' && Number.isInteger(v) && v >= 0 ? `${JSON.stringify(v)} (octal ${v.toString(8).padStart(4, '0')})` : JSON.stringify(v);
+    throw new ManifestError(`${where} must be an octal mode from 0000 to 0777 (no setuid, setgid or sticky bit), got ${shown}`);
   }
   return n;
+}
+
+/**
+ * What is wrong with a mode YAML read as a number, from its source text: `mode: 644` is the decimal number 644
+ * (0o1204: --w----r-T), `mode: 0999` is not octal either. null when the text was octal (0440) or a number below 8.
+ */
+export function yamlModeProblem(source: string, value: number): string | null {
+  if (/^0[0-7]*$/.test(source)) return null;
+  if (/^0\d+$/.test(source)) return `mode ${source} is not an octal number (8 and 9 are not octal digits; YAML read it as the decimal number ${value})`;
+  if (!/^\d+$/.test(source) || value < 8) return null;
+  const octal = /^[0-7]+$/.test(source) ? `0${source}` : '0440';
+  return `mode ${source} was read as the decimal number ${value} (YAML); write it quoted as "${octal}" or as ${octal} in YAML 1.1`;
+}
+
+/** Refuses a `mode:` that YAML read as a decimal number, naming the file reference it belongs to. */
+function checkYamlModes(doc: Document): void {
+  visit(doc, {
+    Pair(_, pair, path) {
+      if (!isScalar(pair.key) || pair.key.value !== 'mode' || !isScalar(pair.value) || typeof pair.value.value !== 'number') return;
+      const problem = yamlModeProblem(pair.value.source ?? String(pair.value.value), pair.value.value);
+      if (!problem) return;
+      // path: [document, top map, section pair, list, this mapping]
+      const sectionPair = path[2];
+      const list = path[3];
+      const section = sectionPair && 'key' in sectionPair && isScalar(sectionPair.key) ? String(sectionPair.key.value) : 'files';
+      const index = list && 'items' in list ? (list.items as unknown[]).indexOf(path[4]) : -1;
+      throw new ManifestError(`${section}[${index}].mode: ${problem}`);
+    },
+  });
 }
 
 /** A target: a relative path under the task folder, with no '..' or '.' parts and no empty parts. */
@@ -131,6 +162,7 @@ function parseYamlStrict(text: string): unknown {
   const doc = parseDocument(text, { version: '1.1', uniqueKeys: true, prettyErrors: false, logLevel: 'silent' });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) throw problem;
+  checkYamlModes(doc);
   return doc.toJS({ maxAliasCount: 100 });
 }
 
@@ -140,6 +172,7 @@ export function parseManifest(text: string, path: string): Manifest {
   try {
     doc = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYamlStrict(text);
   } catch (err) {
+    if (err instanceof ManifestError) throw err;
     const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
     throw new ManifestError(`cannot parse: ${msg}`);
   }
@@ -155,4 +188,19 @@ export function parseManifest(text: string, path: string): Manifest {
   const files = [...parseRefs('secret', doc.secrets, dir), ...parseRefs('config', doc.configs, dir)];
   checkTargets(files);
   return { task, uid: parseId(doc.uid, 'uid'), gid: parseId(doc.gid, 'gid'), files };
+}
+
+/** Can a process with this uid and gid (no supplementary groups) read a file with this owner and mode? As the kernel
+ * checks it: root passes; otherwise the owner bits if it owns the file, else the group bits, else the others'. */
+export function canRead(uid: number, gid: number, f: Pick<FileRef, 'uid' | 'gid' | 'mode'>): boolean {
+  if (uid === 0) return true;
+  if (uid === f.uid) return (f.mode & 0o400) !== 0;
+  if (gid === f.gid) return (f.mode & 0o040) !== 0;
+  return (f.mode & 0o004) !== 0;
+}
+
+/** The files of a manifest its own task (uid, gid) cannot read: worth a warning, not a refusal (supplementary
+ * groups or a task that only hands the file on may be meant). */
+export function unreadableFiles(m: Manifest): FileRef[] {
+  return m.files.filter((f) => !canRead(m.uid, m.gid, f));
 }

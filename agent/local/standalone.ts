@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { KernelNotice, SecretTree } from '../secretstore/tree.js';
-import { isManifestFile, parseManifest, ManifestError, type Manifest } from './manifest.js';
+import { isManifestFile, parseManifest, unreadableFiles, ManifestError, type Manifest } from './manifest.js';
 import { readSources } from './source-reader.js';
 import { DirWatcher } from './dir-watcher.js';
 
@@ -24,6 +24,9 @@ export interface StandaloneOptions {
 
 /** After each read, look again this much later: catches a change that raced the read or whose event was merged. */
 const RECHECK_MS = 80;
+/** An empty manifest is read again this much later before it is refused: an editor saving in place truncates the
+ * file, then writes it, and the empty moment is not what the operator meant. */
+const EMPTY_SETTLE_MS = 300;
 
 /** What identifies the current version of a set of files: inode, size, mtime, ctime of each (order-free). */
 async function fingerprint(paths: string[]): Promise<string> {
@@ -55,7 +58,7 @@ export class StandaloneTasks {
   private queue: Promise<void> = Promise.resolve();
   private readonly pending = new Set<string>();
   /** Manifest path -> the version and reason of its last refusal. */
-  private readonly refused = new Map<string, string>();
+  private readonly refused = new Map<string, { key: string; err: string }>();
 
   constructor(opts: StandaloneOptions) {
     this.tasksDir = resolve(opts.tasksDir);
@@ -156,17 +159,18 @@ export class StandaloneTasks {
     // Fingerprint before reading: a change during the read shows up as a difference at the re-check.
     const entry = { print: await fingerprint([path]), timer: this.seen.get(path)?.timer };
     this.seen.set(path, entry);
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.forget(path);
-      throw err;
+    let text = await this.readManifest(path);
+    if (text !== null && text.trim() === '') {
+      await new Promise((r) => setTimeout(r, EMPTY_SETTLE_MS));
+      entry.print = await fingerprint([path]);
+      text = await this.readManifest(path);
     }
+    if (text === null) return this.forget(path);
     const prev = this.applied.get(path);
     let manifest: Manifest;
     let data: Buffer[];
     try {
+      if (text.trim() === '') throw new ManifestError('the file is empty');
       manifest = parseManifest(text, path);
       const owner = this.ownerOf(manifest.task);
       if (owner && owner !== path) throw new ManifestError(`task ${JSON.stringify(manifest.task)} is already defined by ${owner}`);
@@ -177,12 +181,14 @@ export class StandaloneTasks {
       if (!(err instanceof ManifestError)) throw err;
       // One line per refusal: a re-read of the same bad version (a late or duplicate event) stays quiet.
       const key = `${entry.print}|${err.message}`;
-      if (this.refused.get(path) === key) return;
-      this.refused.set(path, key);
+      if (this.refused.get(path)?.key === key) return;
+      this.refused.set(path, { key, err: err.message });
       this.log.error({ file: path, err: err.message, kept: prev ? prev.manifest.task : null }, 'manifest refused');
       return;
     }
+    const wasRefused = this.refused.get(path);
     this.refused.delete(path);
+    if (wasRefused) this.log.info({ file: path, task: manifest.task, was: wasRefused.err }, 'manifest accepted again: the refusal is resolved');
     const notices: KernelNotice[] = [];
     if (prev && prev.manifest.task !== manifest.task) notices.push(...this.tree.removeTask(prev.manifest.task));
     notices.push(
@@ -195,7 +201,23 @@ export class StandaloneTasks {
     this.applied.set(path, { manifest });
     await this.publish(notices);
     if (notices.length === 0) this.log.debug({ file: path, task: manifest.task }, 'task unchanged');
-    else this.log.info({ file: path, task: manifest.task, files: manifest.files.length }, 'task applied');
+    else {
+      this.log.info({ file: path, task: manifest.task, files: manifest.files.length }, 'task applied');
+      for (const f of unreadableFiles(manifest)) {
+        const mode = f.mode.toString(8).padStart(4, '0');
+        this.log.warn({ file: path, task: manifest.task, target: f.target, taskUid: manifest.uid, taskGid: manifest.gid, uid: f.uid, gid: f.gid, mode }, "the task's uid/gid cannot read this file");
+      }
+    }
+  }
+
+  /** The manifest's text, or null when it is gone. */
+  private async readManifest(path: string): Promise<string | null> {
+    try {
+      return await readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
   }
 
   private async forget(path: string): Promise<void> {

@@ -23,6 +23,8 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 2_000; // the manager's restart grace (dispatcher.ts) is longer
 /** A TCP connect not established by then is abandoned: this covers the SYN and its first retransmission (1 s). */
 const CONNECT_TIMEOUT_MS = 2_000;
+/** While the manager is away, one line about the retries per this period (with how many were not logged). */
+const RETRY_LOG_MS = 30_000;
 const MISSED_ACKS = 3;
 /** Heartbeats go at least this often, whatever the manager's period, so that a dead connection is noticed soon. */
 const HEARTBEAT_MAX_MS = 5_000;
@@ -57,6 +59,8 @@ export class ManagerSession {
   private connectTimedOut = false;
   private queue: Promise<void> = Promise.resolve();
   private readonly refusals = new LogLimiter(5);
+  private lastError: string | null = null;
+  private retryLog = new LogLimiter(1, RETRY_LOG_MS);
 
   constructor(private readonly o: SessionOptions) {}
 
@@ -153,10 +157,16 @@ export class ManagerSession {
       this.connected = false;
       this.stopHeartbeat();
       if (this.ws === ws) this.ws = null;
-      if (was) this.o.log.warn({ code, reason: reason.toString() }, 'disconnected from the manager; tasks keep running');
+      this.lastError ??= `connection closed (code ${code})`;
+      // A stopping agent closed it itself, after stopping its tasks: nothing keeps running then.
+      if (was && this.stopped) this.o.log.info({ code }, 'session with the manager closed: the agent is stopping');
+      else if (was) this.o.log.warn({ code, reason: reason.toString() }, 'disconnected from the manager; tasks keep running');
       this.scheduleReconnect();
     });
-    ws.on('error', (err) => this.o.log.debug({ err: err.message }, 'session error'));
+    ws.on('error', (err) => {
+      this.lastError = err.message;
+      this.o.log.debug({ err: err.message }, 'session error');
+    });
     ws.on('unexpected-response', (_req, res) => {
       this.o.log.warn({ status: res.statusCode }, 'the manager refused the session');
       ws.terminate();
@@ -184,7 +194,11 @@ export class ManagerSession {
     const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(this.attempt, 20));
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2)); // jitter: agents do not return in step
     this.attempt++;
-    this.o.log.debug({ delay, attempt: this.attempt }, 'reconnecting');
+    const logged = this.retryLog.allow('retry');
+    if (logged) {
+      const nextAttemptAt = new Date(Date.now() + delay).toISOString();
+      this.o.log.warn({ attempt: this.attempt, nextAttemptAt, err: this.lastError, notLogged: logged.suppressed }, 'manager unreachable: retrying');
+    } else this.o.log.debug({ delay, attempt: this.attempt }, 'reconnecting');
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
       this.connect();
@@ -237,6 +251,8 @@ export class ManagerSession {
         this.send({ type: 'heartbeat' });
       }, Math.min(every, CHECK_MAX_MS));
       this.o.log.info({ node: this.o.identity.nodeId }, 'connected to the manager');
+      this.retryLog = new LogLimiter(1, RETRY_LOG_MS); // the next outage's first retry is logged at once
+      this.lastError = null;
       this.o.onConnected();
     } else if (msg.type === 'heartbeat-ack') {
       this.lastAck = Date.now();

@@ -1,11 +1,12 @@
 // `service create [OPTIONS] IMAGE [COMMAND] [ARG...]`: flags to a ServiceSpec, secret and config names to IDs,
-// POST /services/create, print the new ID. The manager converges on its own; we return at once, as docker -d.
+// POST /services/create, print the new ID; then, unless -d, wait for the service to converge (converge.ts).
 import { Command } from 'commander';
 import { SwarmApi } from '../client/swarm.js';
 import { action, addHostOptions, checkArgs, clientFor, dockerLeaf } from '../objects/cli-support.js';
 import { addCommonServiceFlags, validateServiceOpts, type RawServiceOpts } from './options.js';
 import { resolveRefs } from './refs.js';
 import { createSpec } from './spec.js';
+import { waitForConvergence } from './converge.js';
 
 export function serviceCreateCommand(): Command {
   const usage = 'create [OPTIONS] IMAGE [COMMAND] [ARG...]';
@@ -20,7 +21,8 @@ export function serviceCreateCommand(): Command {
   dockerLeaf(cmd, usage);
   cmd.action(
     action(async () => {
-      const o = validateServiceOpts(cmd, usage, cmd.opts<RawServiceOpts>());
+      const raw = cmd.opts<RawServiceOpts>();
+      const o = validateServiceOpts(cmd, usage, raw);
       const args = cmd.args;
       checkArgs(cmd, usage, args, { min: 1, max: Infinity });
       const api = new SwarmApi(clientFor(cmd));
@@ -31,6 +33,8 @@ export function serviceCreateCommand(): Command {
       const res = await api.createService(createSpec(o, args[0]!, args.slice(1), secrets, configs));
       for (const w of res.Warnings) process.stderr.write(w + '\n');
       process.stdout.write(res.ID + '\n');
+      if (raw.detach) return;
+      await waitForConvergence(api, res.ID, { quiet: raw.quiet === true, out: (line) => process.stdout.write(line + '\n') });
     }),
   );
   return cmd;

@@ -5,7 +5,10 @@
 //   ca.key.sealed, manager.key.sealed, token.key.sealed: private keys sealed with the data key    0600
 //   store.db (+ -wal, -shm): the encrypted object store                                           0600
 //   revoked.json       revoked certificate serials                                                0600
-// With autolock the KEK is derived from the unlock key alone, so nothing on disk opens the data key.
+//   unlock-key.first-run  autolock only: the unlock key for the first `manager run`, which deletes it   0600
+// With autolock the KEK is derived from the unlock key alone, so once the first run has consumed
+// unlock-key.first-run (Docker's `swarm init --autolock` is unlocked until the next restart) nothing on disk opens
+// the data key.
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -16,8 +19,10 @@ import { nowRfc3339Nano } from '../../shared/time.js';
 import { caDigestBase36 } from '../../shared/pki.js';
 import { ClusterCA, issueWithNewKey } from '../pki/ca.js';
 import { formatToken, tokenSecret, tokenState, verifyToken, type TokenRole, type TokenState } from '../pki/tokens.js';
-import { writeFileDurable } from './files.js';
+import { fsyncDir, writeFileDurable } from './files.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { refuseNewer, STATE_FORMAT } from './format.js';
+import { normalizeAdvertiseAddr } from './advertise.js';
 
 export const FILES = {
   cluster: 'cluster.json',
@@ -28,9 +33,9 @@ export const FILES = {
   managerKey: 'manager.key.sealed',
   tokenKey: 'token.key.sealed',
   store: 'store.db',
+  firstRunKey: 'unlock-key.first-run',
 } as const;
 
-const FORMAT = 1;
 const UNLOCK_PREFIX = 'RSKEY-1-';
 export const DEFAULT_PORT = 2377;
 
@@ -76,7 +81,10 @@ export function readClusterConfig(stateDir: string): ClusterConfig {
     throw new StateDirError(`${stateDir} holds no cluster (no ${FILES.cluster}); run "runsecrets manager init --state-dir ${stateDir}" first`);
   }
   const c = JSON.parse(readFileSync(path, 'utf8')) as ClusterConfig;
-  if (c.format !== FORMAT) throw new StateDirError(`${path}: unsupported format ${String(c.format)} (this manager reads ${FORMAT})`);
+  refuseNewer(c.format);
+  if (c.format !== STATE_FORMAT) {
+    throw new StateDirError(`${path}: state dir format ${String(c.format)} is older than this runsecrets (${STATE_FORMAT}); "runsecrets manager run" migrates it`);
+  }
   return c;
 }
 
@@ -159,7 +167,7 @@ export async function initCluster(stateDir: string, opts: InitOptions): Promise<
 async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<InitResult> {
   const clusterId = newId();
   const nodeId = newId();
-  const advertiseAddr = opts.advertiseAddr ?? defaultAdvertiseAddr();
+  const advertiseAddr = opts.advertiseAddr === undefined ? defaultAdvertiseAddr() : normalizeAdvertiseAddr(opts.advertiseAddr, DEFAULT_PORT);
   const dek = randomKey();
   const salt = randomBytes(16);
   let kekRaw: Buffer;
@@ -167,6 +175,7 @@ async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<Ini
   if (opts.autolock) {
     kekRaw = randomKey();
     unlockKey = formatUnlockKey(kekRaw);
+    writeFileDurable(join(stateDir, FILES.firstRunKey), unlockKey + '\n');
   } else {
     kekRaw = randomKey();
     writeFileDurable(join(stateDir, FILES.kek), kekRaw);
@@ -184,7 +193,7 @@ async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<Ini
   await new SqliteStore({ path: join(stateDir, FILES.store), dek }).close(); // an empty store, keyed to this DEK
   const now = nowRfc3339Nano();
   const config: ClusterConfig = {
-    format: FORMAT,
+    format: STATE_FORMAT,
     clusterId,
     nodeId,
     createdAt: now,
@@ -206,6 +215,32 @@ async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<Ini
     managerToken: formatToken(config.caDigest, tokenSecret(tokenKey, 'manager', 1)),
     unlockKey,
   };
+}
+
+/** The data key, unwrapped with the raw KEK (the unlock key's 32 bytes, or kek.key's). A wrong key throws
+ * InvalidUnlockKeyError under autolock, DecryptError naming the data key otherwise. */
+export function openDataKey(config: Pick<ClusterConfig, 'autolock' | 'kekSalt' | 'wrappedDek' | 'clusterId'>, kekRaw: Buffer): Buffer {
+  try {
+    return open(kekFrom(kekRaw, Buffer.from(config.kekSalt, 'base64')), Buffer.from(config.wrappedDek, 'base64'), dekAad(config.clusterId), 'the data key');
+  } catch (err) {
+    if (config.autolock && err instanceof DecryptError) throw new InvalidUnlockKeyError();
+    throw err;
+  }
+}
+
+/** The unlock key init left for the first run, removed from disk as it is taken; null when there is none. */
+export function takeFirstRunUnlockKey(stateDir: string): string | null {
+  const path = join(stateDir, FILES.firstRunKey);
+  let key: string;
+  try {
+    key = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  rmSync(path, { force: true });
+  fsyncDir(stateDir);
+  return key;
 }
 
 /** The cluster with its keys open: what a running, unlocked manager holds in memory. */
@@ -232,13 +267,7 @@ export class OpenCluster {
     } else {
       kekRaw = readFileSync(join(stateDir, FILES.kek));
     }
-    let dek: Buffer;
-    try {
-      dek = open(kekFrom(kekRaw, Buffer.from(config.kekSalt, 'base64')), Buffer.from(config.wrappedDek, 'base64'), dekAad(config.clusterId), 'the data key');
-    } catch (err) {
-      if (config.autolock && err instanceof DecryptError) throw new InvalidUnlockKeyError();
-      throw err;
-    }
+    const dek = openDataKey(config, kekRaw);
     const sealKey = deriveKey(dek, 'state files');
     const unseal = (f: string): Buffer => open(sealKey, readFileSync(join(stateDir, f)), Buffer.from(f), f);
     const caCertPem = readFileSync(join(stateDir, FILES.caCert), 'utf8');
@@ -272,6 +301,14 @@ export class OpenCluster {
     next.updatedAt = nowRfc3339Nano();
     writeConfig(this.stateDir, next); // durable first, then in memory
     this.config = next;
+  }
+
+  /** Changes where agents are told to join (`manager update --advertise-addr`). The manager's TLS certificate
+   * keeps the names it was issued with (agents check the CA and the manager role, not the name). */
+  setAdvertiseAddr(addr: string): string {
+    const advertiseAddr = normalizeAdvertiseAddr(addr, DEFAULT_PORT);
+    this.save({ ...this.config, advertiseAddr });
+    return advertiseAddr;
   }
 
   rotateJoinToken(role: TokenRole): void {

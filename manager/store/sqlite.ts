@@ -13,9 +13,10 @@ import { nowRfc3339Nano } from '../../shared/time.js';
 import type { CreateInput, Kind, Store, StoreEvent, StoredObject, Unwatch } from './types.js';
 import { CompactedError, ExistsError, NameConflictError, NotFoundError, SequenceConflictError, StoreClosedError, StoreIntegrityError } from './errors.js';
 import { StateDigest } from './state-digest.js';
+import { FormatError, refuseNewer, STATE_FORMAT } from '../cluster/format.js';
 import { WRITER_SOURCE, makeCommitter, type FromWriter, type ToWriter, type Write, type WriterInit } from './sqlite-writer.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 1; // the tables' layout; the state dir's format is user_version (cluster/format.ts)
 const MAX_BATCH = 1024; // bounds one transaction's size and the latency of its last member
 const MAX_GROUP_BYTES = 16 << 20;
 const EVENTS_KEPT = 100_000; // watch history; older watchers must list again
@@ -160,10 +161,16 @@ export class SqliteStore implements Store {
   private load(): void {
     const check = this.stmt.getMeta!.get('key_check') as { value: Buffer } | undefined;
     if (check) {
+      const format = this.db.pragma('user_version', { simple: true }) as number;
+      refuseNewer(format, 'store.db');
+      if (format < STATE_FORMAT) throw new FormatError(`store.db format ${format || 1} is older than this runsecrets (${STATE_FORMAT}); "runsecrets manager run" migrates it`);
       open(this.objKey, check.value, Buffer.from('key_check'), 'the store (its data key does not match)');
     } else {
-      this.stmt.setMeta!.run('key_check', seal(this.objKey, Buffer.from('runsecrets'), Buffer.from('key_check')));
-      this.stmt.setMeta!.run('schema', Buffer.from(String(SCHEMA_VERSION)));
+      this.db.transaction(() => {
+        this.stmt.setMeta!.run('key_check', seal(this.objKey, Buffer.from('runsecrets'), Buffer.from('key_check')));
+        this.stmt.setMeta!.run('schema', Buffer.from(String(SCHEMA_VERSION)));
+        this.db.pragma(`user_version = ${STATE_FORMAT}`);
+      })();
     }
     const idx = this.stmt.getMeta!.get('index') as { value: Buffer } | undefined;
     this.index = idx ? Number(idx.value.toString()) : 0;
@@ -408,6 +415,16 @@ export class SqliteStore implements Store {
     }
     this.watchers.add(listener);
     return () => this.watchers.delete(listener);
+  }
+
+  /**
+   * A consistent copy of the committed store in a new file: VACUUM INTO reads in one transaction, so writes going on
+   * meanwhile are wholly in it or not at all. Synchronous: nothing else on this thread (a cluster.json or revocation
+   * write) can slip between it and the caller's other reads.
+   */
+  snapshotTo(path: string): void {
+    if (this.closing) throw new StoreClosedError();
+    this.db.prepare('VACUUM INTO ?').run(path);
   }
 
   /** Group-commit figures since open: how many groups were committed and how many writes they held. */

@@ -115,6 +115,9 @@ t.test('watched manifests', fuseSkip(), async (t) => {
       ['oversized source', 'secrets:\n  - { file: ./big.txt, target: g }\n', /secret data must be larger than 0 and less than 512000 bytes/],
       ['empty source', 'secrets:\n  - { file: ./empty.txt, target: g }\n', /larger than 0/],
       ['bad mode', 'secrets:\n  - { file: ./good.txt, target: g, mode: "0999" }\n', /octal mode/],
+      ['decimal mode', 'secrets:\n  - { file: ./good.txt, target: g, mode: 644 }\n', /mode 644 was read as the decimal number 644 \(YAML\); write it quoted as "0644" or as 0644 in YAML 1\.1/],
+      ['0999 unquoted', 'secrets:\n  - { file: ./good.txt, target: g, mode: 0999 }\n', /mode 0999 is not an octal number/],
+      ['setuid mode', 'secrets:\n  - { file: ./good.txt, target: g, mode: "4755" }\n', /from 0000 to 0777 \(no setuid, setgid or sticky bit\)/],
       ['uid not a number', 'uid: alice\nsecrets:\n  - { file: ./good.txt, target: g }\n', /uid must be a number/],
       ['gid not a number', 'secrets:\n  - { file: ./good.txt, target: g, gid: -1 }\n', /gid must be a number/],
       ['task taken', 'task: keep\nsecrets: []\n', /already defined by/],
@@ -134,5 +137,46 @@ t.test('watched manifests', fuseSkip(), async (t) => {
       t.equal(readOr(join(m, 'keep/b')), 'bravo-1', `${what}: other tasks untouched`);
     }
     t.notOk(agent!.logs().some((l) => JSON.stringify(l).includes('good-bytes')), 'no secret bytes in any log line');
+  });
+
+  t.test('log lines say what happened: no refusal for an in-place edit, a recovery line, unreadable files', async (t) => {
+    writeFileSync(join(d.tasksDir, 'edit.txt'), 'edit-bytes');
+    const manifest = join(d.tasksDir, 'edit.yaml');
+    writeAtomic(manifest, 'secrets:\n  - { file: ./edit.txt, target: e }\n');
+    await waitFor('edit task', () => readOr(join(m, 'edit/e')) === 'edit-bytes', { timeoutMs: 10_000 });
+    const refusedHere = (from: number) => agent!.logs().slice(from).filter((l) => l.msg === 'manifest refused' && String(l.file) === manifest);
+
+    // An editor saving in place: the file is empty for a moment (truncate, pause, write).
+    let from = agent!.logs().length;
+    writeFileSync(manifest, '');
+    await new Promise((r) => setTimeout(r, 60));
+    writeFileSync(manifest, 'secrets:\n  - { file: ./edit.txt, target: second }\n');
+    await waitFor('edited in place', () => readOr(join(m, 'edit/second')) === 'edit-bytes', { timeoutMs: 10_000 });
+    t.same(refusedHere(from), [], 'the momentarily empty file is not refused');
+
+    // A file left empty is refused, once the settle delay has shown it stays empty.
+    from = agent!.logs().length;
+    writeFileSync(manifest, '');
+    const empty = await agent!.waitLog((l) => l.msg === 'manifest refused' && String(l.file) === manifest, from, 10_000);
+    t.equal(empty.err, 'the file is empty');
+
+    // A missing source is refused; putting it back logs that the refusal is resolved.
+    writeAtomic(manifest, 'secrets:\n  - { file: ./later.txt, target: l }\n');
+    await agent!.waitLog((l) => l.msg === 'manifest refused' && String(l.file) === manifest && /later\.txt: no such file/.test(String(l.err)), from, 10_000);
+    from = agent!.logs().length;
+    writeAtomic(join(d.tasksDir, 'later.txt'), 'later-bytes');
+    const ok = await agent!.waitLog((l) => l.msg === 'manifest accepted again: the refusal is resolved' && String(l.file) === manifest, from, 10_000);
+    t.match(String(ok.was), /later\.txt: no such file/, 'the recovery line names what was wrong');
+    t.equal(readOr(join(m, 'edit/l')), 'later-bytes');
+
+    // A uid-1000 task given a 0:0 0440 file: applied, with a warning naming the file.
+    from = agent!.logs().length;
+    writeAtomic(manifest, 'uid: 1000\ngid: 1000\nsecrets:\n  - { file: ./later.txt, target: l, mode: "0440" }\n  - { file: ./edit.txt, target: mine, uid: 1000, mode: "0400" }\n');
+    const warn = await agent!.waitLog((l) => l.msg === "the task's uid/gid cannot read this file" && String(l.file) === manifest, from, 10_000);
+    t.equal(warn.level, 'warn');
+    t.same([warn.target, warn.taskUid, warn.uid, warn.gid, warn.mode], ['l', 1000, 0, 0, '0440']);
+    await agent!.waitLog((l) => l.msg === 'task applied' && String(l.file) === manifest, from, 10_000);
+    t.equal(agent!.logs().slice(from).filter((l) => l.msg === "the task's uid/gid cannot read this file").length, 1, 'only the unreadable file is named');
+    unlinkSync(manifest);
   });
 });

@@ -18,14 +18,19 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(REPO_ROOT, 'bin', 'runsecrets');
 
 export interface StartOptions {
-  /** Init with --autolock. The first start is unlocked by the helper; restart() leaves it locked unless asked. */
+  /** Init with --autolock. The first start is unlocked (init leaves the key for it, as Docker's swarm is unlocked
+   * until its next restart); restart() leaves it locked unless asked. */
   autolock?: boolean;
-  /** Leave an autolocked manager locked on the first start too (no admin certificate is issued then). */
+  /** Leave an autolocked manager locked on the first start too, as after a restart (the key init left for the
+   * first run is removed first; no admin certificate is issued then). */
   startLocked?: boolean;
   /** Serve TCP with mutual TLS on 127.0.0.1 (default true). */
   tcp?: boolean;
   /** The TCP listener's address (default 127.0.0.1); e.g. 0.0.0.0 for agents in network namespaces. */
   listenHost?: string;
+  /** Serve this existing state dir (e.g. a restored or fixture one) instead of making one with `manager init`;
+   * workerToken is then read with `join-token -q`, unlockKey is null. */
+  stateDir?: string;
   /** Extra arguments for `manager init` (e.g. ['--dispatcher-heartbeat', '15s']). */
   initArgs?: string[];
   /** Extra environment for the manager process (e.g. RUNSECRETS_HEARTBEAT_MS). */
@@ -181,10 +186,12 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
     throw new Error('dist/cli/main.js is missing: build first (npx tsc -p tsconfig.json)');
   }
   const dir = mkdtempSync(join(tmpdir(), 'rsm-'));
-  const stateDir = join(dir, 'state');
+  const stateDir = opts.stateDir ?? join(dir, 'state');
   const socket = join(dir, 'manager.sock');
   const tcp = opts.tcp ?? true;
-  const init = await runCli(['manager', 'init', '--state-dir', stateDir, '--advertise-addr', '127.0.0.1:2377', ...(opts.autolock ? ['--autolock'] : []), ...(opts.initArgs ?? [])]);
+  const init = opts.stateDir
+    ? { code: 0, stdout: '', stderr: '' }
+    : await runCli(['manager', 'init', '--state-dir', stateDir, '--advertise-addr', '127.0.0.1:2377', ...(opts.autolock ? ['--autolock'] : []), ...(opts.initArgs ?? [])]);
   if (init.code !== 0) {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`manager init failed (${String(init.code)}): ${init.stderr}`);
@@ -243,7 +250,8 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
     },
   };
 
-  async function launch(): Promise<void> {
+  /** Starts the process; `unlocked`: it opens its store at start (no autolock, or the first run after init). */
+  async function launch(unlocked = !opts.autolock): Promise<void> {
     const listen = tcp ? `${opts.listenHost ?? '127.0.0.1'}:${handle.tcpPort}` : 'none';
     const [cmd, argv] = runsecretsCommand(['manager', 'run', '--state-dir', stateDir, '--socket', socket, '--listen', listen, '--log-level', opts.logLevel ?? 'debug']);
     const c = spawn(cmd, argv, {
@@ -261,23 +269,21 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
       if (gone) throw new Error(`manager exited during start-up:\n${logs}`);
       return (await request(socket, 'GET', '/_ping')).status === 200;
     }, 'the manager to answer /_ping');
-    if (tcp && handle.tcpPort === 0 && !(opts.autolock && !logs.includes('mutual TLS'))) {
+    if (tcp && handle.tcpPort === 0 && unlocked) {
       handle.tcpPort = await waitFor(() => tcpPortFromLogs(logs), 'the TCP listener');
     }
   }
 
   opts.t?.teardown(() => handle.cleanup());
   try {
-    await launch();
-    if (opts.autolock && !opts.startLocked) {
-      const r = await handle.unlock();
-      if (r.code !== 0) throw new Error(`unlock failed: ${r.stderr}`);
-    }
+    if (opts.autolock && opts.startLocked) rmSync(join(stateDir, 'unlock-key.first-run'), { force: true });
+    await launch(!(opts.autolock && opts.startLocked));
     if (!(opts.autolock && opts.startLocked)) {
       const certDir = join(dir, 'admin-cert');
       const r = await runCli(['manager', 'cert', 'admin', '--out', certDir, '--socket', socket]);
       if (r.code !== 0) throw new Error(`manager cert admin failed: ${r.stderr}`);
       handle.adminCertDir = certDir;
+      if (opts.stateDir) handle.workerToken = (await handle.cli(['manager', 'join-token', '-q', 'worker', '--socket', socket])).stdout.trim();
     }
   } catch (err) {
     await handle.cleanup();

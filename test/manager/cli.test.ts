@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync, mkdirSync, readFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { childEnv, isRoot, request, runCli, runsecretsCommand, startManager, waitFor } from '../helpers/manager.js';
 
 if (!isRoot()) {
@@ -86,6 +87,23 @@ t.test('a second manager on the same state dir or socket is refused', async (t) 
   t.equal(r.code, 1);
   t.match(r.stderr, /another manager \(pid \d+\) is running/);
   t.equal((await request(m.socket, 'GET', '/_ping')).status, 200, 'the first one is unharmed');
+});
+
+t.test('a start-up failure is said once (it was logged and printed three times)', async (t) => {
+  const m = await startManager({ t, tcp: true });
+  const r = await runCli(['manager', 'run', '--state-dir', join(m.dir, 'copy'), '--socket', join(m.dir, 'other.sock'), '--listen', 'none']);
+  t.equal(r.code, 1);
+  t.equal(r.stderr.match(/holds no cluster/g)?.length, 1, `a state dir without a cluster: once (${r.stderr})`);
+  await m.stop();
+  // The port is taken (by a listener of ours): the TCP listener fails after the store was opened.
+  const busy = http.createServer();
+  await new Promise<void>((res) => busy.listen(0, '127.0.0.1', res));
+  t.teardown(() => busy.close());
+  const port = (busy.address() as { port: number }).port;
+  const l = await runCli(['manager', 'run', '--state-dir', m.stateDir, '--socket', m.socket, '--listen', `127.0.0.1:${port}`]);
+  t.equal(l.code, 1);
+  t.equal(l.stderr.match(/EADDRINUSE/g)?.length, 1, `once: ${l.stderr}`);
+  t.match(l.stderr, `cannot listen on TCP 127.0.0.1:${port}`);
 });
 
 t.test('SIGINT and SIGTERM: clean exit 0, socket removed', async (t) => {

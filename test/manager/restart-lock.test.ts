@@ -1,7 +1,7 @@
 // Durability and locking: restarts (clean and kill -9) keep every object unchanged with the index still rising;
 // autolock starts locked, refuses a wrong key, opens with the right one; nothing readable at rest.
 import t from 'tap';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isRoot, request, startManager, type ApiResponse, type ManagerHandle } from '../helpers/manager.js';
 import { newId } from '../../shared/ids.js';
@@ -85,6 +85,37 @@ t.test('autolock: locked after restart, wrong key refused, right key unlocks', a
   const again = await request(m.socket, 'POST', '/swarm/unlock', { UnlockKey: m.unlockKey });
   t.equal(again.status, 409);
   t.equal(msg(again), 'swarm is not locked');
+});
+
+t.test('autolock: the first run after init is unlocked, later starts are locked; unlock --key-file for boot', async (t) => {
+  const m = await startManager({ t, autolock: true });
+  t.equal((await request(m.socket, 'GET', '/secrets')).status, 200, 'the first run is unlocked without a key given');
+  t.notOk(existsSync(join(m.stateDir, 'unlock-key.first-run')), 'the key init left for it is gone from disk');
+  t.match(m.logs(), /first run after init: unlocked/);
+  await populate(m, 2, 'first');
+  const before = await everything(m);
+
+  await m.restart();
+  t.equal((await request(m.socket, 'GET', '/secrets')).status, 503, 'the next start is locked');
+
+  const keyFile = join(m.dir, 'unlock-key');
+  const unlockWith = (path: string) => m.cli(['manager', 'unlock', '--key-file', path, '--socket', m.socket]);
+  const missing = await unlockWith(join(m.dir, 'nope'));
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, `Error: cannot read the unlock key file ${join(m.dir, 'nope')}: ENOENT`);
+  writeFileSync(keyFile, '\n', { mode: 0o600 });
+  t.match((await unlockWith(keyFile)).stderr, `the unlock key file ${keyFile} is empty`);
+  writeFileSync(keyFile, `RSKEY-1-${Buffer.alloc(32, 9).toString('base64').replace(/=+$/, '')}\n`, { mode: 0o600 });
+  const wrong = await unlockWith(keyFile);
+  t.equal(wrong.code, 1, 'a wrong key in the file is refused');
+  t.match(wrong.stderr, 'Error response from daemon: swarm could not be unlocked: invalid key provided');
+  writeFileSync(keyFile, `${m.unlockKey}\n`, { mode: 0o600 });
+  const good = await unlockWith(keyFile);
+  t.equal(good.code, 0, good.stderr);
+  t.same(await everything(m), before, 'unlocked from the key file, every object there');
+
+  await m.restart();
+  t.equal((await request(m.socket, 'GET', '/secrets')).status, 503, 'and locked again at the start after');
 });
 
 t.test('unlock-key rotation: the old key stops working', async (t) => {

@@ -50,6 +50,12 @@ t.test('admin certificate works over TCP', async (t) => {
   t.match(cert.subject, /OU=runsecrets-admin/);
 });
 
+t.test('a backup is refused over TCP, even with an admin certificate (it carries the sealed keys)', async (t) => {
+  const r = await get('/runsecrets/backup', admin, { method: 'POST' });
+  t.equal(r.status, 403, r.error ?? r.body ?? '');
+  t.match(r.body, "backups are taken over the manager's Unix socket only");
+});
+
 t.test('no client certificate: no connection', async (t) => {
   const r = await get('/_ping', {});
   t.ok(r.error, `refused: ${r.error ?? ''}`);

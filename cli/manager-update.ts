@@ -1,0 +1,35 @@
+// `runsecrets manager update …`: settings changed after init, on the running manager. Each setting's option and
+// handling lives in its own module (manager-update-*.ts); this file only wires them.
+import { Command } from 'commander';
+import { action, socketOption } from './manager-cli.js';
+import { advertiseAddrOption, updateAdvertiseAddr } from './manager-update-advertise.js';
+import { joinApprovalOption, updateJoinApproval } from './manager-update-join-approval.js';
+import type { JoinApproval } from '../manager/cluster/state.js';
+
+interface UpdateOpts {
+  socket: string;
+  advertiseAddr?: string;
+  joinApproval?: JoinApproval;
+}
+
+export function updateCommand(): Command {
+  return new Command('update')
+    .description('Change cluster settings after init')
+    .addOption(advertiseAddrOption())
+    .addOption(joinApprovalOption())
+    .addOption(socketOption())
+    .action(
+      action(async (o: UpdateOpts) => {
+        let changed = 0;
+        if (o.advertiseAddr !== undefined) {
+          await updateAdvertiseAddr(o.socket, o.advertiseAddr);
+          changed++;
+        }
+        if (o.joinApproval !== undefined) {
+          await updateJoinApproval(o.socket, o.joinApproval);
+          changed++;
+        }
+        if (changed === 0) throw new Error('nothing to update: give a setting to change (--advertise-addr, --join-approval)');
+      }),
+    );
+}
