@@ -22,6 +22,8 @@ import { ManagerSession, type AssignMessage } from './session/session.js';
 import { startControlServer, type ControlServer } from './control/control-server.js';
 import { defaultControlSocket, processStartTime, type ExecTarget } from './control/protocol.js';
 import { resolveTask, taskName } from './control/resolve-task.js';
+import { startMetricsServer, type MetricsServer } from '../shared/metrics/server.js';
+import { agentRegistry, assignmentApplySeconds } from './metrics.js';
 
 /** Absolute targets are kept under this folder of the task's folder and bound from there to their place. */
 export const ABSOLUTE_DIR = '.absolute';
@@ -36,6 +38,8 @@ export interface ManagedAgentOptions {
   log: Logger;
   /** The local control socket (`task exec`); default <stateDir>/agent.sock. */
   controlSocket?: string;
+  /** HOST:PORT for /metrics, /healthz and /readyz; absent: none. */
+  metricsListen?: string;
 }
 
 interface LocalTask {
@@ -50,7 +54,15 @@ export interface ManagedAgent {
   nodeId: string;
   tree: SecretTree;
   executor: Executor;
+  /** Resolves once the first full state from the manager is applied (task folders in place): readiness. */
+  synced: Promise<void>;
   stop(): Promise<void>;
+}
+
+function countStates(list: TaskStatus[]): Array<[string, number]> {
+  const n = new Map<string, number>();
+  for (const t of list) n.set(t.state, (n.get(t.state) ?? 0) + 1);
+  return [...n];
 }
 
 /** The path of a file reference inside the task folder (absolute targets go under ABSOLUTE_DIR). */
@@ -86,6 +98,8 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
   const objects = new Map<string, { version: number; data: Buffer }>();
   const tasks = new Map<string, LocalTask>();
   let session: ManagerSession | null = null;
+  let markSynced: () => void = () => undefined;
+  const synced = new Promise<void>((resolve) => (markSynced = resolve));
 
   const report = (s: TaskStatus): void => {
     const msg: Parameters<ManagerSession['send']>[0] = { type: 'status', taskId: s.id, state: s.state, message: s.message };
@@ -185,7 +199,9 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     })().catch((err) => log.error({ err: errorMessage(err), task: id }, 'removing a task failed'));
   };
 
-  const onAssign = async (msg: AssignMessage, blobs: Uint8Array[]): Promise<void> => {
+  const onAssign = (msg: AssignMessage, blobs: Uint8Array[]): Promise<void> => assignmentApplySeconds.time(() => applyAssignment(msg, blobs));
+
+  const applyAssignment = async (msg: AssignMessage, blobs: Uint8Array[]): Promise<void> => {
     const changedObjects = new Set<string>();
     let droppedBytes = false;
     const listed = new Set<string>();
@@ -236,6 +252,7 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     // Received secret bytes also sit on the stack where Node decrypted them (hardening.ts).
     if (droppedBytes || msg.objects.length > 0) scrubSoon();
     log.debug({ full: msg.full, tasks: tasks.size, objects: objects.size }, 'assignments applied');
+    if (msg.full) markSynced();
   };
 
   session = new ManagerSession({
@@ -262,6 +279,28 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     if (pidStart === null) throw new Error(`task ${k.id} (${name}) is not running (its process ${x.pid} is gone)`);
     return { id: k.id, name, pidStart, ...x };
   };
+  let isSynced = false;
+  void synced.then(() => (isSynced = true));
+  let metrics: MetricsServer | null = null;
+  if (opts.metricsListen) {
+    const registry = agentRegistry({
+      mode: 'managed',
+      taskFolders: () => tree.taskNames().length,
+      inodes: () => tree.inodeCount,
+      tasksByState: () => countStates(executor.list()),
+      connected: () => session?.isConnected ?? false,
+      heartbeatAgeSeconds: () => session?.lastHeardSecondsAgo ?? null,
+    });
+    const notReady = (): string | null => (isSynced ? null : 'waiting for the first state from the manager');
+    try {
+      metrics = await startMetricsServer({ listen: opts.metricsListen, registry, notReady, log });
+    } catch (err) {
+      await session.stop();
+      await fs.unmount().catch(() => undefined);
+      tree.wipeAll();
+      throw err;
+    }
+  }
   let control: ControlServer | null = null;
   try {
     control = await startControlServer({ path: opts.controlSocket ?? defaultControlSocket(opts.stateDir), log: log.child({ part: 'control' }), execTarget });
@@ -275,9 +314,11 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     nodeId: identity.nodeId,
     tree,
     executor,
+    synced,
     stop: () =>
       (stopping ??= (async () => {
         await control?.close();
+        await metrics?.close();
         await executor.stopAll().catch((err) => log.error({ err: errorMessage(err) }, 'stopping tasks failed'));
         await session?.stop();
         try {

@@ -6,6 +6,8 @@ import { hostname } from 'node:os';
 import { startStandaloneAgent } from '../agent/standalone-agent.js';
 import { startManagedAgent } from '../agent/managed-agent.js';
 import { DEFAULT_STATE_DIR, parseManagerAddr } from '../agent/session/join.js';
+import { notifyReady } from '../shared/sd-notify.js';
+import { CONFIG_DIR, withConfigFile } from './config-file.js';
 
 interface RunOpts {
   standalone?: boolean;
@@ -16,6 +18,7 @@ interface RunOpts {
   hostname?: string;
   label: string[];
   mount: string;
+  metricsListen?: string;
   logLevel: string;
 }
 
@@ -46,7 +49,7 @@ async function run(opts: RunOpts): Promise<void> {
   const log = createLogger('agent', opts.logLevel);
   // Signals are taken from the first moment: one that arrives while the agent is still starting (its mount may
   // already be up) stops it as soon as the start is done, instead of killing the process with the mount in place.
-  let agent: { stop(): Promise<void> } | null = null;
+  let agent: { stop(): Promise<void>; synced?: Promise<void> } | null = null;
   let pending: string | null = null;
   const shutdown = (signal: string): void => {
     if (!agent) {
@@ -80,20 +83,25 @@ async function run(opts: RunOpts): Promise<void> {
           hostname: opts.hostname ?? hostname(),
           labels,
           log,
+          ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}),
         })
-      : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log });
+      : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log, ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}) });
   } catch (err) {
     log.fatal({ err: errorMessage(err) }, 'agent failed to start');
     process.exitCode = 1;
     return;
   }
   if (pending) shutdown(pending);
+  else {
+    // Ready for systemd once the mount is up and, with a manager, its first full state is applied.
+    void (agent.synced ?? Promise.resolve()).then(() => notifyReady(log, manager ? 'mounted; in session with the manager' : 'mounted; manifests loaded'));
+  }
   process.on('SIGHUP', () => log.info(manager ? 'SIGHUP ignored' : 'SIGHUP ignored: manifests are watched'));
 }
 
 export function agentCommand(): Command {
   const agent = new Command('agent').description('Run the runsecrets agent on this host');
-  agent
+  const runCmd = agent
     .command('run')
     .description('Mount the secrets filesystem and serve the tasks of this host')
     .option('--standalone', 'no manager: tasks come from manifests in --tasks-dir')
@@ -104,6 +112,7 @@ export function agentCommand(): Command {
     .option('--hostname <name>', 'node hostname reported to the manager (default: this host name)')
     .option('--label <key=value>', 'node label (repeatable), set when joining', collectLabel, [] as string[])
     .option('--mount <dir>', 'where to mount the secrets filesystem', '/run/secrets')
+    .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9478 (default: off)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .action(async (opts: RunOpts) => {
       try {
@@ -113,5 +122,6 @@ export function agentCommand(): Command {
         process.exitCode = 1;
       }
     });
+  withConfigFile(runCmd, `${CONFIG_DIR}/agent.yaml`);
   return agent;
 }

@@ -13,6 +13,8 @@ import { Manager } from '../manager/manager.js';
 import { writeFileDurable } from '../manager/cluster/files.js';
 import { adminRequest, DaemonError, DEFAULT_SOCKET } from './manager-admin.js';
 import { parseDuration } from './swarm/go-parse.js';
+import { notifyReady } from '../shared/sd-notify.js';
+import { CONFIG_DIR, withConfigFile } from './config-file.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:2377';
 
@@ -111,17 +113,24 @@ function initCommand(): Command {
 }
 
 function runCommand(): Command {
-  return new Command('run')
+  const run = new Command('run')
     .description('Serve the API on the Unix socket and on TCP with mutual TLS')
-    .requiredOption('--state-dir <dir>', 'the cluster state made by "manager init"')
+    .option('--state-dir <dir>', 'the cluster state made by "manager init" (required)')
     .addOption(socketOption())
     .option('--listen <addr:port>', 'TCP address for mutual TLS ("none" to disable)', DEFAULT_LISTEN)
+    .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9477 (default: off)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .action(
-      action(async (o: { stateDir: string; socket: string; listen: string; logLevel: string }) => {
+      action(async (o: { stateDir: string; socket: string; listen: string; metricsListen?: string; logLevel: string }) => {
         process.umask(0o077);
         const log = createLogger('manager', isLogLevel(o.logLevel) ? o.logLevel : 'info');
-        const manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, log });
+        const manager = new Manager({
+          stateDir: o.stateDir,
+          socketPath: o.socket,
+          listen: o.listen === 'none' ? null : o.listen,
+          metricsListen: o.metricsListen ?? null,
+          log,
+        });
         const release = acquirePidLock(o.stateDir);
         try {
           await manager.start();
@@ -133,6 +142,8 @@ function runCommand(): Command {
           await flushLogs();
           process.exit(1); // nothing half-started may keep the process alive
         }
+        // Ready once the socket serves, locked or not: `manager unlock` needs the socket.
+        void notifyReady(log, manager.locked ? 'serving; locked: waiting for "runsecrets manager unlock"' : 'serving');
         await new Promise<void>((resolve) => {
           let stopping = false;
           const onSignal = (sig: NodeJS.Signals): void => {
@@ -158,6 +169,7 @@ function runCommand(): Command {
         process.exit(process.exitCode ?? 0);
       }),
     );
+  return withConfigFile(run, `${CONFIG_DIR}/manager.yaml`, ['stateDir']);
 }
 
 function joinTokenCommand(): Command {

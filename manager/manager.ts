@@ -19,6 +19,8 @@ import { Orchestrator } from './orchestrator/loop.js';
 import { Dispatcher, DEFAULT_HEARTBEAT_MS } from './dispatcher/dispatcher.js';
 import { JOIN_PATHS, registerJoinRoutes } from './dispatcher/join.js';
 import { closeServer, listenTls, listenUnix, parseListenAddr, type ListenAddr } from './api/listeners.js';
+import { startMetricsServer, type MetricsServer } from '../shared/metrics/server.js';
+import { managerRegistry, storeCommitSeconds, storeCommittedWrites } from './metrics.js';
 
 export const LOCKED_MESSAGE =
   'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
@@ -27,6 +29,8 @@ export interface ManagerOptions {
   stateDir: string;
   socketPath: string;
   listen: string | null; // null: no TCP listener
+  /** HOST:PORT for /metrics, /healthz and /readyz (plain HTTP; a local address); absent: none. */
+  metricsListen?: string | null;
   log: Logger;
 }
 
@@ -54,6 +58,7 @@ export class Manager {
   private tlsServer: https.Server | null = null;
   private readonly listenAddr: ListenAddr | null;
   private unlocking: Promise<void> | null = null;
+  private metricsServer: MetricsServer | null = null;
 
   constructor(private readonly opts: ManagerOptions) {
     this.config = readClusterConfig(opts.stateDir);
@@ -106,6 +111,11 @@ export class Manager {
     return this.open === null;
   }
 
+  /** The metrics listener's port (tests listen on port 0), or null without one. */
+  get metricsPort(): number | null {
+    return this.metricsServer?.port ?? null;
+  }
+
   get tcpPort(): number | null {
     const a = this.tlsServer?.address() as AddressInfo | null | undefined;
     return a ? a.port : null;
@@ -116,6 +126,18 @@ export class Manager {
     this.unixServer = await listenUnix(this.router, this.opts.socketPath, this.opts.log);
     this.opts.log.info({ socket: this.opts.socketPath, locked: this.locked, clusterId: this.config.clusterId }, 'manager listening on unix socket');
     if (this.locked) this.opts.log.warn('swarm is locked: waiting for "runsecrets manager unlock"');
+    if (this.opts.metricsListen) {
+      const registry = managerRegistry({
+        store: () => this.open?.store ?? null,
+        locked: () => this.locked,
+        sessions: () => this.open?.dispatcher.sessionCount ?? 0,
+        heartbeatAges: () => this.open?.dispatcher.heartbeatAges() ?? [],
+        heartbeatPeriodSeconds: () => (this.open?.dispatcher.heartbeatMs ?? heartbeatMs(this.config)) / 1000,
+      });
+      // Ready means it can serve the API: not while locked.
+      const notReady = (): string | null => (this.open ? null : 'locked: waiting for "runsecrets manager unlock"');
+      this.metricsServer = await startMetricsServer({ listen: this.opts.metricsListen, registry, notReady, log: this.opts.log });
+    }
   }
 
   /** Opens the data key (with the unlock key under autolock), the store, then the TLS listener. */
@@ -127,7 +149,15 @@ export class Manager {
       const cluster = await OpenCluster.open(this.opts.stateDir, key);
       // RUNSECRETS_STORE_WRITER=inline commits on the main thread (for comparison; the thread is the default).
       const writer = process.env.RUNSECRETS_STORE_WRITER === 'inline' ? 'inline' : 'thread';
-      const store = new SqliteStore({ path: cluster.storePath, dek: cluster.dek, writer });
+      const store = new SqliteStore({
+        path: cluster.storePath,
+        dek: cluster.dek,
+        writer,
+        onCommit: (seconds, writes) => {
+          storeCommitSeconds.observe(seconds);
+          storeCommittedWrites.inc({}, writes);
+        },
+      });
       const orchestrator = new Orchestrator(store, this.opts.log.child({ part: 'orchestrator' }));
       const dispatcher = new Dispatcher({
         store,
@@ -177,6 +207,7 @@ export class Manager {
     if (this.open) await this.open.dispatcher.stop();
     const closing: Promise<void>[] = [];
     if (this.unixServer) closing.push(closeServer(this.unixServer));
+    if (this.metricsServer) closing.push(this.metricsServer.close());
     if (this.tlsServer) closing.push(closeServer(this.tlsServer));
     await Promise.all(closing);
     if (this.open) {

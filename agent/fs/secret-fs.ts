@@ -3,6 +3,7 @@
 // Speed without staleness: the kernel may cache names, attributes, listings and file pages for a long time,
 // because every change tells it exactly what to drop (notifications) before the change counts as done. Opens
 // cost no round trip at all (zero-message open), so a warm open+read+close never leaves the kernel.
+import { changePublishSeconds, fuseOperations, fuseOpName } from '../metrics.js';
 import { openSync, mkdirSync } from 'node:fs';
 import type { Logger } from '../../shared/log.js';
 import type { KernelNotice, Node, SecretTree } from '../secretstore/tree.js';
@@ -57,7 +58,14 @@ export class SecretFs {
   async mount(): Promise<void> {
     mkdirSync(this.mountPoint, { recursive: true, mode: 0o755 });
     const fd = openSync('/dev/fuse', 'r+'); // libuv opens with O_CLOEXEC: no child ever inherits it
-    const session = new FuseSession(fd, (h, body) => this.handle(h.opcode, Number(h.nodeid), body), this.log);
+    const session = new FuseSession(
+      fd,
+      (h, body) => {
+        fuseOperations.inc({ op: fuseOpName(h.opcode) });
+        return this.handle(h.opcode, Number(h.nodeid), body);
+      },
+      this.log,
+    );
     try {
       await mountFuse(this.mountPoint, fd);
     } catch (err) {
@@ -93,7 +101,9 @@ export class SecretFs {
   /** Delivers a change's notifications; the change is visible to every reader once this resolves. */
   async publish(notices: KernelNotice[]): Promise<void> {
     const s = this.session;
-    if (!s) return;
+    if (!s || notices.length === 0) return;
+    const t0 = process.hrtime.bigint();
+    const change = notices.some((n) => n.kind === 'delete') ? 'revoke' : 'grant';
     // Names first (so no new open finds a dropped name), then inodes (attributes, pages, listings).
     const ordered = [...notices].sort((a, b) => (a.kind === 'inval_inode' ? 1 : 0) - (b.kind === 'inval_inode' ? 1 : 0));
     for (const n of ordered) {
@@ -107,6 +117,7 @@ export class SecretFs {
       }
       if (err) this.log.warn({ notice: n.kind, err }, 'fuse notification failed');
     }
+    changePublishSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9, { change });
   }
 
   /** One request. Never throws (the session turns a throw into EIO anyway); always answers what needs one. */

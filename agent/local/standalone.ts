@@ -1,5 +1,6 @@
 // Standalone mode: a watched folder of task manifests drives the tree the mount shows. No manager needed.
 // Every change is applied per task in one step; a bad manifest is refused and its task keeps its last good state.
+import { refusedInputs } from '../metrics.js';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -179,6 +180,7 @@ export class StandaloneTasks {
       const key = `${entry.print}|${err.message}`;
       if (this.refused.get(path) === key) return;
       this.refused.set(path, key);
+      refusedInputs.inc({ reason: 'manifest' });
       this.log.error({ file: path, err: err.message, kept: prev ? prev.manifest.task : null }, 'manifest refused');
       return;
     }

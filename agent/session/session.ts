@@ -7,6 +7,7 @@
 // a connection whose answers stop is dropped (at most ANSWER_TIMEOUT_MAX_MS), a TCP connect that gets no answer is
 // abandoned after CONNECT_TIMEOUT_MS and retried at once, and retries are at most BACKOFF_MAX_MS apart: after a heal
 // the agent is back within about 2 s.
+import { heartbeatRttSeconds, refusedInputs, sessionConnects } from '../metrics.js';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
@@ -50,6 +51,7 @@ export class ManagerSession {
   private retryTimer: NodeJS.Timeout | null = null;
   private hbTimer: NodeJS.Timeout | null = null;
   private lastAck = 0;
+  private heartbeatSentAt: bigint | null = null; // the heartbeat waiting for its ack (round-trip metric)
   private connectTimedOut = false;
   private queue: Promise<void> = Promise.resolve();
 
@@ -57,6 +59,11 @@ export class ManagerSession {
 
   get isConnected(): boolean {
     return this.connected;
+  }
+
+  /** Seconds since the manager was last heard from; null before the first welcome. */
+  get lastHeardSecondsAgo(): number | null {
+    return this.lastAck === 0 ? null : (Date.now() - this.lastAck) / 1000;
   }
 
   start(): void {
@@ -187,6 +194,7 @@ export class ManagerSession {
     if (msg.type === 'welcome') {
       if (msg.nodeId !== this.o.identity.nodeId) this.o.log.warn({ got: msg.nodeId }, 'the manager names another node ID');
       this.connected = true;
+      sessionConnects.inc();
       this.attempt = 0;
       this.lastAck = Date.now();
       const period = Number.isSafeInteger(msg.heartbeatMs) && msg.heartbeatMs >= 50 ? msg.heartbeatMs : 5000;
@@ -211,17 +219,20 @@ export class ManagerSession {
         }
         if (now - lastSent < every - 5) return; // 5 ms: timers may fire a little early
         lastSent = now;
-        this.send({ type: 'heartbeat' });
+        if (this.send({ type: 'heartbeat' })) this.heartbeatSentAt = process.hrtime.bigint();
       }, Math.min(every, CHECK_MAX_MS));
       this.o.log.info({ node: this.o.identity.nodeId }, 'connected to the manager');
       this.o.onConnected();
     } else if (msg.type === 'heartbeat-ack') {
       this.lastAck = Date.now();
+      if (this.heartbeatSentAt !== null) heartbeatRttSeconds.observe(Number(process.hrtime.bigint() - this.heartbeatSentAt) / 1e9);
+      this.heartbeatSentAt = null;
     } else if (msg.type === 'assign') {
       this.lastAck = Date.now();
       const bad = assignProblem(msg as unknown as Record<string, unknown>, decoded.blobs.length);
       if (bad) {
         // Refused whole: nothing of it is applied (its IDs would become names on the mount).
+        refusedInputs.inc({ reason: 'assignment' });
         this.o.log.warn({ why: bad.slice(0, 200) }, 'invalid assignment from the manager: ignored');
         return;
       }

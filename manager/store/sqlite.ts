@@ -63,6 +63,7 @@ interface InFlight {
   overlay: Map<string, StoredObject | null>;
   names: Map<string, string | null>;
   startIndex: number;
+  postedAt: bigint; // hrtime when the group went to the writer
 }
 
 type Row = { kind: string; id: string; version: number; body: Buffer };
@@ -72,6 +73,8 @@ export interface SqliteStoreOptions {
   dek: Buffer; // the data key; sub-keys for contents and names are derived from it
   /** Where commits run: a writer thread (default; fsync off the main thread) or inline on the main thread. */
   writer?: 'thread' | 'inline';
+  /** Called after each committed group: seconds from its hand-off to the writer until COMMIT returned (fsync). */
+  onCommit?: (seconds: number, writes: number) => void;
 }
 
 /** A copy that owns its exact-size memory, so it can be transferred to the writer thread. */
@@ -107,8 +110,10 @@ export class SqliteStore implements Store {
   private onDrained: (() => void) | null = null;
   private readonly watchers = new Set<(e: StoreEvent) => void>();
   private readonly stmt: Record<string, Database.Statement>;
+  private readonly onCommit: SqliteStoreOptions['onCommit'];
 
   constructor(opts: SqliteStoreOptions) {
+    this.onCommit = opts.onCommit;
     this.objKey = deriveKey(opts.dek, 'store objects');
     this.nameKey = deriveKey(opts.dek, 'store names');
     // Create the file ourselves with mode 0600; SQLite gives its -wal and -shm files the same mode.
@@ -327,7 +332,7 @@ export class SqliteStore implements Store {
     const seq = ++this.seq;
     this.groupCount++;
     this.writeCount += writes.length;
-    this.inflight = { seq, members, overlay, names, startIndex };
+    this.inflight = { seq, members, overlay, names, startIndex, postedAt: process.hrtime.bigint() };
     const msg: ToWriter = { type: 'commit', seq, writes, index: this.index, pruneBelow: this.index > EVENTS_KEPT ? this.index - EVENTS_KEPT : 0 };
     this.writer.post(msg);
   }
@@ -338,6 +343,7 @@ export class SqliteStore implements Store {
       if (!f || f.seq !== m.seq) return;
       this.inflight = null;
       if (m.type === 'committed') {
+        this.onCommit?.(Number(process.hrtime.bigint() - f.postedAt) / 1e9, f.members.length);
         for (const [key, obj] of f.overlay) {
           const slash = key.indexOf('/');
           const map = this.kindMap(key.slice(0, slash) as Kind);
