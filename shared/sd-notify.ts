@@ -1,7 +1,9 @@
 // systemd readiness (Type=notify). The protocol is one datagram "READY=1" on the Unix socket in $NOTIFY_SOCKET;
 // Node has no Unix datagram sockets and a native module only for this is not worth it, so the message goes through
-// `systemd-notify --ready`, a child process: the unit needs NotifyAccess=all. systemd-notify (systemd >= 246)
-// waits for systemd to have taken the message (a barrier), so a short-lived sender is still counted as the unit's.
+// `systemd-notify --ready --pid=OURS`, a child process. Run by root (the agent), systemd-notify sends our pid as its
+// SCM_CREDENTIALS, so the unit can keep NotifyAccess=main; without CAP_SYS_ADMIN (the manager's empty capability
+// set) the kernel refuses that, systemd-notify sends with its own pid, and the unit needs NotifyAccess=all.
+// systemd-notify (systemd >= 246) waits for systemd to have taken the message (a barrier).
 import { execFile } from 'node:child_process';
 import type { Logger } from './log.js';
 import { errorMessage } from './errors.js';

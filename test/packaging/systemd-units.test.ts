@@ -71,7 +71,7 @@ t.test("the agent's unit keeps the mount visible to the host and /dev/fuse open"
     t.notOk(agent.has(k), `no ${k}`);
   }
   t.equal(agent.get('Type'), 'notify');
-  t.equal(agent.get('NotifyAccess'), 'all', 'systemd-notify is a child process');
+  t.equal(agent.get('NotifyAccess'), 'main', "only the agent's pid (tasks share its cgroup)");
   t.equal(agent.get('KillMode'), 'mixed', 'SIGTERM to the agent alone: it stops its tasks itself');
   t.equal(agent.get('Restart'), 'on-failure');
   t.equal(agent.get('Before'), 'runsecrets-secrets.target');
@@ -164,5 +164,6 @@ t.test('a standalone agent sends READY=1 once its mount is up and the manifests 
   t.ok(isMounted(mount), 'mounted when READY=1 arrives');
   t.ok(existsSync(join(mount, 'web', 'pw')), "the manifest's file is in place");
   t.match(ready, new RegExp(`MAINPID=${proc.pid}\\b`));
+  t.match(ready, new RegExp(`SENDER_PID=${proc.pid}$`), "the kernel vouches for the agent's own pid (NotifyAccess=main holds)");
   t.match(ready, /STATUS=mounted; manifests loaded/);
 });
