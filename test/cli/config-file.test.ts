@@ -3,10 +3,12 @@
 // nothing starts then.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, childEnv, runCli, waitFor } from '../helpers/manager.js';
+import { fuseSkip } from '../helpers/env.js';
+import { forceUnmount, isMounted } from '../helpers/agent.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rs-config-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -75,4 +77,32 @@ t.test('the file sets the flags; a flag on the command line wins', async (t) => 
   t.equal(ls.code, 0, `the state dir from the file serves: ${ls.stderr}`);
   proc.kill('SIGTERM');
   t.equal(await exited, 0);
+});
+
+t.test('a standalone agent runs from its config file (switch, paths, flags winning)', fuseSkip(), async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'rs-config-agent-'));
+  chmodSync(base, 0o755);
+  const tasks = join(base, 'tasks');
+  mkdirSync(tasks);
+  writeFileSync(join(tasks, 'src.txt'), 'config-file-probe');
+  writeFileSync(join(tasks, 'web.yaml'), 'secrets:\n  - file: ./src.txt\n    target: pw\n');
+  const fileMount = join(base, 'file-mnt');
+  const cliMount = join(base, 'cli-mnt');
+  t.teardown(() => {
+    forceUnmount(cliMount);
+    forceUnmount(fileMount);
+    rmSync(base, { recursive: true, force: true });
+  });
+  const file = configFile('agent.yaml', `standalone: true\ntasks-dir: ${tasks}\nmount: ${fileMount}\nlog-level: warn\n`);
+  const proc = spawn(process.execPath, [BIN, 'agent', 'run', '--config', file, '--mount', cliMount], { env: childEnv(), stdio: ['ignore', 'ignore', 'ignore'] });
+  const exited = new Promise<number | null>((r) => proc.once('close', (c) => r(c)));
+  t.teardown(() => {
+    proc.kill('SIGKILL');
+  });
+  await waitFor(() => existsSync(join(cliMount, 'web', 'pw')), 'the task file on the mount from the command line', 20_000);
+  t.ok(isMounted(cliMount), 'mounted where the flag says');
+  t.notOk(isMounted(fileMount), "not where the file says: the flag won");
+  t.equal(readFileSync(join(cliMount, 'web', 'pw'), 'utf8'), 'config-file-probe', 'standalone from the file: its tasks are served');
+  proc.kill('SIGTERM');
+  t.equal(await exited, 0, 'clean stop');
 });
