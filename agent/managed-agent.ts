@@ -255,6 +255,29 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     if (msg.full) markSynced();
   };
 
+  // The metrics listener before the session: a bad --metrics-listen fails the start before any task runs.
+  let isSynced = false;
+  void synced.then(() => (isSynced = true));
+  let metrics: MetricsServer | null = null;
+  if (opts.metricsListen) {
+    const registry = agentRegistry({
+      mode: 'managed',
+      taskFolders: () => tree.taskNames().length,
+      inodes: () => tree.inodeCount,
+      tasksByState: () => countStates(executor.list()),
+      connected: () => session?.isConnected ?? false,
+      heartbeatAgeSeconds: () => session?.lastHeardSecondsAgo ?? null,
+    });
+    const notReady = (): string | null => (isSynced ? null : 'waiting for the first state from the manager');
+    try {
+      metrics = await startMetricsServer({ listen: opts.metricsListen, registry, notReady, log });
+    } catch (err) {
+      // Before the session: no task has started, nothing was received.
+      await fs.unmount().catch(() => undefined);
+      tree.wipeAll();
+      throw err;
+    }
+  }
   session = new ManagerSession({
     manager: opts.manager,
     identity,
@@ -279,28 +302,6 @@ export async function startManagedAgent(opts: ManagedAgentOptions): Promise<Mana
     if (pidStart === null) throw new Error(`task ${k.id} (${name}) is not running (its process ${x.pid} is gone)`);
     return { id: k.id, name, pidStart, ...x };
   };
-  let isSynced = false;
-  void synced.then(() => (isSynced = true));
-  let metrics: MetricsServer | null = null;
-  if (opts.metricsListen) {
-    const registry = agentRegistry({
-      mode: 'managed',
-      taskFolders: () => tree.taskNames().length,
-      inodes: () => tree.inodeCount,
-      tasksByState: () => countStates(executor.list()),
-      connected: () => session?.isConnected ?? false,
-      heartbeatAgeSeconds: () => session?.lastHeardSecondsAgo ?? null,
-    });
-    const notReady = (): string | null => (isSynced ? null : 'waiting for the first state from the manager');
-    try {
-      metrics = await startMetricsServer({ listen: opts.metricsListen, registry, notReady, log });
-    } catch (err) {
-      await session.stop();
-      await fs.unmount().catch(() => undefined);
-      tree.wipeAll();
-      throw err;
-    }
-  }
   let control: ControlServer | null = null;
   try {
     control = await startControlServer({ path: opts.controlSocket ?? defaultControlSocket(opts.stateDir), log: log.child({ part: 'control' }), execTarget });

@@ -3,7 +3,6 @@
 // Speed without staleness: the kernel may cache names, attributes, listings and file pages for a long time,
 // because every change tells it exactly what to drop (notifications) before the change counts as done. Opens
 // cost no round trip at all (zero-message open), so a warm open+read+close never leaves the kernel.
-import { changePublishSeconds, fuseOperations, fuseOpName } from '../metrics.js';
 import { openSync, mkdirSync } from 'node:fs';
 import type { Logger } from '../../shared/log.js';
 import type { KernelNotice, Node, SecretTree } from '../secretstore/tree.js';
@@ -16,6 +15,7 @@ import { FuseSession, type Reply } from './fuse-session.js';
 import { abortFuseConnection, mountFuse, unmountFuse, startUnmountWatchdog } from './mount.js';
 import { mountAt } from './mountinfo.js';
 import type { ChildProcess } from 'node:child_process';
+import { changePublishSeconds, fuseOperations, fuseOpName } from '../metrics.js';
 
 /** Seconds the kernel may trust a name or attribute. Long is safe: every change is announced explicitly. */
 const TTL = 3600;

@@ -1,6 +1,5 @@
 // Standalone mode: a watched folder of task manifests drives the tree the mount shows. No manager needed.
 // Every change is applied per task in one step; a bad manifest is refused and its task keeps its last good state.
-import { refusedInputs } from '../metrics.js';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
@@ -10,6 +9,7 @@ import type { KernelNotice, SecretTree } from '../secretstore/tree.js';
 import { isManifestFile, parseManifest, ManifestError, type Manifest } from './manifest.js';
 import { readSources } from './source-reader.js';
 import { DirWatcher } from './dir-watcher.js';
+import { refusedInputs } from '../metrics.js';
 
 interface Applied {
   manifest: Manifest;

@@ -7,7 +7,6 @@
 // a connection whose answers stop is dropped (at most ANSWER_TIMEOUT_MAX_MS), a TCP connect that gets no answer is
 // abandoned after CONNECT_TIMEOUT_MS and retried at once, and retries are at most BACKOFF_MAX_MS apart: after a heal
 // the agent is back within about 2 s.
-import { heartbeatRttSeconds, refusedInputs, sessionConnects } from '../metrics.js';
 import { WebSocket, type ClientOptions, type RawData } from 'ws';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
@@ -16,6 +15,7 @@ import { errorMessage } from '../../shared/errors.js';
 import { MAX_FRAME_BYTES, assignProblem, decodeFrame, encodeFrame, type AgentMessage, type ManagerMessage } from '../../shared/protocol.js';
 import { checkManagerCert, type ManagerAddr, type NodeIdentity } from './join.js';
 import { ReadScrubber } from './read-scrub.js';
+import { heartbeatRttSeconds, refusedInputs, sessionConnects } from '../metrics.js';
 
 export const SESSION_PATH = '/runsecrets/session';
 const BACKOFF_MIN_MS = 100;

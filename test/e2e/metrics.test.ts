@@ -8,7 +8,7 @@ import https from 'node:https';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fuseSkipReason } from '../helpers/env.js';
-import { request, startManager, waitFor, type ManagerHandle } from '../helpers/manager.js';
+import { request, runCli, startManager, waitFor, type ManagerHandle } from '../helpers/manager.js';
 import { managedAgent } from '../helpers/managed-agent.js';
 import { startAgent, forceUnmount } from '../helpers/agent.js';
 import { parsePrometheusText, sampleValue, type Family } from '../helpers/prom-text.js';
@@ -217,4 +217,17 @@ t.test('standalone agent: metrics, health and a refused manifest', skip ? { skip
   const text = (await get(port, '/metrics')).text;
   t.notOk(text.includes(SECRET_BYTES), 'no secret bytes');
   t.notOk(text.includes('web'), 'no task name');
+});
+
+t.test('a bad --metrics-listen stops the start with a clear error', async (t) => {
+  const m = await startManager({ t, tcp: false });
+  await m.stop();
+  for (const [addr, re] of [
+    ['nope', /invalid --metrics-listen "nope": expected HOST:PORT, e.g. 127.0.0.1:9477/],
+    ['127.0.0.1:99999', /invalid --metrics-listen "127.0.0.1:99999"/],
+  ] as const) {
+    const r = await runCli(['manager', 'run', '--state-dir', m.stateDir, '--socket', join(m.dir, 'other.sock'), '--listen', 'none', '--metrics-listen', addr]);
+    t.equal(r.code, 1, `${addr}: exit 1`);
+    t.match(r.stderr, re, `${addr}: names the problem`);
+  }
 });
