@@ -111,11 +111,6 @@ export class Manager {
     return this.open === null;
   }
 
-  /** The metrics listener's port (tests listen on port 0), or null without one. */
-  get metricsPort(): number | null {
-    return this.metricsServer?.port ?? null;
-  }
-
   get tcpPort(): number | null {
     const a = this.tlsServer?.address() as AddressInfo | null | undefined;
     return a ? a.port : null;

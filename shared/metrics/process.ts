@@ -14,7 +14,7 @@ export function registerProcessMetrics(r: Registry): void {
     return (u.user + u.system) / 1e6;
   });
   r.gauge('process_resident_memory_bytes', 'Resident memory size, in bytes.', () => process.memoryUsage.rss());
-  r.gauge('process_heap_bytes', "The JavaScript heap's size (V8 heapTotal), in bytes.", () => process.memoryUsage().heapTotal);
+  r.gauge('nodejs_heap_size_total_bytes', "The JavaScript heap's size (V8 heapTotal), in bytes.", () => process.memoryUsage().heapTotal);
   r.gauge('process_open_fds', 'Open file descriptors.', () => readdirSync('/proc/self/fd').length);
   r.gauge('process_max_fds', 'The limit on open file descriptors.', maxFds);
   r.gauge('process_start_time_seconds', 'Start time of the process since the Unix epoch, in seconds.', () => startSeconds);
