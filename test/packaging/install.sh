@@ -28,6 +28,11 @@ if grep -E '^(test|bench|node_modules|\.ci)/|\.ts$|\.map$' "$scratch/files" | gr
   fail "the tarball holds files users do not need: $(grep -E '^(test|bench|node_modules|\.ci)/|\.ts$|\.map$' "$scratch/files" | head -3 | tr '\n' ' ')"
 fi
 ok "tarball holds bin/, dist/ and packaging/, no tests, sources or maps ($(wc -l <"$scratch/files") files)"
+# Files of the product that are not TypeScript (a launcher script next to its module, …) are read at run time
+# from the package: each one tracked in the product's folders must be in the tarball.
+for f in $(git ls-files agent manager shared cli | grep -v '\.ts$'); do
+  grep -qx "$f" "$scratch/files" || fail "the tarball lacks $f, which the product reads at run time (package.json files)"
+done
 
 # A scratch prefix and a cold npm cache of its own would refetch everything; the shared cache is what a user's
 # machine has after any npm use, and the install still resolves every dependency from the registry's metadata.
@@ -46,6 +51,18 @@ ok "runsecrets on PATH: $out"
 PATH="$scratch/prefix/bin:$PATH" runsecrets manager init --state-dir "$scratch/mgr" >/dev/null 2>"$scratch/init.err" \
   || { cat "$scratch/init.err"; fail "runsecrets manager init from the installed package"; }
 ok "manager init from the installed package (better-sqlite3 loads)"
+
+# The units shipped in the package verify against the installed binary (the bare ExecStart name pointed at it).
+units="$scratch/prefix/lib/node_modules/runsecrets/packaging/systemd"
+if ! command -v systemd-analyze >/dev/null; then
+  echo "install: SKIP systemd-analyze verify: no systemd-analyze (Debian package systemd)"
+else
+  mkdir "$scratch/units"
+  for u in "$units"/*; do sed "s|^ExecStart=runsecrets |ExecStart=$bin |" "$u" >"$scratch/units/$(basename "$u")"; done
+  out=$(cd "$scratch/units" && systemd-analyze verify ./*.service ./*.target 2>&1 | grep runsecrets)
+  [ -z "$out" ] || fail "systemd-analyze verify on the installed units: $out"
+  ok "systemd-analyze verify: the installed units ($(ls "$scratch/units" | tr '\n' ' '))"
+fi
 
 if [ "$(id -u)" != 0 ] || [ ! -e /dev/fuse ]; then
   echo "install: SKIP the standalone demo: needs root and /dev/fuse"
