@@ -2,11 +2,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 # mount/umount/findmnt/setpriv/unshare/nsenter (util-linux, mount), gcc for the C readers, ip (iproute2) for the
-# network namespaces of the partition tests. No libfuse: the agent speaks the FUSE protocol on /dev/fuse itself.
-DEB_PACKAGES := util-linux mount gcc python3 iproute2
+# network namespaces of the partition tests, systemd for systemd-analyze/systemd-notify (the unit tests; systemd
+# need not run). No libfuse: the agent speaks the FUSE protocol on /dev/fuse itself.
+DEB_PACKAGES := util-linux mount gcc python3 iproute2 systemd
 STAMP := node_modules/.install-stamp
 
-.PHONY: setup build typecheck test test-reliability demo demo-standalone bench clean
+.PHONY: setup build typecheck test test-reliability test-install demo demo-standalone bench clean
 
 setup: $(STAMP)
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -40,6 +41,11 @@ test: typecheck
 # frames need the whole machine.
 test-reliability: typecheck
 	@RS_TAP_LOG=.tap/reliability.tap bash test/run-all.sh --jobs=1 --timeout=900 test/reliability/*.test.ts test/security/*.test.ts
+
+# The package as users get it: npm pack, npm install -g into a scratch prefix, `runsecrets version` and the
+# standalone demo from there (test/packaging/install.sh; needs the npm registry for the dependencies).
+test-install: setup
+	@bash test/packaging/install.sh
 
 # The whole mission on one machine: manager, agent, secret, service, live revoke, cleanup.
 demo: build

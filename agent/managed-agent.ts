@@ -25,6 +25,8 @@ import { ManagerSession, type AssignMessage } from './session/session.js';
 import { startControlServer, type ControlServer } from './control/control-server.js';
 import { defaultControlSocket, processStartTime, type ExecTarget } from './control/protocol.js';
 import { resolveTask, taskName } from './control/resolve-task.js';
+import { startMetricsServer, type MetricsServer } from '../shared/metrics/server.js';
+import { agentRegistry, assignmentApplySeconds } from './metrics.js';
 
 /** Absolute targets are kept under this folder of the task's folder and bound from there to their place. */
 export const ABSOLUTE_DIR = '.absolute';
@@ -40,6 +42,8 @@ export interface ManagedAgentOptions {
   log: Logger;
   /** The local control socket (`task exec`); default <stateDir>/agent.sock. */
   controlSocket?: string;
+  /** HOST:PORT for /metrics, /healthz and /readyz; absent: none. */
+  metricsListen?: string;
 }
 
 interface LocalTask {
@@ -54,7 +58,15 @@ export interface ManagedAgent {
   nodeId: string;
   tree: SecretTree;
   executor: Executor;
+  /** Resolves once the first full state from the manager is applied (task folders in place): readiness. */
+  synced: Promise<void>;
   stop(): Promise<void>;
+}
+
+function countStates(list: TaskStatus[]): Array<[string, number]> {
+  const n = new Map<string, number>();
+  for (const t of list) n.set(t.state, (n.get(t.state) ?? 0) + 1);
+  return [...n];
 }
 
 /** The path of a file reference inside the task folder (absolute targets go under ABSOLUTE_DIR), or null. */
@@ -121,6 +133,8 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
   const objects = new Map<string, { version: number; data: Buffer }>();
   const tasks = new Map<string, LocalTask>();
   let session: ManagerSession | null = null;
+  let markSynced: () => void = () => undefined;
+  const synced = new Promise<void>((resolve) => (markSynced = resolve));
 
   const report = (s: TaskStatus): void => {
     const msg: Parameters<ManagerSession['send']>[0] = { type: 'status', taskId: s.id, state: s.state, message: clipStatusText(s.message) };
@@ -221,7 +235,9 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
     })().catch((err) => log.error({ err: errorMessage(err), task: id }, 'removing a task failed'));
   };
 
-  const onAssign = async (msg: AssignMessage, blobs: Uint8Array[]): Promise<void> => {
+  const onAssign = (msg: AssignMessage, blobs: Uint8Array[]): Promise<void> => assignmentApplySeconds.time(() => applyAssignment(msg, blobs));
+
+  const applyAssignment = async (msg: AssignMessage, blobs: Uint8Array[]): Promise<void> => {
     const changedObjects = new Set<string>();
     let droppedBytes = false;
     const listed = new Set<string>();
@@ -282,8 +298,32 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
     // Received secret bytes also sit on the stack where Node decrypted them (hardening.ts).
     if (droppedBytes || msg.objects.length > 0) scrubSoon();
     log.debug({ full: msg.full, tasks: tasks.size, objects: objects.size }, 'assignments applied');
+    if (msg.full) markSynced();
   };
 
+  // The metrics listener before the session: a bad --metrics-listen fails the start before any task runs.
+  let isSynced = false;
+  void synced.then(() => (isSynced = true));
+  let metrics: MetricsServer | null = null;
+  if (opts.metricsListen) {
+    const registry = agentRegistry({
+      mode: 'managed',
+      taskFolders: () => tree.taskNames().length,
+      inodes: () => tree.inodeCount,
+      tasksByState: () => countStates(executor.list()),
+      connected: () => session?.isConnected ?? false,
+      heartbeatAgeSeconds: () => session?.lastHeardSecondsAgo ?? null,
+    });
+    const notReady = (): string | null => (isSynced ? null : 'waiting for the first state from the manager');
+    try {
+      metrics = await startMetricsServer({ listen: opts.metricsListen, registry, notReady, log });
+    } catch (err) {
+      // Before the session: no task has started, nothing was received.
+      await fs.unmount().catch(() => undefined);
+      tree.wipeAll();
+      throw err;
+    }
+  }
   session = new ManagerSession({
     manager: opts.manager,
     identity,
@@ -322,9 +362,11 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
     nodeId: identity.nodeId,
     tree,
     executor,
+    synced,
     stop: () =>
       (stopping ??= (async () => {
         await control?.close();
+        await metrics?.close();
         await executor.stopAll().catch((err) => log.error({ err: errorMessage(err) }, 'stopping tasks failed'));
         await session?.stop();
         try {

@@ -7,6 +7,8 @@ import { startStandaloneAgent } from '../agent/standalone-agent.js';
 import { startManagedAgent } from '../agent/managed-agent.js';
 import { DEFAULT_STATE_DIR, parseManagerAddr } from '../agent/session/join.js';
 import { tokenSource } from './join-token-source.js';
+import { notifyReady } from '../shared/sd-notify.js';
+import { CONFIG_DIR, withConfigFile } from './config-file.js';
 
 interface RunOpts {
   standalone?: boolean;
@@ -18,6 +20,7 @@ interface RunOpts {
   hostname?: string;
   label: string[];
   mount: string;
+  metricsListen?: string;
   logLevel: string;
 }
 
@@ -52,7 +55,7 @@ async function run(opts: RunOpts): Promise<void> {
   let token = manager ? await tokens.read() : undefined;
   // Signals are taken from the first moment: one that arrives while the agent is still starting (its mount may
   // already be up) stops it as soon as the start is done, instead of killing the process with the mount in place.
-  let agent: { stop(): Promise<void> } | null = null;
+  let agent: { stop(): Promise<void>; synced?: Promise<void> } | null = null;
   let pending: string | null = null;
   const shutdown = (signal: string): void => {
     if (!agent) {
@@ -86,8 +89,9 @@ async function run(opts: RunOpts): Promise<void> {
           hostname: opts.hostname ?? hostname(),
           labels,
           log,
+          ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}),
         })
-      : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log });
+      : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log, ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}) });
     token = undefined; // used once: the node's identity is now its certificate
   } catch (err) {
     log.fatal({ err: errorMessage(err) }, 'agent failed to start');
@@ -95,12 +99,16 @@ async function run(opts: RunOpts): Promise<void> {
     return;
   }
   if (pending) shutdown(pending);
+  else {
+    // Ready for systemd once the mount is up and, with a manager, its first full state is applied.
+    void (agent.synced ?? Promise.resolve()).then(() => notifyReady(log, manager ? 'mounted; in session with the manager' : 'mounted; manifests loaded'));
+  }
   process.on('SIGHUP', () => log.info(manager ? 'SIGHUP ignored' : 'SIGHUP ignored: manifests are watched'));
 }
 
 export function agentCommand(): Command {
   const agent = new Command('agent').description('Run the runsecrets agent on this host');
-  agent
+  const runCmd = agent
     .command('run')
     .description('Mount the secrets filesystem and serve the tasks of this host')
     .option('--standalone', 'no manager: tasks come from manifests in --tasks-dir')
@@ -117,6 +125,7 @@ export function agentCommand(): Command {
       [] as string[],
     )
     .option('--mount <dir>', 'where to mount the secrets filesystem', '/run/secrets')
+    .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9478 (default: off)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .action(async (opts: RunOpts) => {
       try {
@@ -126,5 +135,6 @@ export function agentCommand(): Command {
         process.exitCode = 1;
       }
     });
+  withConfigFile(runCmd, `${CONFIG_DIR}/agent.yaml`);
   return agent;
 }

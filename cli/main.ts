@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { errorMessage } from '../shared/errors.js';
 import { addHostOptions } from './objects/cli-support.js';
+import { versionText } from './version.js';
 
 type GroupLoader = () => Promise<Command>;
 
@@ -14,12 +15,16 @@ const GROUPS: Record<string, GroupLoader> = {
   service: async () => (await import('./swarm-commands.js')).serviceCommand(),
   node: async () => (await import('./swarm-commands.js')).nodeCommand(),
   task: async () => (await import('./task-command.js')).taskCommand(),
+  version: async () =>
+    new Command('version').description('Show the runsecrets version').action(() => {
+      process.stdout.write(versionText() + '\n');
+    }),
 };
 
 export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('runsecrets')
     .description("Docker Swarm's secrets for any Linux host")
-    .version('0.1.0')
+    .version(versionText(), '-v, --version', 'output the version')
     .showHelpAfterError()
     .exitOverride()
     // Root options only before the command, as docker reads them: `service create IMAGE cmd -H x` keeps -H for cmd.

@@ -18,6 +18,8 @@ import { action, readKeyFile, readStdin, socketOption } from './manager-cli.js';
 import { parseDuration } from './swarm/go-parse.js';
 import { backupCommand, restoreCommand } from './manager-backup.js';
 import { updateCommand } from './manager-update.js';
+import { notifyReady } from '../shared/sd-notify.js';
+import { CONFIG_DIR, withConfigFile } from './config-file.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:2377';
 
@@ -100,14 +102,15 @@ function initCommand(): Command {
 const STOP_DEADLINE_MS = 4_000;
 
 function runCommand(): Command {
-  return new Command('run')
+  const run = new Command('run')
     .description('Serve the API on the Unix socket and on TCP with mutual TLS')
-    .requiredOption('--state-dir <dir>', 'the cluster state made by "manager init"')
+    .option('--state-dir <dir>', 'the cluster state made by "manager init" (required)')
     .addOption(socketOption())
     .option('--listen <addr:port>', 'TCP address for mutual TLS ("none" to disable)', DEFAULT_LISTEN)
+    .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9477 (default: off)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .action(
-      action(async (o: { stateDir: string; socket: string; listen: string; logLevel: string }) => {
+      action(async (o: { stateDir: string; socket: string; listen: string; metricsListen?: string; logLevel: string }) => {
         process.umask(0o077);
         const log = createLogger('manager', isLogLevel(o.logLevel) ? o.logLevel : 'info');
         // The lock first: nothing (a migration included) touches a state dir another manager serves.
@@ -116,7 +119,7 @@ function runCommand(): Command {
         try {
           migrateStateDir(o.stateDir, log);
           const warn = (m: string): void => void process.stderr.write(`Warning: ${m}\n`);
-          manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, log, warn });
+          manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, metricsListen: o.metricsListen ?? null, log, warn });
         } catch (err) {
           release();
           throw err;
@@ -131,6 +134,8 @@ function runCommand(): Command {
           await flushLogs();
           process.exit(1); // nothing half-started may keep the process alive
         }
+        // Ready once the socket serves, locked or not: `manager unlock` needs the socket.
+        void notifyReady(log, manager.locked ? 'serving; locked: waiting for "runsecrets manager unlock"' : 'serving');
         await new Promise<void>((resolve) => {
           let stopping = false;
           const onSignal = (sig: NodeJS.Signals): void => {
@@ -162,6 +167,7 @@ function runCommand(): Command {
         process.exit(process.exitCode ?? 0);
       }),
     );
+  return withConfigFile(run, `${CONFIG_DIR}/manager.yaml`, ['stateDir']);
 }
 
 function joinTokenCommand(): Command {

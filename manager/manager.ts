@@ -26,6 +26,8 @@ import { registerAdvertiseRoutes, type AdvertiseInfo } from './api/advertise.js'
 import { advertiseMismatch } from './cluster/advertise.js';
 import { makeBackup } from './cluster/backup.js';
 import { closeServer, listenTls, listenUnix, parseListenAddr, type ListenAddr } from './api/listeners.js';
+import { startMetricsServer, type MetricsServer } from '../shared/metrics/server.js';
+import { managerRegistry, storeCommitSeconds, storeCommittedWrites } from './metrics.js';
 
 export const LOCKED_MESSAGE =
   'Swarm is encrypted and needs to be unlocked before it can be used. Please use "docker swarm unlock" to unlock it.';
@@ -34,6 +36,8 @@ export interface ManagerOptions {
   stateDir: string;
   socketPath: string;
   listen: string | null; // null: no TCP listener
+  /** HOST:PORT for /metrics, /healthz and /readyz (plain HTTP; a local address); absent: none. */
+  metricsListen?: string | null;
   log: Logger;
   /** Also shows an operator warning outside the log (the CLI writes it to stderr as "Warning: …"). */
   warn?: (message: string) => void;
@@ -64,6 +68,7 @@ export class Manager {
   private tlsServer: https.Server | null = null;
   private readonly listenAddr: ListenAddr | null;
   private unlocking: Promise<void> | null = null;
+  private metricsServer: MetricsServer | null = null;
 
   constructor(private readonly opts: ManagerOptions) {
     this.config = readClusterConfig(opts.stateDir);
@@ -165,6 +170,18 @@ export class Manager {
     this.unixServer = await listenUnix(this.router, this.opts.socketPath, this.opts.log);
     this.opts.log.info({ socket: this.opts.socketPath, locked: this.locked, clusterId: this.config.clusterId }, 'manager listening on unix socket');
     if (this.locked) this.opts.log.warn('swarm is locked: waiting for "runsecrets manager unlock"');
+    if (this.opts.metricsListen) {
+      const registry = managerRegistry({
+        store: () => this.open?.store ?? null,
+        locked: () => this.locked,
+        sessions: () => this.open?.dispatcher.sessionCount ?? 0,
+        heartbeatAges: () => this.open?.dispatcher.heartbeatAges() ?? [],
+        heartbeatPeriodSeconds: () => (this.open?.dispatcher.heartbeatMs ?? heartbeatMs(this.config)) / 1000,
+      });
+      // Ready means it can serve the API: not while locked.
+      const notReady = (): string | null => (this.open ? null : 'locked: waiting for "runsecrets manager unlock"');
+      this.metricsServer = await startMetricsServer({ listen: this.opts.metricsListen, registry, notReady, log: this.opts.log });
+    }
   }
 
   /** Opens the data key (with the unlock key under autolock), the store, then the TLS listener. */
@@ -176,7 +193,15 @@ export class Manager {
       const cluster = await OpenCluster.open(this.opts.stateDir, key);
       // RUNSECRETS_STORE_WRITER=inline commits on the main thread (for comparison; the thread is the default).
       const writer = process.env.RUNSECRETS_STORE_WRITER === 'inline' ? 'inline' : 'thread';
-      const store = new SqliteStore({ path: cluster.storePath, dek: cluster.dek, writer });
+      const store = new SqliteStore({
+        path: cluster.storePath,
+        dek: cluster.dek,
+        writer,
+        onCommit: (seconds, writes) => {
+          storeCommitSeconds.observe(seconds);
+          storeCommittedWrites.inc({}, writes);
+        },
+      });
       const orchestrator = new Orchestrator(store, this.opts.log.child({ part: 'orchestrator' }));
       const dispatcher = new Dispatcher({
         store,
@@ -233,6 +258,7 @@ export class Manager {
     if (this.open) await this.open.dispatcher.stop();
     const closing: Promise<void>[] = [];
     if (this.unixServer) closing.push(closeServer(this.unixServer));
+    if (this.metricsServer) closing.push(this.metricsServer.close());
     if (this.tlsServer) closing.push(closeServer(this.tlsServer));
     await Promise.all(closing);
     if (this.open) {

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MOUNT=${MOUNT:-/run/secrets}
+# RUNSECRETS_BIN: the binary to run (default: this checkout's bin/runsecrets; the install test passes the installed one).
 work=$(mktemp -d /tmp/runsecrets-demo.XXXXXX)
 chmod 755 "$work"
 cp -r examples/standalone "$work/tasks"
@@ -18,7 +19,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 wait_for() { for _ in $(seq 1 200); do if eval "$1"; then return 0; fi; sleep 0.05; done; echo "timed out: $1" >&2; exit 1; }
 
 step "start the agent: runsecrets agent run --standalone --tasks-dir $work/tasks (mount $MOUNT)"
-bin/runsecrets agent run --standalone --tasks-dir "$work/tasks" --mount "$MOUNT" 2>"$work/agent.log" &
+"${RUNSECRETS_BIN:-bin/runsecrets}" agent run --standalone --tasks-dir "$work/tasks" --mount "$MOUNT" 2>"$work/agent.log" &
 agent_pid=$!
 wait_for "[ -e $MOUNT/web/app.conf ]"
 grep " $MOUNT " /proc/self/mountinfo | sed 's/^/  mountinfo: /'
@@ -33,7 +34,9 @@ step "another user (uid 1001) cannot even list the task's folder"
 setpriv --reuid 1001 --regid 1001 --clear-groups ls "$MOUNT/web" 2>&1 | sed 's/^/  /' || true
 
 step "a 'container': its own folder bound at /run/secrets in a private mount namespace (like docker run -v $MOUNT/web:/run/secrets:ro)"
-unshare --mount --propagation private sh -c "mount --bind -o ro '$MOUNT/web' /run/secrets 2>/dev/null || mount --bind '$MOUNT/web' /run/secrets; ls /run/secrets; setpriv --reuid 1000 --regid 1000 --clear-groups cat /run/secrets/db_password; echo"
+# Without a /run/secrets on the host (MOUNT elsewhere), the namespace gets its own /run, out of the host's sight.
+mkdir "$work/ctr"
+unshare --mount --propagation private sh -c "mount --bind '$MOUNT/web' '$work/ctr'; [ -d /run/secrets ] || { mount -t tmpfs -o mode=0755,size=64k runsecrets-demo /run && mkdir /run/secrets; }; mount --bind -o ro '$work/ctr' /run/secrets 2>/dev/null || mount --bind '$work/ctr' /run/secrets; ls /run/secrets; setpriv --reuid 1000 --regid 1000 --clear-groups cat /run/secrets/db_password; echo"
 
 step "writes are refused"
 (echo x > "$MOUNT/web/db_password") 2>&1 | sed 's/^/  /' || true

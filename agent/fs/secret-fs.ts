@@ -15,6 +15,7 @@ import { FuseSession, type Reply } from './fuse-session.js';
 import { abortFuseConnection, mountFuse, unmountFuse, startUnmountWatchdog } from './mount.js';
 import { mountAt } from './mountinfo.js';
 import type { ChildProcess } from 'node:child_process';
+import { changePublishSeconds, fuseOperations, fuseOpName } from '../metrics.js';
 
 /** Seconds the kernel may trust a name or attribute. Long is safe: every change is announced explicitly. */
 const TTL = 3600;
@@ -57,7 +58,14 @@ export class SecretFs {
   async mount(): Promise<void> {
     mkdirSync(this.mountPoint, { recursive: true, mode: 0o755 });
     const fd = openSync('/dev/fuse', 'r+'); // libuv opens with O_CLOEXEC: no child ever inherits it
-    const session = new FuseSession(fd, (h, body) => this.handle(h.opcode, Number(h.nodeid), body), this.log);
+    const session = new FuseSession(
+      fd,
+      (h, body) => {
+        fuseOperations.inc({ op: fuseOpName(h.opcode) });
+        return this.handle(h.opcode, Number(h.nodeid), body);
+      },
+      this.log,
+    );
     try {
       await mountFuse(this.mountPoint, fd);
     } catch (err) {
@@ -93,7 +101,9 @@ export class SecretFs {
   /** Delivers a change's notifications; the change is visible to every reader once this resolves. */
   async publish(notices: KernelNotice[]): Promise<void> {
     const s = this.session;
-    if (!s) return;
+    if (!s || notices.length === 0) return;
+    const t0 = process.hrtime.bigint();
+    const change = notices.some((n) => n.kind === 'delete') ? 'revoke' : 'grant';
     // Names first (so no new open finds a dropped name), then inodes (attributes, pages, listings).
     const ordered = [...notices].sort((a, b) => (a.kind === 'inval_inode' ? 1 : 0) - (b.kind === 'inval_inode' ? 1 : 0));
     for (const n of ordered) {
@@ -107,6 +117,7 @@ export class SecretFs {
       }
       if (err) this.log.warn({ notice: n.kind, err }, 'fuse notification failed');
     }
+    changePublishSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9, { change });
   }
 
   /** One request. Never throws (the session turns a throw into EIO anyway); always answers what needs one. */

@@ -9,6 +9,7 @@ import type { KernelNotice, SecretTree } from '../secretstore/tree.js';
 import { isManifestFile, parseManifest, unreadableFiles, ManifestError, type Manifest } from './manifest.js';
 import { readSources } from './source-reader.js';
 import { DirWatcher } from './dir-watcher.js';
+import { refusedInputs } from '../metrics.js';
 
 interface Applied {
   manifest: Manifest;
@@ -183,6 +184,7 @@ export class StandaloneTasks {
       const key = `${entry.print}|${err.message}`;
       if (this.refused.get(path)?.key === key) return;
       this.refused.set(path, { key, err: err.message });
+      refusedInputs.inc({ reason: 'manifest' });
       this.log.error({ file: path, err: err.message, kept: prev ? prev.manifest.task : null }, 'manifest refused');
       return;
     }

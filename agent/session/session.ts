@@ -17,6 +17,7 @@ import { managerCertCheck, type ManagerAddr, type NodeIdentity } from './join.js
 import type { PeerCertificate } from 'node:tls';
 import { LogLimiter } from '../../shared/log-limit.js';
 import { ReadScrubber } from './read-scrub.js';
+import { heartbeatRttSeconds, refusedInputs, sessionConnects } from '../metrics.js';
 
 export const SESSION_PATH = '/runsecrets/session';
 const BACKOFF_MIN_MS = 100;
@@ -56,6 +57,7 @@ export class ManagerSession {
   private retryTimer: NodeJS.Timeout | null = null;
   private hbTimer: NodeJS.Timeout | null = null;
   private lastAck = 0;
+  private heartbeatSentAt: bigint | null = null; // the heartbeat waiting for its ack (round-trip metric)
   private connectTimedOut = false;
   private queue: Promise<void> = Promise.resolve();
   private readonly refusals = new LogLimiter(5);
@@ -83,6 +85,11 @@ export class ManagerSession {
 
   get isConnected(): boolean {
     return this.connected;
+  }
+
+  /** Seconds since the manager was last heard from; null before the first welcome. */
+  get lastHeardSecondsAgo(): number | null {
+    return this.lastAck === 0 ? null : (Date.now() - this.lastAck) / 1000;
   }
 
   start(): void {
@@ -217,6 +224,7 @@ export class ManagerSession {
     } catch (err) {
       // Refused whole and ignored: nothing of a malformed frame is applied (an assign's IDs would become names on
       // the mount). The peer is the authenticated manager: the session goes on.
+      refusedInputs.inc({ reason: 'frame' });
       this.o.log.warn({ err: errorMessage(err).slice(0, 200) }, 'bad frame from the manager: ignored');
       return;
     }
@@ -224,6 +232,7 @@ export class ManagerSession {
     if (msg.type === 'welcome') {
       if (msg.nodeId !== this.o.identity.nodeId) this.o.log.warn({ got: msg.nodeId }, 'the manager names another node ID');
       this.connected = true;
+      sessionConnects.inc();
       this.attempt = 0;
       this.lastAck = Date.now();
       const period = msg.heartbeatMs >= 50 ? msg.heartbeatMs : 5000;
@@ -248,7 +257,7 @@ export class ManagerSession {
         }
         if (now - lastSent < every - 5) return; // 5 ms: timers may fire a little early
         lastSent = now;
-        this.send({ type: 'heartbeat' });
+        if (this.send({ type: 'heartbeat' })) this.heartbeatSentAt = process.hrtime.bigint();
       }, Math.min(every, CHECK_MAX_MS));
       this.o.log.info({ node: this.o.identity.nodeId }, 'connected to the manager');
       this.retryLog = new LogLimiter(1, RETRY_LOG_MS); // the next outage's first retry is logged at once
@@ -256,6 +265,8 @@ export class ManagerSession {
       this.o.onConnected();
     } else if (msg.type === 'heartbeat-ack') {
       this.lastAck = Date.now();
+      if (this.heartbeatSentAt !== null) heartbeatRttSeconds.observe(Number(process.hrtime.bigint() - this.heartbeatSentAt) / 1e9);
+      this.heartbeatSentAt = null;
     } else {
       this.lastAck = Date.now();
       try {

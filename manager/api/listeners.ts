@@ -8,6 +8,7 @@ import { dirname } from 'node:path';
 import { parseSubject, roleFromOu } from '../../shared/pki.js';
 import type { Logger } from '../../shared/log.js';
 import { LogLimiter } from '../../shared/log-limit.js';
+import { refusedRequests } from '../metrics.js';
 import type { Peer, Router } from './router.js';
 import { UnauthenticatedConnections, guardLimitsFor, maxConnectionsFor, openFileLimit, type GuardLimits } from './conn-guard.js';
 
@@ -139,6 +140,7 @@ export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMateri
   // Every refusal is logged (who, why), rate-limited: anyone who can reach the port can cause them.
   const limit = new LogLimiter();
   const refused = (kind: string, fields: Record<string, unknown>, msg: string): void => {
+    refusedRequests.inc({ reason: kind });
     const ok = limit.allow(kind);
     if (ok) log.warn({ ...fields, ...(ok.suppressed ? { suppressed: ok.suppressed } : {}) }, msg);
   };

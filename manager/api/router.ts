@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/log.js';
 import { LogLimiter } from '../../shared/log-limit.js';
+import { refusalReason, refusedRequests } from '../metrics.js';
 import type { Role } from '../../shared/pki.js';
 import { ApiError, API_VERSION, MIN_API_VERSION, commonHeaders, sendError } from './http.js';
 
@@ -117,6 +118,8 @@ export class Router {
       if (err instanceof ApiError) {
         // A body we did not read (too large, refused before reading) must not be taken for the next request.
         const unread = !req.complete;
+        const reason = refusalReason(err.status);
+        if (reason) refusedRequests.inc({ reason });
         const who = peer.transport === 'tls' ? { role: peer.role, node: peer.nodeId, serial: peer.serial } : { transport: 'unix' };
         if (err.status === 401 || err.status === 403) {
           // An access denial: worth a warning (who asked for what), rate-limited since a client can repeat it.

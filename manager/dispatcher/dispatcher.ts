@@ -10,6 +10,7 @@ import type { Logger } from '../../shared/log.js';
 import { parseSubject, roleFromOu } from '../../shared/pki.js';
 import { errorMessage } from '../../shared/errors.js';
 import { LogLimiter } from '../../shared/log-limit.js';
+import { refusedRequests } from '../metrics.js';
 import {
   MAX_AGENT_FRAME_BYTES,
   ProtocolError,
@@ -80,6 +81,11 @@ export class Dispatcher {
     return this.sessions.size;
   }
 
+  /** Seconds since each connected agent was last heard from (metrics: heartbeat lag). */
+  heartbeatAges(now = Date.now()): number[] {
+    return [...this.sessions.keys()].map((id) => (now - (this.lastSeen.get(id) ?? now)) / 1000);
+  }
+
   private async checkHeartbeats(): Promise<void> {
     // Timers run before pending reads: after a stall of this process (GC, a long synchronous task), heartbeats that
     // arrived meanwhile are still unread. Read them first (setImmediate runs after the I/O phase); and when this
@@ -108,6 +114,7 @@ export class Dispatcher {
     const tls = req.socket as TLSSocket;
     const refuse = (status: number, why: string): void => {
       // Anyone who reaches the port can cause this line: rate-limited. cert: OpenSSL's verdict on the client's.
+      refusedRequests.inc({ reason: 'session' });
       const ok = this.refusals.allow('session');
       const cert = tls.authorizationError ? { cert: String(tls.authorizationError) } : {};
       if (ok) this.opts.log.warn({ remote: req.socket.remoteAddress, why, ...cert, ...(ok.suppressed ? { suppressed: ok.suppressed } : {}) }, 'session refused');

@@ -66,6 +66,7 @@ interface InFlight {
   names: Map<string, string | null>;
   startIndex: number;
   startDigest: Buffer;
+  postedAt: bigint; // hrtime when the group went to the writer
 }
 
 type Row = { kind: string; id: string; version: number; body: Buffer };
@@ -75,6 +76,8 @@ export interface SqliteStoreOptions {
   dek: Buffer; // the data key; sub-keys for contents and names are derived from it
   /** Where commits run: a writer thread (default; fsync off the main thread) or inline on the main thread. */
   writer?: 'thread' | 'inline';
+  /** Called after each committed group: seconds from its hand-off to the writer until COMMIT returned (fsync). */
+  onCommit?: (seconds: number, writes: number) => void;
 }
 
 /** A copy that owns its exact-size memory, so it can be transferred to the writer thread. */
@@ -112,8 +115,10 @@ export class SqliteStore implements Store {
   private onDrained: (() => void) | null = null;
   private readonly watchers = new Set<(e: StoreEvent) => void>();
   private readonly stmt: Record<string, Database.Statement>;
+  private readonly onCommit: SqliteStoreOptions['onCommit'];
 
   constructor(opts: SqliteStoreOptions) {
+    this.onCommit = opts.onCommit;
     this.objKey = deriveKey(opts.dek, 'store objects');
     this.nameKey = deriveKey(opts.dek, 'store names');
     this.digest = new StateDigest(opts.dek);
@@ -353,7 +358,7 @@ export class SqliteStore implements Store {
     const seq = ++this.seq;
     this.groupCount++;
     this.writeCount += writes.length;
-    this.inflight = { seq, members, overlay, names, startIndex, startDigest };
+    this.inflight = { seq, members, overlay, names, startIndex, startDigest, postedAt: process.hrtime.bigint() };
     const state = own(this.digest.sealed(this.objKey, this.index))!;
     const msg: ToWriter = { type: 'commit', seq, writes, index: this.index, state, pruneBelow: this.index > EVENTS_KEPT ? this.index - EVENTS_KEPT : 0 };
     this.writer.post(msg);
@@ -365,6 +370,7 @@ export class SqliteStore implements Store {
       if (!f || f.seq !== m.seq) return;
       this.inflight = null;
       if (m.type === 'committed') {
+        this.onCommit?.(Number(process.hrtime.bigint() - f.postedAt) / 1e9, f.members.length);
         for (const [key, obj] of f.overlay) {
           const slash = key.indexOf('/');
           const map = this.kindMap(key.slice(0, slash) as Kind);

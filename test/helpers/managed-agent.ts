@@ -47,6 +47,8 @@ export interface ManagedAgentOptions {
   managerHost?: string;
   /** Wraps the command, e.g. NetnsHandle.wrap to run the agent in a network namespace. */
   wrap?: (cmd: string, args: string[]) => [string, string[]];
+  /** Extra arguments for `agent run` (e.g. ['--metrics-listen', '127.0.0.1:0']). */
+  extraArgs?: string[];
 }
 
 export function managedAgent(opts: ManagedAgentOptions): ManagedAgentProc {
@@ -86,7 +88,7 @@ export function managedAgent(opts: ManagedAgentOptions): ManagedAgentProc {
     waitLog: (pred, from = 0, timeoutMs = 15000) => waitFor('agent log line', () => lines.slice(from).find(pred), { timeoutMs }),
     async start(token) {
       const args = ['agent', 'run', '--manager', `${opts.managerHost ?? '127.0.0.1'}:${opts.managerPort}`, '--mount', mount, '--state-dir', stateDir,
-        '--hostname', opts.hostname, '--log-level', 'debug', ...(opts.labels ?? []).flatMap((l) => ['--label', l])];
+        '--hostname', opts.hostname, '--log-level', 'debug', ...(opts.labels ?? []).flatMap((l) => ['--label', l]), ...(opts.extraArgs ?? [])];
       // Never on argv (the agent refuses it): a 0600 file, removed once the agent has joined.
       const tokenFile = join(dir, 'join-token');
       if (token) {

@@ -36,6 +36,8 @@ export interface StartOptions {
   /** Extra environment for the manager process (e.g. RUNSECRETS_HEARTBEAT_MS). */
   env?: NodeJS.ProcessEnv;
   logLevel?: string;
+  /** Extra arguments for `manager run` (e.g. ['--metrics-listen', '127.0.0.1:0']). */
+  runArgs?: string[];
   /** Tap test (anything with teardown()): the manager is stopped and its temp dir removed after the test. */
   t?: { teardown(fn: () => unknown): void };
 }
@@ -253,7 +255,7 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
   /** Starts the process; `unlocked`: it opens its store at start (no autolock, or the first run after init). */
   async function launch(unlocked = !opts.autolock): Promise<void> {
     const listen = tcp ? `${opts.listenHost ?? '127.0.0.1'}:${handle.tcpPort}` : 'none';
-    const [cmd, argv] = runsecretsCommand(['manager', 'run', '--state-dir', stateDir, '--socket', socket, '--listen', listen, '--log-level', opts.logLevel ?? 'debug']);
+    const [cmd, argv] = runsecretsCommand(['manager', 'run', '--state-dir', stateDir, '--socket', socket, '--listen', listen, '--log-level', opts.logLevel ?? 'debug', ...(opts.runArgs ?? [])]);
     const c = spawn(cmd, argv, {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: childEnv(opts.env),
