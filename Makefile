@@ -3,7 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 # mount/umount/findmnt/setpriv/unshare/nsenter (util-linux, mount), gcc for the C readers, ip (iproute2) for the
 # network namespaces of the partition tests. No libfuse: the agent speaks the FUSE protocol on /dev/fuse itself.
-DEB_PACKAGES := util-linux mount gcc python3 iproute2
+# Images (docs/images.md): skopeo pulls, umoci builds and unpacks, runc runs containers, docker-registry and
+# busybox-static build and serve the test/demo image offline, apache2-utils' htpasswd makes the auth fixture.
+DEB_PACKAGES := util-linux mount gcc python3 iproute2 runc skopeo umoci docker-registry busybox-static apache2-utils
 STAMP := node_modules/.install-stamp
 
 .PHONY: setup build typecheck test test-reliability demo demo-standalone bench clean
