@@ -13,6 +13,7 @@ import { Manager } from '../manager/manager.js';
 import { writeFileDurable } from '../manager/cluster/files.js';
 import { adminRequest, DaemonError, DEFAULT_SOCKET } from './manager-admin.js';
 import { parseDuration } from './swarm/go-parse.js';
+import { makeRules, type RegistryRules } from '../shared/registry-rules.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:2377';
 
@@ -110,6 +111,11 @@ function initCommand(): Command {
     );
 }
 
+/** commander's way to take a repeated option into a list. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 function runCommand(): Command {
   return new Command('run')
     .description('Serve the API on the Unix socket and on TCP with mutual TLS')
@@ -117,11 +123,14 @@ function runCommand(): Command {
     .addOption(socketOption())
     .option('--listen <addr:port>', 'TCP address for mutual TLS ("none" to disable)', DEFAULT_LISTEN)
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
+    .option('--insecure-registry <host[:port]|cidr>', "a registry spoken to over plain HTTP (dockerd's insecure-registries; 127.0.0.0/8 always is); repeatable", collect, [])
+    .option('--registry-mirror <url>', "a mirror tried before Docker Hub for docker.io images (dockerd's registry-mirrors); repeatable", collect, [])
     .action(
-      action(async (o: { stateDir: string; socket: string; listen: string; logLevel: string }) => {
+      action(async (o: { stateDir: string; socket: string; listen: string; logLevel: string; insecureRegistry: string[]; registryMirror: string[] }) => {
         process.umask(0o077);
         const log = createLogger('manager', isLogLevel(o.logLevel) ? o.logLevel : 'info');
-        const manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, log });
+        const registry: RegistryRules = makeRules(o.insecureRegistry, o.registryMirror); // bad values: error, exit 1
+        const manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, log, registry });
         const release = acquirePidLock(o.stateDir);
         try {
           await manager.start();

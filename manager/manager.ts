@@ -15,6 +15,8 @@ import { registerObjectRoutes } from './api/objects.js';
 import { registerSystemRoutes } from './api/system.js';
 import { registerSwarmRoutes } from './api/swarm.js';
 import { registerSwarmObjectRoutes } from './api/services.js';
+import { registerDistributionRoutes } from './api/distribution.js';
+import { NO_RULES, type RegistryRules } from '../shared/registry-rules.js';
 import { Orchestrator } from './orchestrator/loop.js';
 import { Dispatcher, DEFAULT_HEARTBEAT_MS } from './dispatcher/dispatcher.js';
 import { JOIN_PATHS, registerJoinRoutes } from './dispatcher/join.js';
@@ -28,6 +30,8 @@ export interface ManagerOptions {
   socketPath: string;
   listen: string | null; // null: no TCP listener
   log: Logger;
+  /** --insecure-registry / --registry-mirror, for GET /distribution (default: loopback registries insecure, no mirror). */
+  registry?: RegistryRules;
 }
 
 interface Unlocked {
@@ -78,6 +82,7 @@ export class Manager {
       revoke: (serial) => this.revoked.revoke(serial),
     });
     registerJoinRoutes(this.router, { cluster: () => this.unlocked().cluster, store: () => this.unlocked().store });
+    registerDistributionRoutes(this.router, { rules: () => opts.registry ?? NO_RULES });
   }
 
   private unlocked(): Unlocked {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { REPO } from './agent.js';
 import { waitFor } from './wait.js';
-import { toolSkip } from './env.js';
+import { toolSkip, toolSkipReason } from './env.js';
 
 const run = promisify(execFile);
 
@@ -17,6 +17,10 @@ export const IMAGE_TOOLS = ['skopeo', 'umoci', 'docker-registry', 'busybox', 'ht
 
 export function imageToolSkip(): { skip: string } | Record<string, never> {
   return toolSkip(IMAGE_TOOLS);
+}
+
+export function imageToolSkipReason(): string | false {
+  return toolSkipReason(IMAGE_TOOLS);
 }
 
 const BUILD = join(REPO, 'scripts/images/build-busybox.sh');
@@ -48,7 +52,7 @@ export interface TestRegistry {
   host: string;
   port: number;
   proc: ChildProcess;
-  /** Stops the registry (SIGTERM, then waits for it); keeps its storage unless remove is set. */
+  /** Stops the registry (SIGTERM, then waits for it); keeps its storage. */
   stop(): Promise<void>;
   /** Stops it and removes its storage. */
   close(): Promise<void>;

@@ -28,6 +28,8 @@ export interface StartOptions {
   listenHost?: string;
   /** Extra arguments for `manager init` (e.g. ['--dispatcher-heartbeat', '15s']). */
   initArgs?: string[];
+  /** Extra arguments for `manager run` (e.g. ['--registry-mirror', 'http://127.0.0.1:5000']). */
+  runArgs?: string[];
   /** Extra environment for the manager process (e.g. RUNSECRETS_HEARTBEAT_MS). */
   env?: NodeJS.ProcessEnv;
   logLevel?: string;
@@ -245,7 +247,7 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
 
   async function launch(): Promise<void> {
     const listen = tcp ? `${opts.listenHost ?? '127.0.0.1'}:${handle.tcpPort}` : 'none';
-    const [cmd, argv] = runsecretsCommand(['manager', 'run', '--state-dir', stateDir, '--socket', socket, '--listen', listen, '--log-level', opts.logLevel ?? 'debug']);
+    const [cmd, argv] = runsecretsCommand(['manager', 'run', '--state-dir', stateDir, '--socket', socket, '--listen', listen, '--log-level', opts.logLevel ?? 'debug', ...(opts.runArgs ?? [])]);
     const c = spawn(cmd, argv, {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: childEnv(opts.env),
