@@ -5,28 +5,12 @@ import { ImageRefError, parseImageRef, withDefaultTag, type ImageRef } from '../
 import type { RegistryRules } from '../../shared/registry-rules.js';
 import { fetchImageConfig, RegistryError, resolveManifest, type ResolvedManifest } from '../../shared/registry-resolve.js';
 import { SkopeoError, type RegistryAuth } from '../../shared/skopeo.js';
+import { decodeRegistryAuth } from '../../shared/registry-auth.js';
 import { ApiError, sendJson } from './http.js';
 import type { Router } from './router.js';
 
 const SCHEMA2 = 'application/vnd.docker.distribution.manifest.v2+json';
 const INDEX_TYPES = new Set(['application/vnd.docker.distribution.manifest.list.v2+json', 'application/vnd.oci.image.index.v1+json']);
-
-/** X-Registry-Auth: base64url (padded) JSON; an invalid header is ignored here, as Docker does on this route. */
-export function decodeRegistryAuth(header: string | string[] | undefined): RegistryAuth | undefined {
-  if (typeof header !== 'string' || header === '') return undefined;
-  try {
-    const doc: unknown = JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return undefined;
-    const o = doc as Record<string, unknown>;
-    const auth: RegistryAuth = {};
-    for (const k of ['username', 'password', 'identitytoken', 'serveraddress'] as const) {
-      if (typeof o[k] === 'string' && o[k] !== '') auth[k] = o[k];
-    }
-    return Object.keys(auth).length > 0 ? auth : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 function parseName(name: string): ImageRef {
   // A bare image ID (digest with no name) cannot be looked up in a registry.

@@ -2,6 +2,7 @@
 import t from 'tap';
 import { canonicalString, familiarString, parseImageRef, withDefaultTag } from '../../shared/image-ref.js';
 import { isInsecureRegistry, makeRules, pullEndpoints, RegistryRuleError } from '../../shared/registry-rules.js';
+import { decodeRegistryAuth } from '../../shared/registry-auth.js';
 
 const D = 'sha256:' + 'a'.repeat(64);
 
@@ -62,4 +63,15 @@ t.test('mirrors: tried first, for Docker Hub images only', async (t) => {
   t.throws(() => makeRules([], ['ftp://m']), { message: 'invalid mirror: unsupported scheme "ftp" in "ftp://m"' });
   t.throws(() => makeRules([], ['http://u:p@m']), { message: 'invalid mirror: username/password not allowed in URI "http://u:p@m"' });
   t.throws(() => makeRules([], ['http://m/?q=1']), { message: 'invalid mirror: query or fragment at end of the URI "http://m/?q=1"' });
+});
+
+t.test('X-Registry-Auth decoding: base64url JSON, "auth" field, garbage ignored', async (t) => {
+  const enc = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+  t.same(decodeRegistryAuth(enc({ username: 'u', password: 'p', serveraddress: 'r:5000', email: 'x' })), { username: 'u', password: 'p', serveraddress: 'r:5000' });
+  t.same(decodeRegistryAuth(enc({ auth: Buffer.from('u:p:q').toString('base64') })), { username: 'u', password: 'p:q' });
+  t.same(decodeRegistryAuth(enc({ identitytoken: 'tok' })), { identitytoken: 'tok' });
+  t.equal(decodeRegistryAuth('!!'), undefined);
+  t.equal(decodeRegistryAuth(enc([1])), undefined);
+  t.equal(decodeRegistryAuth(enc({})), undefined);
+  t.equal(decodeRegistryAuth(undefined), undefined);
 });
