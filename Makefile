@@ -8,7 +8,7 @@ SHELL := /bin/bash
 DEB_PACKAGES := util-linux mount gcc python3 iproute2 runc skopeo umoci docker-registry busybox-static apache2-utils
 STAMP := node_modules/.install-stamp
 
-.PHONY: setup build typecheck test test-reliability demo demo-standalone bench clean
+.PHONY: setup build typecheck test test-reliability demo demo-standalone demo-images bench clean
 
 setup: $(STAMP)
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -46,6 +46,11 @@ demo: build
 # The agent alone, driven by task manifests (no manager).
 demo-standalone: build
 	@bash scripts/demo.sh
+
+# Image resolution offline: a local registry with a busybox image built from busybox-static, the docker CLI pinning
+# digests through the manager, a registry mirror serving Docker Hub names (docs/images.md).
+demo-images: build
+	@bash scripts/images/with-registry.sh bash scripts/images/demo-resolve.sh
 
 bench: build
 	@bash bench/run.sh

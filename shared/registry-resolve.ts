@@ -56,7 +56,7 @@ export function sha256Digest(bytes: Buffer): string {
 }
 
 export interface ResolveOptions {
-  auth?: RegistryAuth;
+  auth?: RegistryAuth | undefined;
   signal?: AbortSignal;
 }
 

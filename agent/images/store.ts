@@ -14,7 +14,7 @@ import { collect, countBlobs, DIGEST_RE, digestForTag, layoutTags, readConfigBlo
 
 export interface PullOptions {
   /** Registry credentials (X-Registry-Auth); written to a 0600 authfile for skopeo, never argv, never logged. */
-  auth?: RegistryAuth;
+  auth?: RegistryAuth | undefined;
   signal?: AbortSignal;
 }
 
@@ -124,15 +124,10 @@ export class ImageStore {
   private async pullRef(ref: ImageRef, opts: PullOptions): Promise<StoredImage> {
     const shown = familiarString(ref);
     try {
-      let digest = ref.digest;
-      if (digest !== undefined) {
-        const have = await this.get(digest);
-        if (have) return have;
-      } else {
-        digest = (await resolveManifest(ref, this.rules, opts)).digest;
-        const have = await this.get(digest);
-        if (have) return have;
-      }
+      const digest = ref.digest ?? (await resolveManifest(ref, this.rules, opts)).digest;
+      // Fast path without the layout lock; a gc racing it makes this miss, and fetchAndUnpack checks again under it.
+      const have = await this.get(digest).catch(() => null);
+      if (have) return have;
       const d = digest;
       const running = this.byDigest.get(d);
       if (running) return await running;
