@@ -4,10 +4,12 @@ SHELL := /bin/bash
 # mount/umount/findmnt/setpriv/unshare/nsenter (util-linux, mount), gcc for the C readers, ip (iproute2) for the
 # network namespaces of the partition tests, systemd for systemd-analyze/systemd-notify (the unit tests; systemd
 # need not run). No libfuse: the agent speaks the FUSE protocol on /dev/fuse itself.
-DEB_PACKAGES := util-linux mount gcc python3 iproute2 systemd
+# Images (docs/images.md): skopeo pulls, umoci builds and unpacks, runc runs containers, docker-registry and
+# busybox-static build and serve the test/demo image offline, apache2-utils' htpasswd makes the auth fixture.
+DEB_PACKAGES := util-linux mount gcc python3 iproute2 systemd runc skopeo umoci docker-registry busybox-static apache2-utils
 STAMP := node_modules/.install-stamp
 
-.PHONY: setup build typecheck test test-reliability test-install demo demo-standalone bench clean
+.PHONY: setup build typecheck test test-reliability test-install demo demo-standalone demo-images bench clean
 
 setup: $(STAMP)
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -54,6 +56,11 @@ demo: build
 # The agent alone, driven by task manifests (no manager).
 demo-standalone: build
 	@bash scripts/demo.sh
+
+# Image resolution offline: a local registry with a busybox image built from busybox-static, the docker CLI pinning
+# digests through the manager, a registry mirror serving Docker Hub names (docs/images.md).
+demo-images: build
+	@bash scripts/images/with-registry.sh bash scripts/images/demo-resolve.sh
 
 bench: build
 	@bash bench/run.sh

@@ -18,6 +18,8 @@ import { registerObjectRoutes } from './api/objects.js';
 import { registerSystemRoutes } from './api/system.js';
 import { registerSwarmRoutes } from './api/swarm.js';
 import { registerSwarmObjectRoutes } from './api/services.js';
+import { registerDistributionRoutes } from './api/distribution.js';
+import { NO_RULES, type RegistryRules } from '../shared/registry-rules.js';
 import { Orchestrator } from './orchestrator/loop.js';
 import { Dispatcher, DEFAULT_HEARTBEAT_MS } from './dispatcher/dispatcher.js';
 import { JOIN_PATHS, registerJoinRoutes } from './dispatcher/join.js';
@@ -41,6 +43,8 @@ export interface ManagerOptions {
   log: Logger;
   /** Also shows an operator warning outside the log (the CLI writes it to stderr as "Warning: …"). */
   warn?: (message: string) => void;
+  /** --insecure-registry / --registry-mirror, for GET /distribution (default: loopback registries insecure, no mirror). */
+  registry?: RegistryRules;
 }
 
 interface Unlocked {
@@ -98,6 +102,7 @@ export class Manager {
     });
     registerJoinRoutes(this.router, { cluster: () => this.unlocked().cluster, store: () => this.unlocked().store });
     registerBackupRoute(this.router, { backup: () => this.backup() });
+    registerDistributionRoutes(this.router, { rules: () => this.opts.registry ?? NO_RULES });
     registerAdvertiseRoutes(this.router, {
       info: () => this.advertiseInfo(),
       set: (addr) => void this.unlocked().cluster.setAdvertiseAddr(addr),

@@ -1,4 +1,4 @@
-// A small router: method + path pattern (":name" segments), an optional `/v1.NN` prefix checked against the API
+// A small router: method + path pattern (":name" segments, one "*name" of several), an optional `/v1.NN` prefix checked against the API
 // versions we speak, and every error turned into Docker's `{"message": ...}` answer.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../shared/log.js';
@@ -65,12 +65,28 @@ export class Router {
     const parts = path.split('/').filter(Boolean);
     for (const route of this.routes) {
       if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) continue;
-      if (route.parts.length !== parts.length) continue;
       const params: Record<string, string> = {};
+      // "*name" takes one or more whole segments (image names hold slashes: /distribution/a/b:1/json).
+      const star = route.parts.findIndex((p) => p.startsWith('*'));
+      let routeParts = route.parts;
+      let segs = parts;
+      if (star >= 0) {
+        const after = route.parts.length - star - 1;
+        if (parts.length < route.parts.length) continue;
+        const middle = parts.slice(star, parts.length - after);
+        try {
+          params[route.parts[star]!.slice(1)] = middle.map((m) => decodeURIComponent(m)).join('/');
+        } catch {
+          continue;
+        }
+        routeParts = [...route.parts.slice(0, star), ...route.parts.slice(star + 1)];
+        segs = [...parts.slice(0, star), ...parts.slice(parts.length - after)];
+      }
+      if (routeParts.length !== segs.length) continue;
       let ok = true;
-      for (let i = 0; i < parts.length && ok; i++) {
-        const want = route.parts[i]!;
-        const got = parts[i]!;
+      for (let i = 0; i < segs.length && ok; i++) {
+        const want = routeParts[i]!;
+        const got = segs[i]!;
         if (want.startsWith(':')) {
           try {
             params[want.slice(1)] = decodeURIComponent(got);

@@ -34,3 +34,22 @@ export function fuseSkip(): { skip: string } | Record<string, never> {
 export function runsecretsArgv(bin: string, args: string[]): [string, string[]] {
   return ['env', ['-u', 'NODE_OPTIONS', process.execPath, bin, ...args]];
 }
+
+/**
+ * Why a test that needs these programs cannot run here (the first one missing), or false when all are on PATH.
+ * The names are Debian's commands; the packages are in the Makefile's DEB_PACKAGES (make setup).
+ */
+export function toolSkipReason(tools: string[]): string | false {
+  for (const t of tools) {
+    if (!/^[A-Za-z0-9._-]+$/.test(t)) throw new Error(`toolSkipReason: not a command name: ${t}`);
+    if (!has(t)) return `needs ${t} on PATH (run make setup: Debian packages runc skopeo umoci docker-registry busybox-static apache2-utils)`;
+  }
+  return false;
+}
+
+/** tap's skip option for tests that need these programs. */
+export function toolSkip(tools: string[]): { skip: string } | Record<string, never> {
+  const reason = toolSkipReason(tools);
+  if (reason) process.stderr.write(`# SKIP: ${reason}\n`);
+  return reason ? { skip: reason } : {};
+}

@@ -33,11 +33,11 @@ export interface StartOptions {
   stateDir?: string;
   /** Extra arguments for `manager init` (e.g. ['--dispatcher-heartbeat', '15s']). */
   initArgs?: string[];
+  /** Extra arguments for `manager run` (e.g. ['--registry-mirror', 'http://127.0.0.1:5000'], ['--metrics-listen', '127.0.0.1:0']). */
+  runArgs?: string[];
   /** Extra environment for the manager process (e.g. RUNSECRETS_HEARTBEAT_MS). */
   env?: NodeJS.ProcessEnv;
   logLevel?: string;
-  /** Extra arguments for `manager run` (e.g. ['--metrics-listen', '127.0.0.1:0']). */
-  runArgs?: string[];
   /** Tap test (anything with teardown()): the manager is stopped and its temp dir removed after the test. */
   t?: { teardown(fn: () => unknown): void };
 }
