@@ -43,6 +43,8 @@ hide() {
   fi
 }
 m() { ctx=$1; shift; out=$("$@" 2>&1) || fail "$ctx: $(printf '%s' "$out" | tr '\n' ' ')"; }
+# As m, without capturing the command's complaint (one process less, for the many fixed mounts of every task).
+q() { ctx=$1; shift; "$@" 2>/dev/null || fail "$ctx (mount failed)"; }
 S=$1 DIR=$2 U=$3 G=$4 CAPS=$5
 shift 5
 # The host's /proc, kept open only to learn the task's host pid (below); then the namespace's own /proc, so that
@@ -110,22 +112,17 @@ while [ $# -gt 0 ]; do
   sysfs)
     # /sys read-only (as Docker's), bound without what the host mounted below it (fusectl, whose abort files would
     # let a root task cut every task's secrets off, cgroups, debugfs). Same network namespace: the same sysfs.
-    m "mounting the task's /sys" mount --bind /sys /sys
-    m "mounting the task's /sys" mount -o remount,bind,ro,nosuid,noexec,nodev /sys
-    ;;
+    q "making /sys read-only inside the task" mount --bind -o ro,nosuid,noexec,nodev /sys /sys ;;
   mask)
     # Docker's masked paths: a folder gets an empty read-only tmpfs, a file /dev/null; a missing one is skipped.
     if [ -d "$1" ]; then
-      m "masking \"$1\"" mount -t tmpfs -o ro,nosuid,nodev,noexec,size=0 rs-masked "$1"
+      q "masking \"$1\" inside the task" mount -t tmpfs -o ro,nosuid,nodev,noexec,size=0 rs-masked "$1"
     elif [ -e "$1" ]; then
-      m "masking \"$1\"" mount --bind /dev/null "$1"
+      q "masking \"$1\" inside the task" mount --bind /dev/null "$1"
     fi
     shift ;;
   readonly)
-    if [ -e "$1" ]; then
-      m "making \"$1\" read-only" mount --rbind "$1" "$1"
-      m "making \"$1\" read-only" mount -o remount,bind,ro,nosuid,nodev,noexec "$1"
-    fi
+    if [ -e "$1" ]; then q "making \"$1\" read-only inside the task" mount --rbind -o ro,nosuid,nodev,noexec "$1" "$1"; fi
     shift ;;
   hostname)
     # Its own UTS namespace: the host's name is untouched. Before /proc/sys is made read-only.

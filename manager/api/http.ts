@@ -88,6 +88,9 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
         req.pause();
         reject(err);
       } else resolve(Buffer.concat(chunks, size));
+      // The body may be a secret (base64 in JSON): the pieces are not kept, so they are zeroed (readJson zeroes
+      // the whole once parsed).
+      for (const c of chunks) c.fill(0);
     };
     req.on('data', (c: Buffer) => {
       size += c.length;
@@ -113,6 +116,7 @@ export async function readJson(req: IncomingMessage, limit: number): Promise<unk
   checkJsonContentType(req);
   const raw = await readBody(req, limit);
   const text = raw.toString('utf8').trim();
+  raw.fill(0); // the text (a JS string, which cannot be zeroed) is all that is kept
   if (text === '') throw new ApiError(400, 'invalid JSON: got EOF while reading request body');
   if (nestingExceeds(text, MAX_JSON_DEPTH)) throw new ApiError(400, `invalid JSON: exceeded max depth (${MAX_JSON_DEPTH} levels)`);
   try {

@@ -125,6 +125,7 @@ export function registerObjectRoutes(router: Router, kind: ObjectKind, getStore:
     }
     validateCreate(kind, s);
     const spec: ObjectSpec = { Labels: s.labels, Data: s.data!.toString('base64') };
+    s.data!.fill(0); // the decoded bytes are not kept: the store holds the base64 text
     if (s.templating) spec.Templating = s.templating;
     try {
       const o = await getStore().create<ObjectSpec>(kind, { id: newId(), name: s.name, spec });
@@ -149,7 +150,7 @@ export function registerObjectRoutes(router: Router, kind: ObjectKind, getStore:
     const store = getStore();
     const cur = await resolve(store, kind, ctx.params.id ?? '');
     // swarmkit UpdateSecret/UpdateConfig: the name must stay (exactly) and data, if sent, must be unchanged.
-    const sameData = s.data === null || s.data.equals(Buffer.from(cur.spec.Data, 'base64'));
+    const sameData = s.data === null || sameBytes(s.data, cur.spec.Data);
     if (s.name !== cur.name || !sameData) throw rpcError('InvalidArgument', 'only updates to Labels are allowed');
     try {
       const o = await store.update<ObjectSpec>(kind, cur.id, Number(rawVersion), { ...cur.spec, Labels: s.labels });
@@ -182,4 +183,15 @@ export function registerObjectRoutes(router: Router, kind: ObjectKind, getStore:
     ctx.log.info({ kind, id: cur.id }, `${kind} removed`);
     sendEmpty(ctx.res, 204);
   });
+}
+
+/** Is data the object's current data? Both decoded copies are zeroed afterwards (they may be a secret's bytes). */
+function sameBytes(data: Buffer, currentBase64: string): boolean {
+  const cur = Buffer.from(currentBase64, 'base64');
+  try {
+    return data.equals(cur);
+  } finally {
+    cur.fill(0);
+    data.fill(0);
+  }
 }

@@ -196,7 +196,9 @@ class Session {
 
   close(code: number, reason: string): void {
     this.closed = true;
-    this.ws.close(code, reason);
+    // A close reason is at most 123 bytes (ws throws beyond): printable ASCII only, so that the cut is by bytes.
+    // It may quote what the agent sent (an unknown type's name), so an agent must never make it throw.
+    this.ws.close(code, reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 123));
     // A peer that does not answer the close handshake is cut off.
     setTimeout(() => this.ws.terminate(), 2000).unref();
   }
@@ -273,7 +275,7 @@ class Session {
       msg = parseAgentMessage(frame);
     } catch (err) {
       this.log.warn({ err: errorMessage(err).slice(0, 200) }, 'bad frame from agent');
-      return this.close(1002, err instanceof ProtocolError ? err.message.slice(0, 120) : 'bad frame');
+      return this.close(1002, err instanceof ProtocolError ? err.message : 'bad frame');
     }
     if (msg.type === 'heartbeat') {
       this.send(encodeFrame({ type: 'heartbeat-ack' }));

@@ -210,12 +210,18 @@ export class SqliteStore implements Store {
   private decode(row: Row): StoredObject {
     const plain = open(this.objKey, row.body, this.aad(row.kind, row.id, row.version), `object ${row.kind}/${row.id}`);
     const b = JSON.parse(plain.toString('utf8')) as Body;
+    plain.fill(0); // a secret's data (base64) lives on only in the cache's object
     return { kind: row.kind as Kind, id: row.id, name: b.name, version: row.version, createdAt: b.createdAt, updatedAt: b.updatedAt, spec: b.spec };
   }
 
   private encode(o: StoredObject): Buffer {
     const body: Body = { name: o.name, createdAt: o.createdAt, updatedAt: o.updatedAt, spec: o.spec };
-    return seal(this.objKey, Buffer.from(JSON.stringify(body)), this.aad(o.kind, o.id, o.version));
+    const plain = Buffer.from(JSON.stringify(body));
+    try {
+      return seal(this.objKey, plain, this.aad(o.kind, o.id, o.version));
+    } finally {
+      plain.fill(0);
+    }
   }
 
   private nameKeyOf(kind: Kind, name: string | null): Buffer | null {

@@ -30,7 +30,16 @@ t.test('Command [""] drops the image ENTRYPOINT: Args are the whole command, the
   const m = mergeImageConfig(image(), { command: [''], args: ['ls', '/'] });
   t.equal(m.entrypoint, null);
   t.same(m.argv, ['ls', '/']);
-  t.throws(() => mergeImageConfig(image(), { command: [''] }), NoCommandError, 'Command [""] without Args: nothing to run');
+  t.throws(() => mergeImageConfig(image(), { command: [''] }), { message: 'no command specified' }, 'Command [""] without Args: nothing to run');
+  const err = (() => {
+    try {
+      mergeImageConfig(image(), { command: [''] });
+    } catch (e) {
+      return e;
+    }
+    return null;
+  })();
+  t.ok(err instanceof NoCommandError, 'a NoCommandError the runtime can tell apart');
 });
 
 t.test('an image with only CMD runs it; with neither, create fails with "no command specified"', async (t) => {

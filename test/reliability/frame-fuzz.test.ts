@@ -256,6 +256,7 @@ if (process.getuid?.() !== 0) {
     writeFileSync(join(stateDir, 'node.key'), node.keyPem, { mode: 0o600 });
     writeFileSync(join(stateDir, 'ca.crt'), ca.certPem, { mode: 0o600 });
     writeFileSync(join(stateDir, 'node.crt'), node.certPem, { mode: 0o600 });
+    writeFileSync(join(stateDir, 'manager.id'), 'fuzz-manager\n', { mode: 0o600 }); // pinned at join (join.ts)
 
     const https_ = https.createServer({ cert: server.certPem, key: server.keyPem, ca: [ca.certPem], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' });
     const wss = new WebSocketServer({ noServer: true, maxPayload: 64 << 20 });

@@ -152,3 +152,18 @@ async function waitForType(s: Session, type: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+t.test('a protocol error quoting multi-byte text does not take the manager down', async (t) => {
+  const m = await startManager({ t, logLevel: 'info' });
+  const dir = mkdtempSync(join(tmpdir(), 'rs-frames-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const id = await joinCluster({ manager: { host: '127.0.0.1', port: m.tcpPort }, token: m.workerToken, stateDir: join(dir, 'node'), hostname: 'utf8-framer', labels: {}, log: createLogger('test-agent', 'silent') });
+  // The error names the unknown type; 60 three-byte characters are 180 bytes, beyond a close reason's 123.
+  const s = await openSession(m.tcpPort, id);
+  s.ws.send(agentFrame({ type: '€'.repeat(60) }), { binary: true });
+  const c = await s.closed;
+  t.equal(c.code, 1002, `closed with a protocol error (${c.reason})`);
+  t.ok(Buffer.byteLength(c.reason) <= 123, 'the reason fits a close frame');
+  t.equal((await request(m.socket, 'GET', '/_ping')).status, 200, 'the manager is still up');
+  t.notOk(m.logs().includes('RangeError'), 'no crash');
+});
