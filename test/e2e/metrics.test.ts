@@ -223,8 +223,8 @@ t.test('a bad --metrics-listen stops the start with a clear error', async (t) =>
   const m = await startManager({ t, tcp: false });
   await m.stop();
   for (const [addr, re] of [
-    ['nope', /invalid --metrics-listen "nope": expected HOST:PORT, e.g. 127.0.0.1:9477/],
-    ['127.0.0.1:99999', /invalid --metrics-listen "127.0.0.1:99999"/],
+    ['nope', /invalid --metrics-listen \\*"nope\\*": expected HOST:PORT, e.g. 127.0.0.1:9477/],
+    ['127.0.0.1:99999', /invalid --metrics-listen \\*"127.0.0.1:99999\\*"/],
   ] as const) {
     const r = await runCli(['manager', 'run', '--state-dir', m.stateDir, '--socket', join(m.dir, 'other.sock'), '--listen', 'none', '--metrics-listen', addr]);
     t.equal(r.code, 1, `${addr}: exit 1`);

@@ -29,7 +29,7 @@ if (!isRoot()) {
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const r = await runCli(['manager', 'init', '--state-dir', join(dir, 's'), '--advertise-addr', '192.0.2.2']);
     t.equal(r.code, 0, r.stderr);
-    t.match(r.stdout, 'runsecrets agent run --manager 192.0.2.2:2377 --token');
+    t.match(r.stdout, 'runsecrets agent run --manager 192.0.2.2:2377');
     t.match(r.stdout, 'Agents will join at 192.0.2.2:2377 (the advertise address)');
     const bad = await runCli(['manager', 'init', '--state-dir', join(dir, 'b'), '--advertise-addr', 'host:99999']);
     t.equal(bad.code, 1);
@@ -46,7 +46,7 @@ if (!isRoot()) {
     t.match(m.logs(), `Warning: ${want}`, 'and on stderr for the operator');
 
     const jt = await m.cli(['manager', 'join-token', 'worker', '--socket', m.socket]);
-    t.match(jt.stdout, '--manager 127.0.0.1:2377 --token');
+    t.match(jt.stdout, 'runsecrets agent run --manager 127.0.0.1:2377');
     t.match(jt.stderr, `Warning: ${want}`, 'join-token warns too');
 
     const none = await m.cli(['manager', 'update', '--socket', m.socket]);
@@ -62,18 +62,18 @@ if (!isRoot()) {
     t.equal(up.stderr, '', 'no warning once it matches');
     const jt2 = await m.cli(['manager', 'join-token', 'worker', '--socket', m.socket]);
     t.equal(jt2.stderr, '');
-    const printed = /--manager (\S+):(\d+) --token (\S+)/.exec(jt2.stdout);
+    const printed = /RUNSECRETS_TOKEN=(\S+) runsecrets agent run --manager (\S+):(\d+)/.exec(jt2.stdout);
     t.ok(printed, jt2.stdout);
-    const a = managedAgent({ managerHost: printed![1], managerPort: Number(printed![2]), hostname: 'adv-a' });
+    const a = managedAgent({ managerHost: printed![2], managerPort: Number(printed![3]), hostname: 'adv-a' });
     t.teardown(async () => {
       await stopOrKill(a);
       rmSync(a.dir, { recursive: true, force: true });
     });
-    await a.start(printed![3]);
+    await a.start(printed![1]);
     t.pass('an agent joins with the printed command');
 
     await m.restart();
     t.notMatch(m.logs(), 'agents are told to join', 'kept across a restart: no warning');
-    t.match((await m.cli(['manager', 'join-token', 'worker', '--socket', m.socket])).stdout, `--manager 127.0.0.1:${m.tcpPort} --token`);
+    t.match((await m.cli(['manager', 'join-token', 'worker', '--socket', m.socket])).stdout, `runsecrets agent run --manager 127.0.0.1:${m.tcpPort}`);
   });
 }

@@ -98,7 +98,7 @@ t.test('backup while writes go on; wipe; restore; every object served as before;
   const r = await runCli(['manager', 'restore', '--from', file, '--state-dir', m.stateDir, '--kek-file', kek]);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /^Restored cluster \w+ \(store index \d+, \d+ objects\) into /);
-  t.same(readdirSync(m.stateDir).sort(), ['ca.crt', 'ca.key.sealed', 'cluster.json', 'kek.key', 'manager.crt', 'manager.key.sealed', 'store.db', 'token.key.sealed'], 'no manager.pid, no socket');
+  t.same(readdirSync(m.stateDir).sort(), ['admin-certs.json', 'ca.crt', 'ca.key.sealed', 'cluster.json', 'kek.key', 'manager.crt', 'manager.key.sealed', 'store.db', 'token.key.sealed'], 'no manager.pid, no socket');
   for (const f of readdirSync(m.stateDir)) t.equal(statSync(join(m.stateDir, f)).mode & 0o777, 0o600, `${f} 0600`);
   t.equal(statSync(m.stateDir).mode & 0o777, 0o700);
 
@@ -167,7 +167,7 @@ t.test('autolock backups need the unlock key; wrong keys, corrupt files and non-
   const ok = await restore(['--state-dir', target('ok'), '--unlock-key-file', keyFile]);
   t.equal(ok.code, 0, ok.stderr);
   t.match(ok.stdout, /then unlock it with its unlock key/);
-  t.same(readdirSync(target('ok')).sort(), ['ca.crt', 'ca.key.sealed', 'cluster.json', 'manager.crt', 'manager.key.sealed', 'store.db', 'token.key.sealed'], 'no kek.key, no first-run key, no pid file');
+  t.same(readdirSync(target('ok')).sort(), ['admin-certs.json', 'ca.crt', 'ca.key.sealed', 'cluster.json', 'manager.crt', 'manager.key.sealed', 'store.db', 'token.key.sealed'], 'no kek.key, no first-run key, no pid file');
   await m.stop();
   const r = await startManager({ t, stateDir: target('ok'), autolock: true, startLocked: true, tcp: false });
   t.equal((await request(r.socket, 'GET', '/secrets')).status, 503, 'a restored autolocked manager starts locked');

@@ -69,7 +69,8 @@ t.test('from nothing to a manager and two agents, by the guide (no systemd)', sk
   const socket = join(base, 'manager.sock');
   const init = await runCli(['manager', 'init', '--state-dir', stateDir, '--advertise-addr', `127.0.0.1:${apiPort}`]);
   t.equal(init.code, 0, init.stderr);
-  t.match(init.stdout, `runsecrets agent run --manager 127.0.0.1:${apiPort} --token RSTKN-1-`, 'init prints the join command');
+  t.match(init.stdout, `RUNSECRETS_TOKEN=RSTKN-1-`, 'init prints the join command');
+  t.match(init.stdout, `runsecrets agent run --manager 127.0.0.1:${apiPort}`, 'with the advertise address');
   const managerYaml = join(base, 'manager.yaml');
   writeFileSync(managerYaml, `state-dir: ${stateDir}\nsocket: ${socket}\nlisten: 127.0.0.1:${apiPort}\nmetrics-listen: 127.0.0.1:${mMetrics}\nlog-level: info\n`);
   start(['manager', 'run', '--config', managerYaml]);
