@@ -6,6 +6,7 @@
 // previous life is left (orphans on a dead mount would be duplicates).
 // Processes are told apart without the agent's help: a task's process shows its task ID as the root of the FUSE
 // mount bound at /run/secrets in its mount namespace (/proc/PID/mountinfo).
+import { TASK_NS_ID } from '../helpers/task-ns.js';
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
@@ -134,10 +135,19 @@ if (skip) {
       t.equal(r.status, 201, `secret ${name} created`);
       secrets[name] = { id: (r.json as { ID: string }).ID, value };
     }
-    // Each task: over and over, its secret into OUT/<pid>.v (replaced atomically) and a line into OUT/<pid>.log.
+    // Each task: over and over, its secret into OUT/<id>.v (replaced atomically) and a line into OUT/<id>.log, where
+    // id is the task's PID namespace inode ($$ inside a task is a small number every task shares).
     const script = (name: string): string =>
-      `: ${marker}; while :; do if cat /run/secrets/${name} > ${out}/$$.tmp 2>/dev/null; then mv ${out}/$$.tmp ${out}/$$.v; ` +
-      `echo ok >> ${out}/$$.log; else echo FAIL >> ${out}/$$.log; fi; sleep 0.1; done`;
+      `: ${marker}; ${TASK_NS_ID}; while :; do if cat /run/secrets/${name} > ${out}/$i.tmp 2>/dev/null; then mv ${out}/$i.tmp ${out}/$i.v; ` +
+      `echo ok >> ${out}/$i.log; else echo FAIL >> ${out}/$i.log; fi; sleep 0.1; done`;
+    /** The PID namespace a task process made for its task (the outermost marked process is the one that made it). */
+    const nsIdOf = (pid: number): string => {
+      try {
+        return readlinkSync(`/proc/${pid}/ns/pid_for_children`).replace(/\D/g, '');
+      } catch {
+        return 'gone';
+      }
+    };
     const serviceOf = new Map<string, string>(); // service ID -> secret name
     for (const [svc, name, replicas] of [['crash-web', 'crash-a', 3], ['crash-db', 'crash-b', 2]] as const) {
       const r = await request(m.socket, 'POST', '/services/create', {
@@ -185,11 +195,11 @@ if (skip) {
         const name = serviceOf.get(task.ServiceID)!;
         let fresh = false;
         try {
-          fresh = statSync(join(out, `${p.pid}.v`)).mtimeMs >= since;
+          fresh = statSync(join(out, `${nsIdOf(p.pid)}.v`)).mtimeMs >= since;
         } catch {
           /* not yet */
         }
-        if (!fresh || readText(join(out, `${p.pid}.v`)) !== secrets[name]!.value) return `task ${task.ID} (pid ${p.pid}) has not read its secret yet`;
+        if (!fresh || readText(join(out, `${nsIdOf(p.pid)}.v`)) !== secrets[name]!.value) return `task ${task.ID} (pid ${p.pid}) has not read its secret yet`;
       }
       return null;
     };

@@ -8,6 +8,7 @@
 // 2. The defaults (period 5 s: down after 15 s), swarmkit's semantics: A's tasks keep running and reading during the
 //    whole cut; A is marked down, its replicated task is replaced on B and its global task is shut down; after the
 //    heal A converges: the old tasks stop, their folders are wiped, and a new global task starts on A.
+import { pidNsAlive } from '../helpers/task-ns.js';
 import t from 'tap';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -89,9 +90,6 @@ function netnsId(ns: NetnsHandle): string {
   return `net:[${statSync(`/run/netns/${ns.name}`).ino}]`;
 }
 
-function alive(pid: number): boolean {
-  return existsSync(`/proc/${pid}`);
-}
 
 /** Stops an agent (SIGTERM, SIGKILL after 15 s) and unmounts; the link comes up first so that it can say goodbye. */
 async function stopAgent(n: Node): Promise<void> {
@@ -287,7 +285,7 @@ t.test('partition shorter than the node-down limit: no failed read, changes appl
   const failed = sum(all, (r) => r.failed);
   t.equal(failed, 0, `no failed read: ${JSON.stringify(all.flatMap((r) => r.failures))}`);
   t.same(onA().map((r) => r.pid).sort(), pidsA, "A's reader processes are the same (not restarted)");
-  t.ok(pidsA.every(alive), "A's reader processes are alive");
+  t.ok(pidsA.every((p) => pidNsAlive(p)), "A's reader processes are alive");
   const after = [...running(await tasksOf(w.m, 'pin')), ...running(await tasksOf(w.m, 'glob'))].map((x) => x.ID).sort();
   t.same(after, before, 'the same 4 tasks run (no replacement)');
 
@@ -346,7 +344,7 @@ t.test('partition with the default heartbeat (node down after 15 s): swarmkit se
   a.ns.linkUp();
   const healAt = Date.now();
   // A converges to what the manager wants: the old tasks stop, their folders are wiped, a new global task starts.
-  await waitFor("A's old readers stopped", () => oldReaders.every((p) => !alive(p)), { timeoutMs: 30_000, intervalMs: 20 });
+  await waitFor("A's old readers stopped", () => oldReaders.every((p) => !pidNsAlive(p)), { timeoutMs: 30_000, intervalMs: 20 });
   const stoppedMs = Date.now() - healAt;
   await waitFor("the old tasks' folders wiped from A's mount", () => oldOnA.every((id) => !existsSync(join(a.agent.mount, id))), { timeoutMs: 10_000, intervalMs: 20 });
   const wipedMs = Date.now() - healAt;
