@@ -189,15 +189,18 @@ if (skip) {
       t.equal(l1.task, taskB.ID, "status for B's task: ignored and logged");
       from = m.logs().length;
       s.send({ type: 'get-secret', id: sB } as unknown as Parameters<ManagerSession['send']>[0]);
-      const l2 = await managerLog(from, 'unknown message type from agent');
-      t.ok(l2, 'an unknown request type: ignored and logged');
+      // Frames are parsed into typed messages (shared/protocol.ts): a type the protocol does not have is a protocol
+      // error, logged, and the session is closed (1002); the node must reconnect.
+      const l2 = await managerLog(from, 'bad frame from agent');
+      t.match(String(l2.err), /type/, `an unknown request type: refused and logged (${String(l2.err)})`);
+      await waitFor(() => s.isConnected, 'the spy reconnected');
       t.equal((await tasksOf(m, 'svc-b')).find((x) => x.ID === taskB.ID)?.Status.State, 'running', "B's task is still running");
       t.same(got, { tasks: [], objects: [] }, 'the spy was sent no task and no secret');
       // The real agents: each mount holds its own tasks' folders only.
       const aTasks = new Set([victim.ID, prober.ID]);
       t.same(readdirSync(a.mount).sort(), [...aTasks].sort(), "A's mount: A's tasks only");
       t.same(readdirSync(b.mount), [taskB.ID], "B's mount: B's task only");
-      cell('node-asks-for-other-node', "status for B's task ignored, unknown message ignored, assignments hold only own tasks", `"${String(l1.msg)}", "${String(l2.msg)}"`);
+      cell('node-asks-for-other-node', "status for B's task ignored, unknown message type refused (session closed), assignments hold only own tasks", `"${String(l1.msg)}", "${String(l2.msg)}"`);
     });
 
     await t.test("a removed node's certificate: refused at once on the channel and the API", async (t) => {
@@ -266,8 +269,11 @@ if (skip) {
         t.match(r.stderr, /Permission denied/, `${what}: EACCES`);
         hows.push(`${what}: EACCES`);
       }
+      // Managed mode: the mount root is root-only, so even the folder's owner (the task's uid) cannot walk in from the
+      // host: the task reads through its own bind. Control: root reads it.
       const owner = as(1001, ['cat', join(vdir, 'victim_pw')]);
-      t.equal(owner.stdout, values.get('victim_pw')!.toString(), "control: the folder's owner (uid 1001) reads it");
+      t.not(owner.status, 0, "the folder's owner (uid 1001) on the host: refused too (the mount root is 0700)");
+      t.equal(readFileSync(join(vdir, 'victim_pw'), 'utf8'), values.get('victim_pw')!.toString(), 'control: root reads it');
       t.ok(false, 'logged by the product', kernelOnly);
       cell('host-user-reads-folders', hows.join(', '), 'no (kernel-enforced, invisible to the agent)');
     });
