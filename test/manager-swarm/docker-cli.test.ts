@@ -1,10 +1,7 @@
 // The stock docker CLI against the manager's socket: service create with a secret, ls, inspect, ps, update
 // --secret-rm, rm; `secret rm` refused with Docker's message while a service uses the secret.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dockerCli } from '../helpers/docker-cli.js';
 import { haveDocker, isRoot, startManager, type CliResult } from '../helpers/manager.js';
 
 if (!isRoot() || !haveDocker()) {
@@ -14,22 +11,11 @@ if (!isRoot() || !haveDocker()) {
 
 const m = await startManager({ tcp: false });
 t.teardown(() => m.cleanup());
-const dockerConfig = mkdtempSync(join(tmpdir(), 'rs-dockercfg-'));
-t.teardown(() => rmSync(dockerConfig, { recursive: true, force: true }));
+const cli = dockerCli();
+t.teardown(() => cli.cleanup());
 
 function docker(args: string[], input?: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: m.dockerHost, DOCKER_CONFIG: dockerConfig, DOCKER_CLI_HINTS: 'false' };
-    delete env.DOCKER_CONTEXT;
-    const c = spawn('docker', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ code, stdout, stderr }));
-    c.stdin.end(input);
-  });
+  return cli.run(m.dockerHost, args, input);
 }
 
 t.test('docker service create/ls/inspect/ps, secret rm refused, update --secret-rm, rm', async (t) => {

@@ -2,10 +2,7 @@
 // image@sha256 with no warning, --no-resolve-image keeps the tag, a --registry-mirror serves Docker Hub names,
 // X-Registry-Auth reaches an htpasswd registry, and errors carry Docker's wording.
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dockerCli } from '../helpers/docker-cli.js';
 import { haveDocker, isRoot, request, startManager, type CliResult, type ManagerHandle } from '../helpers/manager.js';
 import { busyboxLayout, imageToolSkipReason, pushImage, registryDigest, startRegistry, type TestRegistry } from '../helpers/images.js';
 
@@ -26,21 +23,11 @@ await pushImage(mirror, 'nginx', 'library/busybox:latest');
 const mirrorDigest = await registryDigest(mirror, 'library/busybox', 'latest');
 
 const m = await startManager({ tcp: false, t, runArgs: ['--registry-mirror', `http://${mirror.host}`] });
-const dockerConfig = mkdtempSync(join(tmpdir(), 'rs-dockercfg-'));
-t.teardown(() => rmSync(dockerConfig, { recursive: true, force: true }));
+const cli = dockerCli();
+t.teardown(() => cli.cleanup());
 
 function docker(mgr: ManagerHandle, args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: mgr.dockerHost, DOCKER_CONFIG: dockerConfig, DOCKER_CLI_HINTS: 'false' };
-    delete env.DOCKER_CONTEXT;
-    const c = spawn('docker', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return cli.run(mgr.dockerHost, args);
 }
 
 async function specImage(mgr: ManagerHandle, name: string): Promise<string> {
