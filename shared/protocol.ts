@@ -53,7 +53,9 @@ export type ManagerMessage =
   | { type: 'welcome'; nodeId: string; heartbeatMs: number }
   /** full: the complete desired state (after connecting); the agent drops everything not listed. */
   | { type: 'assign'; full: boolean; tasks: TaskAssignment[]; removeTasks: string[]; objects: ObjectData[]; removeObjects: { kind: 'secret' | 'config'; id: string }[] }
-  | { type: 'heartbeat-ack' };
+  | { type: 'heartbeat-ack' }
+  /** The swarm's heartbeat period changed: agents heartbeat at the new one on the same session. */
+  | { type: 'heartbeat-period'; heartbeatMs: number };
 
 export type AgentMessage =
   | { type: 'heartbeat' }
@@ -296,6 +298,8 @@ export function parseManagerMessage(frame: Uint8Array): DecodedFrame<ManagerMess
       return { msg: { type: 'welcome', nodeId: id(o, 'nodeId', 'welcome'), heartbeatMs: uint(o, 'heartbeatMs', 'welcome') }, blobs };
     case 'heartbeat-ack':
       return { msg: { type: 'heartbeat-ack' }, blobs };
+    case 'heartbeat-period':
+      return { msg: { type: 'heartbeat-period', heartbeatMs: uint(o, 'heartbeatMs', 'heartbeat-period') }, blobs };
     case 'assign':
       return { msg: parseAssign(o, blobs.length), blobs };
     default:

@@ -52,10 +52,37 @@ export class Dispatcher {
   private unwatch: Unwatch | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastCheckAt = Date.now();
-  readonly heartbeatMs: number;
+  private period: number;
+  /** After a shorter period is set, agents are judged by the longer one until this time (they switch on receipt). */
+  private lenientUntil = 0;
+  private lenientMs = 0;
 
   constructor(private readonly opts: DispatcherOptions) {
-    this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.period = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  get heartbeatMs(): number {
+    return this.period;
+  }
+
+  /**
+   * A new heartbeat period (the swarm's Dispatcher.HeartbeatPeriod): every connected agent is told on its session,
+   * and until MISSED_HEARTBEATS old periods have passed agents are judged by the longer of the two, so that none
+   * is marked down for heartbeating at the old pace before it heard of the new one.
+   */
+  setHeartbeat(ms: number): void {
+    if (ms === this.period) return;
+    const old = this.period;
+    this.period = ms;
+    this.lenientMs = Math.max(old, ms);
+    this.lenientUntil = Date.now() + (MISSED_HEARTBEATS + 1) * old;
+    for (const s of this.sessions.values()) s.send(encodeFrame({ type: 'heartbeat-period', heartbeatMs: ms }));
+    if (this.timer) {
+      clearInterval(this.timer);
+      this.timer = setInterval(() => void this.checkHeartbeats(), ms);
+      this.timer.unref();
+    }
+    this.opts.log.info({ heartbeatMs: ms, previousMs: old }, 'heartbeat period changed');
   }
 
   async start(): Promise<void> {
@@ -92,10 +119,11 @@ export class Dispatcher {
     // process itself was away for more than a period, nobody could be heard: judge at the next round.
     await new Promise<void>((resolve) => setImmediate(resolve));
     const now = Date.now();
-    const stalled = now - this.lastCheckAt > 2 * this.heartbeatMs;
+    const period = now < this.lenientUntil ? this.lenientMs : this.period;
+    const stalled = now - this.lastCheckAt > 2 * period;
     this.lastCheckAt = now;
     if (stalled) return;
-    const limit = now - MISSED_HEARTBEATS * this.heartbeatMs;
+    const limit = now - MISSED_HEARTBEATS * period;
     try {
       for (const n of await this.opts.store.list<NodeRecord>('node')) {
         if (n.spec.Status.State !== 'ready') continue;
