@@ -11,6 +11,8 @@ import { haveDocker, isRoot, request, startManager } from '../helpers/manager.js
 import { imageToolSkipReason, pushImage, startRegistry } from '../helpers/images.js';
 import { fakeNode, type FakeNode } from '../helpers/fake-node.js';
 import { waitFor } from '../helpers/wait.js';
+import { managedAgent, stopOrKill } from '../helpers/managed-agent.js';
+import { fuseSkipReason } from '../helpers/env.js';
 import { pullAuthOnUpdate } from '../../manager/api/pull-auth.js';
 import { withRegistryAuth } from '../../manager/dispatcher/assignments.js';
 import { ApiError } from '../../manager/api/http.js';
@@ -143,4 +145,26 @@ t.test('the stock CLI\'s --with-registry-auth: stored sealed, never shown, sent 
   t.ok(readdirSync(m.stateDir).includes('store.db'), 'the store file was searched');
   t.notOk(m.logs().includes(password), "the manager's log (debug level) never has the password");
   t.notOk(m.logs().includes(header.slice(0, 24)), 'nor the header');
+});
+
+t.test('a real agent running a task with credentials logs none of them (debug level)', { skip: fuseSkipReason() || false }, async (t) => {
+  const m = await startManager({ t });
+  const agent = managedAgent({ managerPort: m.tcpPort, hostname: 'rs-auth-real' });
+  t.teardown(() => stopOrKill(agent));
+  await agent.start(m.workerToken);
+  const password = `real-agent-pw-${process.pid}-Qm7`;
+  const header = enc({ username: 'real-user', password, serveraddress: '127.0.0.1:9' });
+  const spec = {
+    Name: 'authed',
+    TaskTemplate: { ContainerSpec: { Image: '127.0.0.1:9/app:1', Command: ['sleep', '1d'] }, RestartPolicy: { Condition: 'none' } },
+    Mode: { Replicated: { Replicas: 1 } },
+  };
+  const r = await request(m.socket, 'POST', '/services/create', spec, { 'X-Registry-Auth': header });
+  t.equal(r.status, 201, r.text);
+  const seen = await agent.waitLog((l) => l.msg === 'assignments applied' && Number(l.tasks) > 0, 0, 20_000);
+  t.ok(seen, 'the agent applied the assignment with the credentials');
+  const logText = JSON.stringify(agent.logs());
+  t.notOk(logText.includes(password), "the agent's log never has the password");
+  t.notOk(logText.includes('real-user'), 'nor the user name');
+  t.notOk(m.logs().includes(password), "nor the manager's");
 });
