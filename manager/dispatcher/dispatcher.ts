@@ -229,12 +229,9 @@ class Session {
     const node = await this.store.get<NodeRecord>('node', this.nodeId);
     const member = !!node && isAccepted(node.spec);
     const mine = member ? (await this.store.list<TaskRecord>('task')).filter((t) => isNodeTask(t, this.nodeId)) : [];
-    const tasks: TaskAssignment[] = [];
-    for (const t of mine) {
-      // The credentials of the task's service go to this node only because it runs one of its tasks.
-      const svc = await this.store.get<ServiceRecord>('service', t.spec.ServiceID);
-      tasks.push(withRegistryAuth(toAssignment(t), svc?.spec.pullAuth));
-    }
+    const pullAuth = new Map(mine.length === 0 ? [] : (await this.store.list<ServiceRecord>('service')).map((s) => [s.id, s.spec.pullAuth]));
+    // A service's registry credentials go to this node only with the assignments of the tasks of it that it runs.
+    const tasks = mine.map((t) => withRegistryAuth(toAssignment(t), pullAuth.get(t.spec.ServiceID)));
     const wanted = referencedObjects(tasks);
     const objects: ObjectData[] = [];
     const blobs: Buffer[] = [];
