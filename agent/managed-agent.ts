@@ -8,6 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../shared/log.js';
+import type { RegistryRules } from '../shared/registry-rules.js';
 import { errorMessage } from '../shared/errors.js';
 import { acquirePidLock, AGENT_PID_FILE } from '../shared/pidlock.js';
 import { clipStatusText, taskFolderName, type FileRef, type TaskAssignment } from '../shared/protocol.js';
@@ -44,6 +45,9 @@ export interface ManagedAgentOptions {
   controlSocket?: string;
   /** HOST:PORT for /metrics, /healthz and /readyz; absent: none. */
   metricsListen?: string;
+  /** --insecure-registry / --registry-mirror (cli/registry-options.ts): the image store's RegistryRules for pulls;
+   * absent: NO_RULES (loopback registries over HTTP, no mirror). */
+  registry?: RegistryRules;
 }
 
 interface LocalTask {

@@ -9,8 +9,9 @@ import { DEFAULT_STATE_DIR, parseManagerAddr } from '../agent/session/join.js';
 import { tokenSource } from './join-token-source.js';
 import { notifyReady } from '../shared/sd-notify.js';
 import { CONFIG_DIR, withConfigFile } from './config-file.js';
+import { addRegistryOptions, registryRulesOf, type RegistryFlags } from './registry-options.js';
 
-interface RunOpts {
+interface RunOpts extends RegistryFlags {
   standalone?: boolean;
   tasksDir?: string;
   manager?: string;
@@ -48,6 +49,7 @@ async function run(opts: RunOpts): Promise<void> {
     throw new Error('pass --manager HOST:PORT (with --token-file FILE on the first run) or --standalone --tasks-dir DIR');
   }
   if (opts.standalone && !opts.tasksDir) throw new Error('--standalone needs --tasks-dir DIR');
+  const registry = registryRulesOf(opts); // dockerd's texts for a bad --insecure-registry / --registry-mirror
   const manager = opts.manager ? parseManagerAddr(opts.manager) : null;
   const labels = parseLabels(opts.label);
   const log = createLogger('agent', opts.logLevel);
@@ -89,6 +91,7 @@ async function run(opts: RunOpts): Promise<void> {
           hostname: opts.hostname ?? hostname(),
           labels,
           log,
+          registry,
           ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}),
         })
       : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log, ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}) });
@@ -126,15 +129,15 @@ export function agentCommand(): Command {
     )
     .option('--mount <dir>', 'where to mount the secrets filesystem', '/run/secrets')
     .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9478 (default: off)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
-    .action(async (opts: RunOpts) => {
-      try {
-        await run(opts);
-      } catch (err) {
-        process.stderr.write(`Error: ${errorMessage(err)}\n`);
-        process.exitCode = 1;
-      }
-    });
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'));
+  addRegistryOptions(runCmd).action(async (opts: RunOpts) => {
+    try {
+      await run(opts);
+    } catch (err) {
+      process.stderr.write(`Error: ${errorMessage(err)}\n`);
+      process.exitCode = 1;
+    }
+  });
   withConfigFile(runCmd, `${CONFIG_DIR}/agent.yaml`);
   return agent;
 }

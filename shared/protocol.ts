@@ -39,7 +39,20 @@ export interface TaskAssignment {
   user?: string;
   stopGracePeriodMs?: number;
   files: FileRef[];
+  // --- registry credentials (issue 10, `--with-registry-auth`) ---
+  /** The service's registry credentials, for pulling its image; only in the assignments of the nodes that run its
+   * tasks. Never logged on either side. */
+  registryAuth?: TaskRegistryAuth;
 }
+
+/** Registry credentials as a node uses them for a pull (moby's AuthConfig fields a pull needs). */
+export interface TaskRegistryAuth {
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+}
+/** Each credential field's limit: the header they come from is under 16 KiB (Node's header limit). */
+export const MAX_REGISTRY_AUTH_FIELD = 16 * 1024;
 
 /** Object data announced in a frame; its bytes are blob `blob` of the same frame. */
 export interface ObjectData {
@@ -223,7 +236,22 @@ function parseTask(v: unknown): TaskAssignment {
   if (dir !== undefined) t.dir = dir;
   if (user !== undefined) t.user = user;
   if (o.stopGracePeriodMs !== undefined) t.stopGracePeriodMs = uint(o, 'stopGracePeriodMs', w);
+  const registryAuth = parseRegistryAuth(o, w);
+  if (registryAuth) t.registryAuth = registryAuth;
   return t;
+}
+
+/** A task's registryAuth: an object of optional strings; errors name the field, never its value. */
+function parseRegistryAuth(o: Obj, where: string): TaskRegistryAuth | undefined {
+  if (o.registryAuth === undefined) return undefined;
+  const w = `${where}: registryAuth`;
+  const r = obj(o.registryAuth, w);
+  const out: TaskRegistryAuth = {};
+  for (const k of ['username', 'password', 'identitytoken'] as const) {
+    const v = optStr(r, k, w, MAX_REGISTRY_AUTH_FIELD);
+    if (v !== undefined && v !== '') out[k] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function parseAssign(o: Obj, blobCount: number): ManagerMessage {

@@ -22,10 +22,10 @@ import {
 } from '../../shared/protocol.js';
 import type { Store, StoredObject, Unwatch } from '../store/types.js';
 import { StoreClosedError } from '../store/errors.js';
-import { isAccepted, isTaskState, type NodeRecord, type TaskRecord } from '../orchestrator/types.js';
+import { isAccepted, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
 import { reportTaskStatus, setNodeState } from '../orchestrator/nodes.js';
 import type { ObjectSpec } from '../api/objects.js';
-import { isNodeTask, referencedObjects, toAssignment } from './assignments.js';
+import { isNodeTask, referencedObjects, toAssignment, withRegistryAuth } from './assignments.js';
 
 export const SESSION_PATH = '/runsecrets/session';
 export const DEFAULT_HEARTBEAT_MS = 5000;
@@ -90,7 +90,8 @@ export class Dispatcher {
     this.unwatch = await st.watch(await st.currentIndex(), (e) => {
       if (e.kind === 'node' && e.action === 'delete') this.sessions.get(e.id)?.close(4003, 'node removed');
       if (e.kind === 'node' && e.action === 'update') this.sessions.get(e.id)?.kick(); // e.g. accepted: now it gets its tasks
-      if (e.kind === 'task' || e.kind === 'secret' || e.kind === 'config') for (const s of this.sessions.values()) s.kick();
+      // A service update may carry new registry credentials (--with-registry-auth) for tasks that keep running.
+      if (e.kind === 'task' || e.kind === 'secret' || e.kind === 'config' || (e.kind === 'service' && e.action === 'update')) for (const s of this.sessions.values()) s.kick();
     });
     this.lastCheckAt = Date.now();
     this.timer = setInterval(() => void this.checkHeartbeats(), this.heartbeatMs);
@@ -255,7 +256,10 @@ class Session {
     // A pending node (join approval) gets nothing, even if a task named it: the scheduler skips it too.
     const node = await this.store.get<NodeRecord>('node', this.nodeId);
     const member = !!node && isAccepted(node.spec);
-    const tasks = member ? (await this.store.list<TaskRecord>('task')).filter((t) => isNodeTask(t, this.nodeId)).map(toAssignment) : [];
+    const mine = member ? (await this.store.list<TaskRecord>('task')).filter((t) => isNodeTask(t, this.nodeId)) : [];
+    const pullAuth = new Map(mine.length === 0 ? [] : (await this.store.list<ServiceRecord>('service')).map((s) => [s.id, s.spec.pullAuth]));
+    // A service's registry credentials go to this node only with the assignments of the tasks of it that it runs.
+    const tasks = mine.map((t) => withRegistryAuth(toAssignment(t), pullAuth.get(t.spec.ServiceID)));
     const wanted = referencedObjects(tasks);
     const objects: ObjectData[] = [];
     const blobs: Buffer[] = [];
