@@ -6,6 +6,7 @@ import { LogLimiter } from '../../shared/log-limit.js';
 import { refusalReason, refusedRequests } from '../metrics.js';
 import type { Role } from '../../shared/pki.js';
 import { ApiError, API_VERSION, MIN_API_VERSION, commonHeaders, sendError } from './http.js';
+import { UnservedRoutes } from './unserved.js';
 
 export type Peer = { transport: 'unix' } | { transport: 'tls'; role: Role | null; nodeId: string; serial: string };
 
@@ -51,11 +52,14 @@ function compareVersions(a: string, b: string): number {
 export class Router {
   private readonly routes: Route[] = [];
   private readonly denials = new LogLimiter();
+  private readonly unserved: UnservedRoutes;
 
   constructor(
     private readonly log: Logger,
     private readonly gate: Gate,
-  ) {}
+  ) {
+    this.unserved = new UnservedRoutes(log);
+  }
 
   add(method: string, pattern: string, handler: Handler, opts: RouteOptions = {}): void {
     this.routes.push({ method, parts: pattern.split('/').filter(Boolean), handler, opts });
@@ -126,7 +130,7 @@ export class Router {
         }
       }
       const m = this.match(req.method ?? 'GET', path);
-      if (!m) throw new ApiError(404, 'page not found');
+      if (!m) throw this.unserved.refuse(req.method ?? 'GET', path);
       const ctx: Ctx = { req, res, path, params: m.params, query, apiVersion, peer, log: this.log };
       this.gate(ctx, m.route.opts);
       await m.route.handler(ctx);

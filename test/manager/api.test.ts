@@ -37,9 +37,9 @@ t.test('_ping, version, info', async (t) => {
   t.equal((await api('GET', '/v1.99/_ping')).status, 400, 'too new an API version');
   t.match(msg(await api('GET', '/v1.99/secrets')), 'client version 1.99 is too new. Maximum supported API version is 1.47');
   t.match(msg(await api('GET', '/v1.12/secrets')), /^client version 1.12 is too old. Minimum supported API version is 1.24/);
-  const nf = await api('GET', '/nothing/here');
-  t.equal(nf.status, 404);
-  t.same(nf.json, { message: 'page not found' });
+  const nf = await api('GET', '/images/json');
+  t.equal(nf.status, 501, 'a route runsecrets does not serve: 501');
+  t.match((nf.json as { message: string }).message, /^runsecrets does not serve GET \/images\/json: /, 'naming the route');
 });
 
 t.test('secret create, inspect, list: Docker shapes; data never returned', async (t) => {
