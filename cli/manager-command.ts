@@ -16,6 +16,7 @@ import { writeFileDurable } from '../manager/cluster/files.js';
 import { adminRequest } from './manager-admin.js';
 import { action, readKeyFile, readStdin, socketOption } from './manager-cli.js';
 import { parseDuration } from './swarm/go-parse.js';
+import { UNLOCK_KEY_TEXT } from './unlock-key-text.js';
 import { backupCommand, restoreCommand } from './manager-backup.js';
 import { updateCommand } from './manager-update.js';
 import { notifyReady } from '../shared/sd-notify.js';
@@ -32,13 +33,6 @@ function joinCommandText(role: 'worker' | 'manager', token: string, addr: string
   }
   return `To add a worker to this swarm, run the following command:\n\n    RUNSECRETS_TOKEN=${token} runsecrets agent run --manager ${addr}\n\n`;
 }
-
-const UNLOCK_KEY_TEXT = (key: string): string =>
-  'To unlock a swarm manager after it restarts, run the `runsecrets manager unlock`\n' +
-  'command and provide the following key:\n\n' +
-  `    ${key}\n\n` +
-  'Please remember to store this key in a password manager, since without it you\n' +
-  'will not be able to restart the manager.\n';
 
 interface SwarmInfo {
   Version: { Index: number };

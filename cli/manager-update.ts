@@ -4,19 +4,22 @@ import { Command } from 'commander';
 import { action, socketOption } from './manager-cli.js';
 import { advertiseAddrOption, updateAdvertiseAddr } from './manager-update-advertise.js';
 import { joinApprovalOption, updateJoinApproval } from './manager-update-join-approval.js';
+import { hasSwarmSetting, swarmSettingOptions, updateSwarmSettings, type SwarmSettingOpts } from './manager-update-swarm.js';
 import type { JoinApproval } from '../manager/cluster/state.js';
 
-interface UpdateOpts {
+interface UpdateOpts extends SwarmSettingOpts {
   socket: string;
   advertiseAddr?: string;
   joinApproval?: JoinApproval;
 }
 
 export function updateCommand(): Command {
-  return new Command('update')
+  const cmd = new Command('update')
     .description('Change cluster settings after init')
     .addOption(advertiseAddrOption())
-    .addOption(joinApprovalOption())
+    .addOption(joinApprovalOption());
+  for (const opt of swarmSettingOptions()) cmd.addOption(opt);
+  return cmd
     .addOption(socketOption())
     .action(
       action(async (o: UpdateOpts) => {
@@ -29,7 +32,13 @@ export function updateCommand(): Command {
           await updateJoinApproval(o.socket, o.joinApproval);
           changed++;
         }
-        if (changed === 0) throw new Error('nothing to update: give a setting to change (--advertise-addr, --join-approval)');
+        if (hasSwarmSetting(o)) {
+          await updateSwarmSettings(o.socket, o);
+          changed++;
+        }
+        if (changed === 0) {
+          throw new Error('nothing to update: give a setting to change (--advertise-addr, --join-approval, --autolock, --task-history-limit, --cert-expiry, --dispatcher-heartbeat)');
+        }
       }),
     );
 }

@@ -54,6 +54,17 @@ t.test('docker swarm update on a runsecrets manager', { skip }, async (t) => {
     t.equal(s.Spec.Dispatcher.HeartbeatPeriod, 7e9);
   });
 
+  await t.test('runsecrets manager update says the same words', async (t) => {
+    const r = await m.cli(['manager', 'update', '--task-history-limit', '3', '--dispatcher-heartbeat', '6s', '--socket', m.socket]);
+    t.equal(r.code, 0, r.stderr);
+    t.equal(r.stdout, 'Swarm updated.\n');
+    const s = await swarm();
+    t.same([s.Spec.Orchestration.TaskHistoryRetentionLimit, s.Spec.Dispatcher.HeartbeatPeriod], [3, 6e9]);
+    const bad = await m.cli(['manager', 'update', '--autolock', 'maybe', '--socket', m.socket]);
+    t.equal(bad.code, 1);
+    t.match(bad.stderr, /invalid argument "maybe" for "--autolock" flag/);
+  });
+
   await t.test('what runsecrets cannot honour is refused, naming it, and nothing changes', async (t) => {
     const before = await swarm();
     const raft = await docker(['swarm', 'update', '--snapshot-interval', '5']);
