@@ -23,7 +23,8 @@ function split(p: string): string[] {
   return p.split('/').filter((c) => c !== '' && c !== '.');
 }
 
-/** Resolves path (absolute, in the container) inside root; throws RootfsPathError when it leaves the root. */
+/** Resolves path (absolute, in the container) inside root; throws RootfsPathError (its message says why, not
+ * which path) when it leaves the root. */
 export async function resolveInRoot(root: string, path: string): Promise<Resolved> {
   const queue = split(path);
   const existing: string[] = [];
@@ -31,7 +32,7 @@ export async function resolveInRoot(root: string, path: string): Promise<Resolve
   while (queue.length > 0) {
     const c = queue.shift()!;
     if (c === '..') {
-      if (existing.length === 0) throw new RootfsPathError(`"${path}" leads outside the container's root`);
+      if (existing.length === 0) throw new RootfsPathError(`it leads outside the container's root`);
       existing.pop();
       continue;
     }
@@ -41,18 +42,18 @@ export async function resolveInRoot(root: string, path: string): Promise<Resolve
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       const missing = [c, ...queue];
-      if (missing.includes('..')) throw new RootfsPathError(`"${path}" has ".." after a missing folder`);
+      if (missing.includes('..')) throw new RootfsPathError(`".." after a missing folder`);
       return { existing, missing };
     }
     if (st.isSymbolicLink()) {
-      if (++links > MAX_LINKS) throw new RootfsPathError(`"${path}": too many levels of symbolic links`);
+      if (++links > MAX_LINKS) throw new RootfsPathError(`too many levels of symbolic links`);
       const target = await readlink(join(root, ...existing, c));
       if (target.startsWith('/')) existing.length = 0;
       queue.unshift(...split(target));
       continue;
     }
     if (queue.length > 0 && !st.isDirectory()) {
-      throw new RootfsPathError(`"${path}": "/${[...existing, c].join('/')}" is not a folder`);
+      throw new RootfsPathError(`"/${[...existing, c].join('/')}" is not a folder`);
     }
     existing.push(c);
   }
@@ -70,8 +71,8 @@ export async function ensureMountpoint(root: string, path: string, kind: 'file' 
   if (r.missing.length === 0) {
     if (parts.length === 0) throw new RootfsPathError(`cannot mount over the container's root`);
     const st = await lstat(join(root, ...parts));
-    if (kind === 'file' && st.isDirectory()) throw new RootfsPathError(`"${path}" is a folder in the image, a file is needed`);
-    if (kind === 'dir' && !st.isDirectory()) throw new RootfsPathError(`"${path}" is not a folder in the image`);
+    if (kind === 'file' && st.isDirectory()) throw new RootfsPathError(`it is a folder in the image, a file is needed`);
+    if (kind === 'dir' && !st.isDirectory()) throw new RootfsPathError(`it is not a folder in the image`);
     return '/' + parts.join('/');
   }
   for (let i = 0; i < r.missing.length; i++) {
