@@ -106,6 +106,7 @@ t.test('OCI runtime', skip, async (t) => {
       'grep -E "^(CapEff|CapBnd|CapInh|CapAmb|NoNewPrivs):" /proc/self/status',
       'echo "host=$(hostname) HOSTNAME=$HOSTNAME HOME=$HOME"',
       'cat /etc/nginx/conf.d/site.conf',
+      'echo "abs=$(cat /etc/app/secret.txt)"',
       'mount -o remount,rw /run/secrets 2>/dev/null; echo "remount=$?"',
       'umount /run/secrets 2>/dev/null; echo "umount=$?"',
       '(echo hello > /run/secrets/new) 2>/dev/null; echo "write=$?"',
@@ -115,6 +116,7 @@ t.test('OCI runtime', skip, async (t) => {
       command: ['sh', '-c', script],
       secretsDir: secretsFolder(),
       configMounts: [{ source: '.config-site', target: 'etc/nginx/conf.d/site.conf' }],
+      absoluteMounts: [{ source: 'x', target: '/etc/app/secret.txt' }],
     });
     const w = watch(rt, s.id);
     const st = await rt.start(s);
@@ -136,6 +138,7 @@ t.test('OCI runtime', skip, async (t) => {
     const short = containerIdOf(s.id).slice(0, 12);
     t.match(out, new RegExp(`^host=${short} HOSTNAME=${short} HOME=/root$`, 'm'), 'hostname = the container ID\'s first 12 chars; HOME from its passwd');
     t.match(out, /^server \{ listen 8080; \}$/m, 'the config at /etc/nginx/conf.d/site.conf');
+    t.match(out, new RegExp(`^abs=${SECRET.toString()}$`, 'm'), 'an absolute target, in a folder the image lacks');
     t.match(out, /^remount=[1-9]\d*$/m, 'a root task cannot remount /run/secrets read-write');
     t.match(out, /^umount=[1-9]\d*$/m, 'nor unmount it');
     t.match(out, /^write=[1-9]\d*$/m, 'nor write into it');
@@ -153,6 +156,8 @@ t.test('OCI runtime', skip, async (t) => {
       if (st.isFile()) t.notOk(readFileSync(f).includes(SECRET) || readFileSync(f).includes(CONFIG), `no secret bytes in ${f}`);
     }
     t.equal(lstatSync(join(upper, 'etc/nginx/conf.d/site.conf')).size, 0, 'the mount point is an empty file');
+    t.equal(lstatSync(join(upper, 'etc/app/secret.txt')).size, 0, "the absolute target's mount point too");
+    t.notOk(existsSync('/etc/app/secret.txt'), 'nothing on the host');
 
     const info = rt.inspect(s.id)!;
     t.equal(info.containerId, containerIdOf(s.id));
@@ -160,7 +165,8 @@ t.test('OCI runtime', skip, async (t) => {
     t.equal(info.path, 'sh');
     t.match(info.imageDigest, /^sha256:[a-f0-9]{64}$/);
     t.equal(info.labels['org.opencontainers.image.title'], 'busybox-fixture', 'image labels');
-    t.same(info.mounts.map((m) => m.destination), ['/run/secrets', '/etc/nginx/conf.d/site.conf']);
+    t.same(info.mounts.map((m) => m.destination), ['/run/secrets', '/etc/nginx/conf.d/site.conf', '/etc/app/secret.txt']);
+    t.ok(info.mounts.every((m) => !m.rw));
 
     await rt.remove(s.id);
     t.notOk(existsSync(join(stateDir, 'containers', containerIdOf(s.id))), 'remove deletes the writable layer');
@@ -262,6 +268,23 @@ t.test('OCI runtime', skip, async (t) => {
     const st = await rt.start(s);
     t.equal(st.state, 'rejected');
     t.equal(st.err, 'invalid mount target "/bin/sh/x": "/bin/busybox" is not a folder');
+  });
+
+  t.test('image gc keeps the images of the tasks the runtime has', async (t) => {
+    const rt = runtime(tempDir('rs-oci-gc-'));
+    const keep = spec(image, { command: ['sleep', '1000'], stopGracePeriodMs: 100 });
+    const gone = spec(`${reg.host}/busybox:nginx`, { command: ['true'] });
+    await rt.start(keep);
+    await rt.start(gone);
+    await rt.wait(gone.id);
+    const digestKept = rt.inspect(keep.id)!.imageDigest!;
+    const digestGone = rt.inspect(gone.id)!.imageDigest!;
+    t.same((await rt.gcImages()!).removedImages, [], 'both tasks still known: nothing collected');
+    await rt.remove(gone.id);
+    const r = await rt.gcImages()!;
+    t.same(r.removedImages, [digestGone]);
+    t.same(await rt.store.list(), [digestKept]);
+    await rt.stop(keep.id);
   });
 
   t.test('containers of a previous life are killed and deleted before anything runs', async (t) => {
