@@ -90,6 +90,19 @@ t.test('config.json: Docker defaults, the task process, read-only binds', async 
     for (const o of ['ro', 'nosuid', 'nodev', 'noexec']) t.ok(b.options.includes(o), `${b.destination}: ${o}`);
   }
   t.same(buildBundleConfig({ ...input, additionalGids: [] }).process.user, { uid: 999, gid: 999 }, 'no additionalGids when none');
+  const sc = c.linux.seccomp;
+  t.equal(sc.defaultAction, 'SCMP_ACT_ALLOW', 'a deny list');
+  const denied = sc.syscalls.filter((r) => !r.args).flatMap((r) => r.names);
+  for (const n of ['unshare', 'setns', 'mount', 'umount2', 'keyctl', 'add_key', 'request_key', 'bpf', 'userfaultfd', 'io_uring_setup', 'perf_event_open', 'open_by_handle_at']) {
+    t.ok(denied.includes(n), `${n} refused`);
+  }
+  t.same(sc.syscalls.find((r) => r.names.includes('clone3')), { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 }, 'clone3: ENOSYS so libc falls back to clone');
+  const cloneRules = sc.syscalls.filter((r) => r.names.includes('clone'));
+  t.equal(cloneRules.length, 7, 'one clone rule per namespace flag');
+  t.ok(cloneRules.some((r) => r.args?.[0]?.value === 0x10000000 && r.args[0].valueTwo === 0x10000000 && r.args[0].op === 'SCMP_CMP_MASKED_EQ'), 'CLONE_NEWUSER refused');
+  t.notOk(sc.syscalls.some((r) => r.names.includes('clone') && !r.args), 'a plain clone (fork) is allowed');
+  t.same(buildBundleConfig({ ...input, arch: 'x64' }).linux.seccomp.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
+  t.same(buildBundleConfig({ ...input, arch: 'riscv64' }).linux.seccomp.architectures, [], 'the native one elsewhere');
   const json = JSON.parse(JSON.stringify(c)) as unknown;
   t.same(json, c, 'plain data, serialised as is');
 });

@@ -103,7 +103,9 @@ t.test('OCI runtime', skip, async (t) => {
     const script = [
       'cat /run/secrets/x; echo',
       'ps -o pid,comm',
-      'grep -E "^(CapEff|CapBnd|CapInh|CapAmb|NoNewPrivs):" /proc/self/status',
+      'grep -E "^(CapEff|CapBnd|CapInh|CapAmb|NoNewPrivs|Seccomp):" /proc/self/status',
+      'unshare -U true 2>/dev/null; echo "userns=$?"',
+      'echo sub $(echo forked)',
       'echo "host=$(hostname) HOSTNAME=$HOSTNAME HOME=$HOME"',
       'cat /etc/nginx/conf.d/site.conf',
       'echo "abs=$(cat /etc/app/secret.txt)"',
@@ -135,6 +137,9 @@ t.test('OCI runtime', skip, async (t) => {
     t.match(out, /^CapInh:\s+0000000000000000$/m);
     t.match(out, /^CapAmb:\s+0000000000000000$/m);
     t.match(out, /^NoNewPrivs:\s+1$/m);
+    t.match(out, /^Seccomp:\s+2$/m, 'a seccomp filter');
+    t.match(out, /^userns=[1-9]\d*$/m, 'no new user namespace (to regain capabilities in)');
+    t.match(out, /^sub forked$/m, 'plain clone (fork) still works');
     const short = containerIdOf(s.id).slice(0, 12);
     t.match(out, new RegExp(`^host=${short} HOSTNAME=${short} HOME=/root$`, 'm'), 'hostname = the container ID\'s first 12 chars; HOME from its passwd');
     t.match(out, /^server \{ listen 8080; \}$/m, 'the config at /etc/nginx/conf.d/site.conf');

@@ -2,6 +2,7 @@
 // read-only binds of its secrets and configs. Pure: the unit test checks every field without running anything.
 import { defaultDeviceRules, defaultMounts, DEFAULT_CAPABILITIES, MASKED_PATHS, READONLY_PATHS } from './docker-defaults.js';
 import type { OciMount, OciSpec } from './oci-spec.js';
+import { taskSeccomp } from './seccomp.js';
 
 /** A file or folder bound read-only into the container (a secret, a config, the task's secrets folder). */
 export interface ReadOnlyBind {
@@ -26,6 +27,8 @@ export interface BundleInput {
   binds: ReadOnlyBind[];
   /** cgroup path (cgroup v1: the same path under each controller). */
   cgroupsPath: string;
+  /** Node's process.arch, for the seccomp filter's architectures (default: this process's). */
+  arch?: string;
 }
 
 /** Options of every bind: read-only, and nothing on it runs, is a device or gains privileges. */
@@ -58,6 +61,7 @@ export function buildBundleConfig(input: BundleInput): OciSpec {
       readonlyPaths: [...READONLY_PATHS],
       resources: { devices: defaultDeviceRules() },
       cgroupsPath: input.cgroupsPath,
+      seccomp: taskSeccomp(input.arch),
     },
   };
 }

@@ -52,12 +52,33 @@ export interface OciNamespace {
   path?: string;
 }
 
+export interface OciSyscallArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: 'SCMP_CMP_NE' | 'SCMP_CMP_LT' | 'SCMP_CMP_LE' | 'SCMP_CMP_EQ' | 'SCMP_CMP_GE' | 'SCMP_CMP_GT' | 'SCMP_CMP_MASKED_EQ';
+}
+
+export interface OciSyscallRule {
+  names: string[];
+  action: 'SCMP_ACT_ALLOW' | 'SCMP_ACT_ERRNO' | 'SCMP_ACT_KILL';
+  errnoRet?: number;
+  args?: OciSyscallArg[];
+}
+
+export interface OciSeccomp {
+  defaultAction: 'SCMP_ACT_ALLOW' | 'SCMP_ACT_ERRNO';
+  architectures: string[];
+  syscalls: OciSyscallRule[];
+}
+
 export interface OciLinux {
   namespaces: OciNamespace[];
   maskedPaths: string[];
   readonlyPaths: string[];
   resources: { devices: OciDeviceRule[] };
   cgroupsPath: string;
+  seccomp: OciSeccomp;
 }
 
 export interface OciSpec {
