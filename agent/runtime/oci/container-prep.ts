@@ -9,7 +9,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StoredImage } from '../../images/store.js';
 import type { MergedConfig } from '../../images/merge.js';
-import { SECRETS_TARGET, TaskSpecError, absolutePath } from '../../executor/spec.js';
+import { SECRETS_TARGET, TaskSpecError, absolutePath, wantsSecretsBind } from '../../executor/spec.js';
 import type { RuntimeTaskSpec } from '../runtime.js';
 import { buildBundleConfig, type ReadOnlyBind } from './bundle-config.js';
 import { containerEnv } from './container-env.js';
@@ -19,7 +19,6 @@ import type { OciSpec } from './oci-spec.js';
 import { mountOverlay, unmountAllUnder } from './overlay.js';
 import { ensureMountpoint, RootfsPathError } from './rootfs-path.js';
 import { planTaskMounts } from './task-mounts.js';
-import { wantsSecretsBind } from '../../executor/spec.js';
 
 export interface ContainerPaths {
   dir: string;
