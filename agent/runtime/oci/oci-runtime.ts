@@ -81,7 +81,11 @@ export class OciRuntime extends EventEmitter implements TaskRuntime {
    * for it. Resolves with the container IDs found.
    */
   recover(): Promise<string[]> {
-    this.recovery ??= this.recoverOnce();
+    // A failed recovery is tried again by the next caller: no task runs until one succeeded.
+    this.recovery ??= this.recoverOnce().catch((err: unknown) => {
+      this.recovery = null;
+      throw err;
+    });
     return this.recovery;
   }
 
@@ -176,7 +180,11 @@ export class OciRuntime extends EventEmitter implements TaskRuntime {
     child.stdout!.on('data', onData('stdout'));
     child.stderr!.on('data', onData('stderr'));
     let spawnError: Error | undefined;
-    child.on('error', (err) => (spawnError = err));
+    child.on('error', (err) => {
+      spawnError = err;
+      // runc could not be started at all: no 'close' may follow.
+      if (child.pid === undefined) void this.exited(task, 1, err);
+    });
     void this.watchStart(task, child);
     child.on('close', (code, signal) => void this.exited(task, code ?? 128 + signalNumber(signal), spawnError));
     return task.started;
