@@ -237,6 +237,15 @@ t.test('OCI runtime', skip, async (t) => {
     const k = await rt.stop(stubborn.id);
     t.equal(k.state, 'shutdown');
     t.equal(k.exitCode, 137, 'SIGKILL after the grace period');
+
+    // Stopped while it is still being prepared or created: shutdown, and nothing left once removed.
+    const early = spec(image, { command: ['sleep', '1000'], stopGracePeriodMs: 100 });
+    const starting = rt.start(early);
+    const e = await rt.stop(early.id);
+    t.equal(e.state, 'shutdown');
+    t.equal((await starting).state, 'shutdown');
+    await rt.remove(early.id);
+    t.notOk(existsSync(join(stateDir, 'containers', containerIdOf(early.id))));
     await rt.remove(polite.id);
     await rt.remove(stubborn.id);
   });
@@ -257,13 +266,18 @@ t.test('OCI runtime', skip, async (t) => {
     await rt.remove(s.id);
   });
 
-  t.test('a missing image is rejected with Docker\'s text', async (t) => {
+  t.test('a missing image, an unknown user: rejected with Docker\'s texts', async (t) => {
     const rt = runtime(stateDir);
     const s = spec(`${reg.host}/busybox:nope`, { command: ['true'] });
     const st = await rt.start(s);
     t.equal(st.state, 'rejected');
     t.equal(st.err, `No such image: ${reg.host}/busybox:nope`);
     t.notOk(existsSync(join(stateDir, 'containers', containerIdOf(s.id))), 'nothing prepared');
+    const u = spec(image, { command: ['true'], user: 'nobodyx' });
+    const su = await rt.start(u);
+    t.equal(su.state, 'rejected');
+    t.equal(su.err, 'unable to find user nobodyx: no matching entries in passwd file');
+    t.notOk(existsSync(join(stateDir, 'containers', containerIdOf(u.id))), 'its root is unmounted and removed');
   });
 
   t.test('a target that leads out of the root through a symlink is refused', async (t) => {
