@@ -63,6 +63,12 @@ export interface PrepInput {
   merged: MergedConfig;
   hostname: string;
   cgroupsPath: string;
+  /**
+   * Runs the lookups of the task's sources on the secrets mount: the runtime passes a queue that runs one task's at a
+   * time, as the process runtime does (mount-plan.ts: libuv pool threads blocked on lookups of our own FUSE mount
+   * leave none to answer them).
+   */
+  lookups: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /** Builds the container's root and bundle; on failure removes what it made and throws (ContainerPrepError for a
@@ -86,12 +92,12 @@ export async function prepareContainer(input: PrepInput): Promise<PreparedContai
 
 async function fillBundle(input: PrepInput): Promise<PreparedContainer> {
   const { paths, task, merged } = input;
-  const planned = await planTaskMounts({
+  const planned = await input.lookups(() => planTaskMounts({
     secretsDir: task.secretsDir,
     secretsBind: task.secretsDir !== undefined && wantsSecretsBind(task),
     configMounts: task.configMounts,
     absoluteMounts: task.absoluteMounts,
-  });
+  }));
   const user = await containerUser(paths.rootfs, merged.user);
   const binds: ReadOnlyBind[] = [];
   for (const p of planned) {

@@ -137,6 +137,7 @@ export class OciRuntime extends EventEmitter implements TaskRuntime {
     try {
       prepared = await prepareContainer({
         tools: this.tools, paths: task.paths, task: spec, image, merged, hostname, cgroupsPath: `/runsecrets/${containerId}`,
+        lookups: (fn) => this.oneAtATime(fn),
       });
     } catch (err) {
       return this.end(task, 'rejected', 'rejected', rejectText(err));
@@ -151,6 +152,13 @@ export class OciRuntime extends EventEmitter implements TaskRuntime {
     this.setState(task, 'ready', 'prepared');
     this.setState(task, 'starting', 'starting');
     return this.launch(task);
+  }
+
+  private lookupTail: Promise<unknown> = Promise.resolve();
+  private oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.lookupTail.then(fn, fn);
+    this.lookupTail = next.catch(() => undefined);
+    return next;
   }
 
   private newTask(spec: RuntimeTaskSpec, containerId: string): OciTask {
