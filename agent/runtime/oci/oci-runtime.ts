@@ -325,6 +325,7 @@ export class OciRuntime extends EventEmitter implements TaskRuntime {
     if (task.status.state !== 'running' || !task.info) throw new Error(`Container ${task.containerId} is not running`);
     if (req.argv.length === 0) throw new Error('No exec command specified');
     if (req.user !== undefined && !/^\d{1,10}(:\d{1,10})?$/.test(req.user)) throw new Error(`invalid user "${req.user}": only numeric uid[:gid] is supported`);
+    if (req.workingDir && !req.workingDir.startsWith('/')) throw new Error(`the working directory '${req.workingDir}' is invalid, it needs to be an absolute path`);
     // Docker's exec env: the container's, with TERM=xterm under a tty unless the container sets TERM, then the
     // exec's own entries (runc applies --env entries over the container's, later ones winning).
     const env = [
