@@ -252,11 +252,18 @@ t.test('OCI runtime', skip, async (t) => {
 
   t.test('exec: runc exec in the running container, as the task user or another', async (t) => {
     const rt = runtime(stateDir);
-    const s = spec(image, { command: ['sleep', '1000'], secretsDir: secretsFolder(), stopGracePeriodMs: 100 });
+    const folder = secretsFolder();
+    const s = spec(image, { command: ['sleep', '1000'], secretsDir: folder, stopGracePeriodMs: 100 });
     await rt.start(s);
     const r = await runHost(rt.execCommand(s.id, { argv: ['cat', '/run/secrets/x'], tty: false }));
     t.equal(r.code, 0, r.stderr);
     t.equal(r.stdout, SECRET.toString());
+    // The folder is bound, not copied: what the agent grants or revokes later shows at once.
+    writeFileSync(join(folder, 'y'), 'granted later');
+    rmSync(join(folder, 'x'));
+    const later = await runHost(rt.execCommand(s.id, { argv: ['sh', '-c', 'cat /run/secrets/y; echo; cat /run/secrets/x'], tty: false }));
+    t.equal(later.stdout, 'granted later\n');
+    t.match(later.stderr, /No such file or directory/, 'a revoked secret is gone');
     const u = await runHost(rt.execCommand(s.id, { argv: ['sh', '-c', 'id -u; echo $FOO; pwd; grep NoNewPrivs /proc/self/status'], user: '1000:1000', env: ['FOO=bar'], workingDir: '/tmp', tty: false }));
     t.equal(u.stdout, '1000\nbar\n/tmp\nNoNewPrivs:\t1\n', u.stderr);
     const ps = await runHost(rt.execCommand(s.id, { argv: ['ps', '-o', 'pid,comm'], tty: false }));
