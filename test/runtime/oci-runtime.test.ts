@@ -182,7 +182,7 @@ t.test('OCI runtime', skip, async (t) => {
   t.test('a config in an image that has the folder; user 1000 from the image passwd', async (t) => {
     const rt = runtime(stateDir);
     const s = spec(`${reg.host}/busybox:nginx`, {
-      command: ['sh', '-c', 'cat /etc/nginx/conf.d/site.conf; id -u; id -g; echo "HOME=$HOME"; pwd'],
+      command: ['sh', '-c', 'cat /etc/nginx/conf.d/site.conf; id -u; id -g; echo "HOME=$HOME"; pwd; echo hi > /tmp/new'],
       user: 'user',
       dir: '/home/user/work',
       secretsDir: secretsFolder(),
@@ -193,6 +193,13 @@ t.test('OCI runtime', skip, async (t) => {
     const end = await rt.wait(s.id);
     t.equal(end.state, 'complete', w.err());
     t.equal(w.out(), `${CONFIG.toString()}1000\n1000\nHOME=/home/user\n/home/user/work\n`);
+    const upper = join(stateDir, 'containers', containerIdOf(s.id), 'upper');
+    t.equal(readFileSync(join(upper, 'tmp/new'), 'utf8'), 'hi\n', "the task's writes land in its own layer");
+    const img = (await rt.store.get(rt.inspect(s.id)!.imageDigest!))!;
+    t.notOk(existsSync(join(img.rootfs, 'home/user/work')), "the image's tree is untouched");
+    t.notOk(existsSync(join(img.rootfs, 'tmp/new')));
+    t.equal(lstatSync(join(upper, 'home/user/work')).uid, 0, 'a missing working folder is made root-owned, as Docker');
+    t.same(readdirSync(join(img.rootfs, 'etc/nginx/conf.d')), [], 'the config mount point was made in the layer, not in the image');
     await rt.remove(s.id);
   });
 
