@@ -157,7 +157,8 @@ export function cleanupAll(): Promise<void> {
 export interface ClusterOptions {
   /** Extra arguments for `manager run`. */
   managerArgs?: string[];
-  /** Extra arguments for agent i's `agent run` (1-based), e.g. its runtime. */
+  /** Extra arguments for agent i's `agent run` (1-based), e.g. its runtime; default `--runtime process` (the
+   * benchmarks' tasks are host commands). */
   agentArgs?: (i: number) => string[];
 }
 
@@ -188,7 +189,7 @@ export async function startCluster(nAgents: number, opts: ClusterOptions = {}): 
     mounts.push(mount);
     const tokenFile = join(dir, host, 'join-token');
     writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
-    const p = start(host, ['agent', 'run', '--manager', `127.0.0.1:${port}`, '--token-file', tokenFile, '--mount', mount, '--state-dir', join(dir, host, 'state'), '--hostname', host, '--log-level', process.env.BENCH_AGENT_LOG ?? 'warn', ...(opts.agentArgs?.(i) ?? [])]);
+    const p = start(host, ['agent', 'run', '--manager', `127.0.0.1:${port}`, '--token-file', tokenFile, '--mount', mount, '--state-dir', join(dir, host, 'state'), '--hostname', host, '--log-level', process.env.BENCH_AGENT_LOG ?? 'warn', ...(opts.agentArgs?.(i) ?? ['--runtime', 'process'])]);
     agents.push({ host, mount, p });
   }
   await waitFor(`${nAgents} ready nodes`, async () => {
