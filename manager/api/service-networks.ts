@@ -4,7 +4,7 @@
 // kept in the spec and shown by inspect; tasks still use the host's network (no overlay data plane).
 import type { ServiceSpec } from '../orchestrator/types.js';
 import { ApiError } from './http.js';
-import { decodeObject, jsonTypeName } from './decode.js';
+import { decodeObject, decodeStringMap, jsonTypeName } from './decode.js';
 import { resolveAttachment } from './network-lookup.js';
 import type { NetworkView } from './network-record.js';
 
@@ -35,6 +35,12 @@ function canonAttachment(item: unknown, where: Where): Record<string, unknown> {
   if (o.Target !== undefined && o.Target !== null && typeof o.Target !== 'string') {
     throw new ApiError(400, `invalid JSON: json: cannot unmarshal ${jsonTypeName(o.Target)} into Go struct field NetworkAttachmentConfig.${where}.Target of type string`);
   }
+  const aliases = o.Aliases;
+  if (aliases !== undefined && aliases !== null && (!Array.isArray(aliases) || aliases.some((a) => typeof a !== 'string'))) {
+    throw new ApiError(400, `invalid JSON: json: cannot unmarshal ${jsonTypeName(aliases)} into Go struct field NetworkAttachmentConfig.${where}.Aliases of type []string`);
+  }
+  const opts = decodeStringMap(o.DriverOpts, `NetworkAttachmentConfig.${where}.DriverOpts`);
+  if (opts !== null) o.DriverOpts = opts;
   return o;
 }
 

@@ -228,3 +228,31 @@ t.test('service attachments: targets resolved to IDs, kept in service and task s
   const rm = await api('DELETE', '/networks/svcnet');
   t.equal(rm.status, 204, rm.text);
 });
+
+t.test('bad types are 400s with Go decoder texts, never 500s', async (t) => {
+  const bodies: unknown[] = [
+    { Name: 'b1', Labels: { a: 1 } },
+    { Name: 'b2', IPAM: { Config: 'x' } },
+    { Name: 'b3', IPAM: 'x' },
+    { Name: 'b4', Options: ['x'] },
+    { Name: 7 },
+    ['x'],
+  ];
+  for (const b of bodies) {
+    const r = await api('POST', '/networks/create', b);
+    t.equal(r.status, 400, `${JSON.stringify(b)}: ${msg(r)}`);
+    t.match(msg(r), /^invalid JSON: /);
+  }
+  const specs: unknown[] = [
+    { Networks: 'x' },
+    { Networks: [{ Target: 5 }] },
+    { Networks: [{ Target: 'svcnet2', Aliases: 'web' }] },
+    { Networks: [{ Target: 'svcnet2', DriverOpts: { a: 1 } }] },
+  ];
+  await create({ Name: 'svcnet2', Driver: 'overlay' });
+  for (const tt of specs) {
+    const r = await api('POST', '/services/create', { Name: 'badnet', TaskTemplate: { ContainerSpec: { Image: 'alpine' }, ...(tt as object) } });
+    t.equal(r.status, 400, `${JSON.stringify(tt)}: ${msg(r)}`);
+    t.match(msg(r), /^invalid JSON: /);
+  }
+});
