@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadComposeFile, shellSplit } from '../../cli/stack/compose-file.js';
 import { interpolate } from '../../cli/stack/interpolate.js';
-import { isRoot, request, startManager } from '../helpers/manager.js';
+import { isRoot, request, startManager, waitFor } from '../helpers/manager.js';
 
 const COMPOSE = fileURLToPath(new URL('../fixtures/stack/compose.yml', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'rs-stack-cli-'));
@@ -91,6 +91,17 @@ if (!isRoot()) {
 
     const ls = await rs(['stack', 'ls']);
     t.equal(ls.stdout, 'NAME      SERVICES\napp       2\n');
+    const svcs = await rs(['stack', 'services', 'app']);
+    t.equal(svcs.code, 0, svcs.stderr);
+    t.match(svcs.stdout, /^ID\s+NAME\s+MODE\s+REPLICAS\s+IMAGE\s+PORTS\n\w+\s+app_web\s+replicated\s+0\/1\s+alpine:3\.19\s*\n\w+\s+app_worker\s+/);
+    await waitFor(async () => (await get<unknown[]>('/tasks')).length === 2, 'the tasks of the stack');
+    const ps = await rs(['stack', 'ps', 'app']);
+    t.equal(ps.code, 0, ps.stderr);
+    t.match(ps.stdout, /app_web\.1\s+alpine:3\.19\s+Running\s+Pending/, 'tasks found by the stack label (no node: pending)');
+    const psNone = await rs(['stack', 'ps', 'nosuch']);
+    t.equal(psNone.code, 1);
+    t.equal(psNone.stderr, 'nothing found in stack: nosuch\n');
+    t.equal((await rs(['stack', 'services', 'nosuch'])).stderr, 'Nothing found in stack: nosuch\n');
 
     const changed = file('db_pw_changed.yml', `secrets:\n  db_pw:\n    file: ${file('other.txt', 'other')}\nservices:\n  s:\n    image: alpine\n    secrets: [db_pw]\n`);
     const bad = await rs(['stack', 'deploy', '-c', changed, 'app']);
