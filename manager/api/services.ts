@@ -5,7 +5,7 @@ import { newId } from '../../shared/ids.js';
 import type { Store, StoredObject } from '../store/types.js';
 import { NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
 import type { OpenCluster } from '../cluster/state.js';
-import { isAccepted, stateRank, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
+import { isAccepted, isFinished, stateRank, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
 import { decodeObject, decodeString, decodeStringMap, field } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
@@ -223,8 +223,13 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const names = args.get('name') ?? [];
     const labels = args.get('label') ?? [];
     const svcLabels = labels.length > 0 ? await serviceLabelsOf() : null;
+    const live = new Set((await services()).map((s) => s.id));
     const out = (await store().list<TaskRecord>('task'))
       .filter((t) => {
+        // A stopped task of a removed service is garbage the orchestrator deletes on its next run (swarmkit's
+        // reaper deletes it at once): not listed. So `docker stack rm --detach=false`, whose wait loop counts the
+        // polls that saw a stopped task rather than the stopped tasks, waits until every task has stopped.
+        if (!live.has(t.spec.ServiceID) && isFinished(t.spec.Status.State)) return false;
         if (svcIds.length > 0 && !svcIds.includes(t.spec.ServiceID)) return false;
         if (nodeIds.length > 0 && !nodeIds.includes(t.spec.NodeID)) return false;
         if (desired.length > 0 && !desired.includes(t.spec.DesiredState)) return false;
