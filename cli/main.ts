@@ -14,6 +14,7 @@ const GROUPS: Record<string, GroupLoader> = {
   config: async () => (await import('./object-commands.js')).configCommand(),
   service: async () => (await import('./swarm-commands.js')).serviceCommand(),
   node: async () => (await import('./swarm-commands.js')).nodeCommand(),
+  stack: async () => (await import('./stack-commands.js')).stackCommand(),
   task: async () => (await import('./task-command.js')).taskCommand(),
   version: async () =>
     new Command('version').description('Show the runsecrets version').action(() => {

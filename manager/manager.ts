@@ -19,6 +19,7 @@ import { registerSystemRoutes } from './api/system.js';
 import { registerSwarmRoutes } from './api/swarm.js';
 import { registerSwarmObjectRoutes } from './api/services.js';
 import { registerDistributionRoutes } from './api/distribution.js';
+import { registerNetworkRoutes } from './api/networks.js';
 import { NO_RULES, type RegistryRules } from '../shared/registry-rules.js';
 import { Orchestrator } from './orchestrator/loop.js';
 import { Dispatcher, DEFAULT_HEARTBEAT_MS } from './dispatcher/dispatcher.js';
@@ -101,6 +102,7 @@ export class Manager {
       cluster: () => this.unlocked().cluster,
       revoke: (serial) => this.revoked.revoke(serial),
     });
+    registerNetworkRoutes(this.router, { store: () => this.unlocked().store, cluster: () => this.unlocked().cluster.config });
     registerJoinRoutes(this.router, { cluster: () => this.unlocked().cluster, store: () => this.unlocked().store });
     registerBackupRoute(this.router, { backup: () => this.backup() });
     registerDistributionRoutes(this.router, { rules: () => this.opts.registry ?? NO_RULES });

@@ -60,6 +60,11 @@ export class ObjectsApi {
     return this.client.getJSON(`${this.base}/${this.ref(id)}`);
   }
 
+  /** POST /…/{id}/update?version=N with the full spec (only its labels may differ from the stored one). */
+  async update(id: string, version: number, spec: CreateSpec): Promise<void> {
+    await this.client.call('POST', `${this.base}/${this.ref(id)}/update`, { query: { version: String(version) }, json: spec });
+  }
+
   async remove(id: string): Promise<void> {
     await this.client.call('DELETE', `${this.base}/${this.ref(id)}`);
   }

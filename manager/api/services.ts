@@ -5,13 +5,15 @@ import { newId } from '../../shared/ids.js';
 import type { Store, StoredObject } from '../store/types.js';
 import { NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
 import type { OpenCluster } from '../cluster/state.js';
-import { isAccepted, stateRank, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
+import { isAccepted, isFinished, stateRank, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
 import { decodeObject, decodeString, decodeStringMap, field } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
 import { checkRefsExist, checkServiceSpec } from './service-spec.js';
 import { pullAuthHeader, pullAuthOnCreate, pullAuthOnUpdate, withoutPullOptions } from './pull-auth.js';
 import type { Ctx, Router } from './router.js';
+import { allNetworks } from './networks.js';
+import { resolveServiceNetworks } from './service-networks.js';
 
 const SPEC_BODY_LIMIT = 4 << 20; // a service spec holds no payloads; 4 MiB is far beyond any real one
 
@@ -109,9 +111,17 @@ export function serviceStatus(s: StoredObject<ServiceRecord>, tasks: StoredObjec
   return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: 0 };
 }
 
+/** What a task label filter matches: the service's labels as the task recorded them when it was made (swarmkit's
+ * ServiceAnnotations.Labels, reference §5.5), so tasks of a removed stack are still found while they stop. Tasks
+ * made before tasks recorded them use their service's current labels. */
+function taskServiceLabels(t: TaskRecord, current: Map<string, Record<string, string>>): Record<string, string> {
+  return t.ServiceAnnotations?.Labels ?? current.get(t.ServiceID) ?? {};
+}
+
 export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps): void {
   const store = (): Store => deps.store();
   const services = async (): Promise<StoredObject<ServiceRecord>[]> => (await store().list<ServiceRecord>('service')).sort(byId);
+  const networks = () => allNetworks({ store, cluster: () => deps.cluster().config });
   const resolveService = async (input: string): Promise<StoredObject<ServiceRecord>> =>
     (await store().get<ServiceRecord>('service', input)) ?? pick(await services(), input, 'service', (s) => s.spec.Spec.Name);
 
@@ -141,6 +151,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
   router.add('POST', '/services/create', async (ctx) => {
     const auth = pullAuthOnCreate(pullAuthHeader(ctx.req));
     const checked = checkServiceSpec(await readJson(ctx.req, SPEC_BODY_LIMIT));
+    resolveServiceNetworks(checked.spec, await networks());
     await checkRefsExist(store(), checked);
     const name = checked.spec.Name;
     try {
@@ -173,6 +184,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const isGlobal = (s: Record<string, unknown>): boolean => (s.Mode as { Global?: unknown } | undefined)?.Global != null;
     if (isGlobal(checked.spec) !== isGlobal(cur.spec.Spec)) throw rpcError('Unimplemented', 'service mode change is not allowed');
     if (checked.spec.Name !== cur.spec.Spec.Name) throw rpcError('Unimplemented', 'renaming services is not supported');
+    resolveServiceNetworks(checked.spec, await networks());
     await checkRefsExist(store(), checked);
     try {
       const s = await store().update<ServiceRecord>('service', cur.id, version, { Spec: withoutPullOptions(checked.spec), PreviousSpec: cur.spec.Spec, ...auth });
@@ -199,6 +211,9 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
 
   // ---- tasks ----
 
+  const serviceLabelsOf = async (): Promise<Map<string, Record<string, string>>> =>
+    new Map((await services()).map((s) => [s.id, (s.spec.Spec.Labels as Record<string, string> | undefined) ?? {}]));
+
   router.add('GET', '/tasks', async (ctx) => {
     const args = parseFilters(ctx.query.get('filters'));
     validateFilters(args, ['_up-to-date', 'id', 'label', 'name', 'node', 'service', 'desired-state']);
@@ -212,14 +227,20 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const ids = args.get('id') ?? [];
     const names = args.get('name') ?? [];
     const labels = args.get('label') ?? [];
+    const svcLabels = labels.length > 0 ? await serviceLabelsOf() : null;
+    const live = new Set((await services()).map((s) => s.id));
     const out = (await store().list<TaskRecord>('task'))
       .filter((t) => {
+        // A stopped task of a removed service is garbage the orchestrator deletes on its next run (swarmkit's
+        // reaper deletes it at once): not listed. So `docker stack rm --detach=false`, whose wait loop counts the
+        // polls that saw a stopped task rather than the stopped tasks, waits until every task has stopped.
+        if (!live.has(t.spec.ServiceID) && isFinished(t.spec.Status.State)) return false;
         if (svcIds.length > 0 && !svcIds.includes(t.spec.ServiceID)) return false;
         if (nodeIds.length > 0 && !nodeIds.includes(t.spec.NodeID)) return false;
         if (desired.length > 0 && !desired.includes(t.spec.DesiredState)) return false;
         if (ids.length > 0 && !ids.some((p) => t.id.startsWith(p))) return false;
         if (names.length > 0 && !names.some((n) => taskName(t).startsWith(n))) return false;
-        return matchLabels(t.spec.Labels, labels);
+        return labels.length === 0 || matchLabels(taskServiceLabels(t.spec, svcLabels!), labels);
       })
       .sort(byId)
       .map(taskJson);

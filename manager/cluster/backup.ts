@@ -223,7 +223,7 @@ export async function restoreBackup(bytes: Buffer, what: string, targetDir: stri
     // The restored store must open with the data key, as `manager run` will open it.
     const store = new SqliteStore({ path: join(targetDir, FILES.store), dek, writer: 'inline' });
     let objects = 0;
-    for (const kind of ['secret', 'config', 'service', 'task', 'node'] as const) objects += (await store.list(kind)).length;
+    for (const kind of ['secret', 'config', 'service', 'task', 'node', 'network'] as const) objects += (await store.list(kind)).length;
     await store.close();
     return { header, config, objects };
   } catch (err) {

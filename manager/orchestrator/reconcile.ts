@@ -48,6 +48,7 @@ interface Policy {
 interface ServiceView {
   id: string;
   name: string;
+  labels: Record<string, string>;
   template: Record<string, unknown>;
   global: boolean;
   replicas: number;
@@ -75,6 +76,7 @@ export function serviceView(s: StoredObject<ServiceRecord>): ServiceView {
   return {
     id: s.id,
     name: spec.Name,
+    labels: { ...(obj(spec.Labels) as Record<string, string>) },
     template,
     global: mode.Global !== undefined && mode.Global !== null,
     replicas: typeof obj(mode.Replicated).Replicas === 'number' ? (obj(mode.Replicated).Replicas as number) : 1,
@@ -182,6 +184,7 @@ export function reconcile(view: ClusterView, now: bigint, newId: () => string): 
       Labels: {},
       Spec: sv.template,
       ServiceName: sv.name,
+      ServiceAnnotations: { Name: sv.name, Labels: sv.labels },
       Status: { Timestamp: ts, State: 'new', Message: 'created' },
       DesiredState: delayNs > 0n ? 'ready' : 'running',
       restarts,

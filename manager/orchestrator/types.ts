@@ -59,6 +59,9 @@ export interface TaskRecord {
   Labels: Record<string, string>;
   Spec: Record<string, unknown>; // the service's TaskTemplate when the task was made
   ServiceName: string;
+  /** The service's name and labels when the task was made (swarmkit's Task.ServiceAnnotations): task label
+   * filters match these. Absent on tasks stored before it was recorded. Never in the task's JSON, as in Docker's. */
+  ServiceAnnotations?: { Name: string; Labels: Record<string, string> };
   Status: TaskStatus;
   DesiredState: TaskState;
   /** Ours: restarts that led to this task in its slot (MaxAttempts counts them). */

@@ -1,8 +1,8 @@
 // The one Store interface. The API (and later the orchestrator and dispatcher) use only this; the embedded SQLite
 // backend implements it today, an etcd backend can implement it later without touching callers.
 
-/** Object kinds. secret and config now; the rest follow with services and agents (issue 4). */
-export type Kind = 'secret' | 'config' | 'service' | 'task' | 'node';
+/** Object kinds: Swarm's objects (networks are recorded for compose stacks; tasks use the host's network). */
+export type Kind = 'secret' | 'config' | 'service' | 'task' | 'node' | 'network';
 
 export interface StoredObject<S = unknown> {
   kind: Kind;
