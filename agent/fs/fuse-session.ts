@@ -3,11 +3,13 @@
 // written off the event loop, because the kernel may make them wait on a lookup that we still have to answer.
 import { read, writev, writevSync, closeSync } from 'node:fs';
 import type { Logger } from '../../shared/log.js';
-import { IN_HEADER_SIZE, outHeader, readInHeader, type InHeader } from './fuse-protocol.js';
+import { outHeader } from './fuse-protocol.js';
+import { parseRequest, type FuseRequest, type ParseFailure } from './fuse-protocol-parse.js';
 
 /** A handler's answer: body parts to send, a negative errno, or null for requests that take no reply. */
 export type Reply = Buffer[] | number | null;
-export type Handler = (h: InHeader, body: Buffer) => Reply;
+/** Gets only requests that parsed; the session answers the rest itself. */
+export type Handler = (req: FuseRequest) => Reply;
 
 const ENOENT = 2;
 const ENODEV = 19;
@@ -61,19 +63,28 @@ export class FuseSession {
   }
 
   private dispatch(msg: Buffer): void {
-    if (msg.length < IN_HEADER_SIZE) return;
-    const h = readInHeader(msg);
+    const parsed = parseRequest(msg);
+    if (!parsed.ok) return this.refuse(parsed.failure);
+    const req = parsed.req;
     let reply: Reply;
     try {
-      reply = this.handler(h, msg.subarray(IN_HEADER_SIZE, h.len));
+      reply = this.handler(req);
     } catch (e) {
       // A handler never throws by design; if one does, the caller gets EIO and the agent stays up.
-      this.log.error({ opcode: h.opcode, err: e instanceof Error ? e.message : String(e) }, 'fuse handler threw');
+      this.log.error({ op: req.op, err: e instanceof Error ? e.message : String(e) }, 'fuse handler threw');
       reply = -5;
     }
     if (reply === null) return;
-    if (typeof reply === 'number') this.write([outHeader(h.unique, reply, 0)]);
-    else this.write([outHeader(h.unique, 0, reply.reduce((s, b) => s + b.length, 0)), ...reply]);
+    if (typeof reply === 'number') this.write([outHeader(req.unique, reply, 0)]);
+    else this.write([outHeader(req.unique, 0, reply.reduce((s, b) => s + b.length, 0)), ...reply]);
+  }
+
+  /** Answers a request that did not parse (when someone waits for it); logs sizes and the reason, never bytes. */
+  private refuse(f: ParseFailure): void {
+    const fields = { opcode: f.opcode, unique: f.unique?.toString(), reason: f.reason, headerLen: f.headerLen, readLen: f.readLen };
+    if (f.kind === 'malformed') this.log.warn(fields, 'malformed fuse request refused');
+    else this.log.debug(fields, f.kind === 'unsupported' ? 'fuse opcode not served' : 'fuse name not found');
+    if (f.reply && f.unique !== null) this.write([outHeader(f.unique, -f.errno, 0)]);
   }
 
   private write(parts: Buffer[]): void {
