@@ -63,28 +63,8 @@ export class FuseSession {
   }
 
   private dispatch(msg: Buffer): void {
-    const parsed = parseRequest(msg);
-    if (!parsed.ok) return this.refuse(parsed.failure);
-    const req = parsed.req;
-    let reply: Reply;
-    try {
-      reply = this.handler(req);
-    } catch (e) {
-      // A handler never throws by design; if one does, the caller gets EIO and the agent stays up.
-      this.log.error({ op: req.op, err: e instanceof Error ? e.message : String(e) }, 'fuse handler threw');
-      reply = -5;
-    }
-    if (reply === null) return;
-    if (typeof reply === 'number') this.write([outHeader(req.unique, reply, 0)]);
-    else this.write([outHeader(req.unique, 0, reply.reduce((s, b) => s + b.length, 0)), ...reply]);
-  }
-
-  /** Answers a request that did not parse (when someone waits for it); logs sizes and the reason, never bytes. */
-  private refuse(f: ParseFailure): void {
-    const fields = { opcode: f.opcode, unique: f.unique?.toString(), reason: f.reason, headerLen: f.headerLen, readLen: f.readLen };
-    if (f.kind === 'malformed') this.log.warn(fields, 'malformed fuse request refused');
-    else this.log.debug(fields, f.kind === 'unsupported' ? 'fuse opcode not served' : 'fuse name not found');
-    if (f.reply && f.unique !== null) this.write([outHeader(f.unique, -f.errno, 0)]);
+    const out = respond(msg, this.handler, this.log);
+    if (out) this.write(out);
   }
 
   private write(parts: Buffer[]): void {
@@ -130,4 +110,32 @@ export class FuseSession {
   close(): void {
     this.end();
   }
+}
+
+/**
+ * What to write back for one request as read: the reply's parts, or null when nobody waits for one. Requests that
+ * do not parse are answered here (when someone waits) and logged with sizes and the reason, never their bytes.
+ */
+export function respond(msg: Buffer, handler: Handler, log: Logger): Buffer[] | null {
+  const parsed = parseRequest(msg);
+  if (!parsed.ok) return refuse(parsed.failure, log);
+  const req = parsed.req;
+  let reply: Reply;
+  try {
+    reply = handler(req);
+  } catch (e) {
+    // A handler never throws by design; if one does, the caller gets EIO and the agent stays up.
+    log.error({ op: req.op, err: e instanceof Error ? e.message : String(e) }, 'fuse handler threw');
+    reply = -5;
+  }
+  if (reply === null) return null;
+  if (typeof reply === 'number') return [outHeader(req.unique, reply, 0)];
+  return [outHeader(req.unique, 0, reply.reduce((s, b) => s + b.length, 0)), ...reply];
+}
+
+function refuse(f: ParseFailure, log: Logger): Buffer[] | null {
+  const fields = { opcode: f.opcode, unique: f.unique?.toString(), reason: f.reason, headerLen: f.headerLen, readLen: f.readLen };
+  if (f.kind === 'malformed') log.warn(fields, 'malformed fuse request refused');
+  else log.debug(fields, f.kind === 'unsupported' ? 'fuse opcode not served' : 'fuse name not found');
+  return f.reply && f.unique !== null ? [outHeader(f.unique, -f.errno, 0)] : null;
 }
