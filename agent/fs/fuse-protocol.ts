@@ -1,4 +1,5 @@
-// The FUSE kernel protocol (linux/fuse.h, 7.x): the opcodes we serve and the structs we read and write.
+// The FUSE kernel protocol (linux/fuse.h, 7.x): the opcodes we serve and the replies and notifications we write
+// (requests are parsed in fuse-protocol-parse.ts).
 // We speak it directly on /dev/fuse instead of through libfuse, so that we can tell the kernel exactly when its
 // caches go stale (notify messages), which is what makes the mount both fast and never stale.
 
@@ -75,28 +76,6 @@ export const Errno = {
 export const IN_HEADER_SIZE = 40;
 export const OUT_HEADER_SIZE = 16;
 const ATTR_SIZE = 88;
-
-export interface InHeader {
-  len: number;
-  opcode: number;
-  unique: bigint;
-  nodeid: bigint;
-  uid: number;
-  gid: number;
-  pid: number;
-}
-
-export function readInHeader(b: Buffer): InHeader {
-  return {
-    len: b.readUInt32LE(0),
-    opcode: b.readUInt32LE(4),
-    unique: b.readBigUInt64LE(8),
-    nodeid: b.readBigUInt64LE(16),
-    uid: b.readUInt32LE(24),
-    gid: b.readUInt32LE(28),
-    pid: b.readUInt32LE(32),
-  };
-}
 
 /** An out header for a reply of `bodyLen` bytes (error 0) or an error reply (negative errno, no body). */
 export function outHeader(unique: bigint, error: number, bodyLen: number): Buffer {
@@ -178,17 +157,6 @@ export function statfsOut(files: number): Buffer {
   b.writeUInt32LE(255, 44); // namelen
   b.writeUInt32LE(4096, 48); // frsize
   return b;
-}
-
-export interface InitIn {
-  major: number;
-  minor: number;
-  maxReadahead: number;
-  flags: number;
-}
-
-export function readInitIn(body: Buffer): InitIn {
-  return { major: body.readUInt32LE(0), minor: body.readUInt32LE(4), maxReadahead: body.readUInt32LE(8), flags: body.readUInt32LE(12) };
 }
 
 export function initOut(minor: number, maxReadahead: number, flags: number): Buffer {

@@ -3,11 +3,13 @@
 // written off the event loop, because the kernel may make them wait on a lookup that we still have to answer.
 import { read, writev, writevSync, closeSync } from 'node:fs';
 import type { Logger } from '../../shared/log.js';
-import { IN_HEADER_SIZE, outHeader, readInHeader, type InHeader } from './fuse-protocol.js';
+import { outHeader } from './fuse-protocol.js';
+import { parseRequest, type FuseRequest, type ParseFailure } from './fuse-protocol-parse.js';
 
 /** A handler's answer: body parts to send, a negative errno, or null for requests that take no reply. */
 export type Reply = Buffer[] | number | null;
-export type Handler = (h: InHeader, body: Buffer) => Reply;
+/** Gets only requests that parsed; the session answers the rest itself. */
+export type Handler = (req: FuseRequest) => Reply;
 
 const ENOENT = 2;
 const ENODEV = 19;
@@ -61,19 +63,8 @@ export class FuseSession {
   }
 
   private dispatch(msg: Buffer): void {
-    if (msg.length < IN_HEADER_SIZE) return;
-    const h = readInHeader(msg);
-    let reply: Reply;
-    try {
-      reply = this.handler(h, msg.subarray(IN_HEADER_SIZE, h.len));
-    } catch (e) {
-      // A handler never throws by design; if one does, the caller gets EIO and the agent stays up.
-      this.log.error({ opcode: h.opcode, err: e instanceof Error ? e.message : String(e) }, 'fuse handler threw');
-      reply = -5;
-    }
-    if (reply === null) return;
-    if (typeof reply === 'number') this.write([outHeader(h.unique, reply, 0)]);
-    else this.write([outHeader(h.unique, 0, reply.reduce((s, b) => s + b.length, 0)), ...reply]);
+    const out = respond(msg, this.handler, this.log);
+    if (out) this.write(out);
   }
 
   private write(parts: Buffer[]): void {
@@ -119,4 +110,32 @@ export class FuseSession {
   close(): void {
     this.end();
   }
+}
+
+/**
+ * What to write back for one request as read: the reply's parts, or null when nobody waits for one. Requests that
+ * do not parse are answered here (when someone waits) and logged with sizes and the reason, never their bytes.
+ */
+export function respond(msg: Buffer, handler: Handler, log: Logger): Buffer[] | null {
+  const parsed = parseRequest(msg);
+  if (!parsed.ok) return refuse(parsed.failure, log);
+  const req = parsed.req;
+  let reply: Reply;
+  try {
+    reply = handler(req);
+  } catch (e) {
+    // A handler never throws by design; if one does, the caller gets EIO and the agent stays up.
+    log.error({ op: req.op, err: e instanceof Error ? e.message : String(e) }, 'fuse handler threw');
+    reply = -5;
+  }
+  if (reply === null) return null;
+  if (typeof reply === 'number') return [outHeader(req.unique, reply, 0)];
+  return [outHeader(req.unique, 0, reply.reduce((s, b) => s + b.length, 0)), ...reply];
+}
+
+function refuse(f: ParseFailure, log: Logger): Buffer[] | null {
+  const fields = { opcode: f.opcode, unique: f.unique?.toString(), reason: f.reason, headerLen: f.headerLen, readLen: f.readLen };
+  if (f.kind === 'malformed') log.warn(fields, 'malformed fuse request refused');
+  else log.debug(fields, f.kind === 'unsupported' ? 'fuse opcode not served' : 'fuse name not found');
+  return f.reply && f.unique !== null ? [outHeader(f.unique, -f.errno, 0)] : null;
 }

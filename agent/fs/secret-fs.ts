@@ -8,9 +8,10 @@ import type { Logger } from '../../shared/log.js';
 import type { KernelNotice, Node, SecretTree } from '../secretstore/tree.js';
 import {
   Op, Errno, InitFlag, FUSE_KERNEL_VERSION, FUSE_MAX_MINOR, DT_DIR, DT_REG, FOPEN_KEEP_CACHE, FOPEN_CACHE_DIR,
-  attrOut, entryOut, initOut, openOut, statfsOut, pushDirent, readInitIn, notifyDelete, notifyInvalEntry,
-  notifyInvalInode, type Attr,
+  attrOut, entryOut, initOut, openOut, statfsOut, pushDirent, notifyDelete, notifyInvalEntry, notifyInvalInode,
+  type Attr,
 } from './fuse-protocol.js';
+import type { FuseRequest } from './fuse-protocol-parse.js';
 import { FuseSession, type Reply } from './fuse-session.js';
 import { abortFuseConnection, mountFuse, unmountFuse, startUnmountWatchdog } from './mount.js';
 import { mountAt } from './mountinfo.js';
@@ -60,9 +61,9 @@ export class SecretFs {
     const fd = openSync('/dev/fuse', 'r+'); // libuv opens with O_CLOEXEC: no child ever inherits it
     const session = new FuseSession(
       fd,
-      (h, body) => {
-        fuseOperations.inc({ op: fuseOpName(h.opcode) });
-        return this.handle(h.opcode, Number(h.nodeid), body);
+      (req) => {
+        fuseOperations.inc({ op: fuseOpName(Op[req.op]) });
+        return this.handle(req);
       },
       this.log,
     );
@@ -120,121 +121,118 @@ export class SecretFs {
     changePublishSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9, { change });
   }
 
-  /** One request. Never throws (the session turns a throw into EIO anyway); always answers what needs one. */
-  private handle(opcode: number, nodeid: number, body: Buffer): Reply {
+  /** One parsed request. Never throws (the session turns a throw into EIO anyway); always answers what needs one. */
+  private handle(req: FuseRequest): Reply {
     const tree = this.tree;
-    switch (opcode) {
-      case Op.INIT: {
-        const init = readInitIn(body);
-        if (init.major !== FUSE_KERNEL_VERSION) return -Errno.EINVAL;
-        this.noOpen = (init.flags & InitFlag.NO_OPEN_SUPPORT) !== 0;
-        this.noOpendir = (init.flags & InitFlag.NO_OPENDIR_SUPPORT) !== 0;
+    switch (req.op) {
+      case 'INIT': {
+        if (req.major !== FUSE_KERNEL_VERSION) return -Errno.EINVAL;
+        this.noOpen = (req.flags & InitFlag.NO_OPEN_SUPPORT) !== 0;
+        this.noOpendir = (req.flags & InitFlag.NO_OPENDIR_SUPPORT) !== 0;
         const want = InitFlag.ASYNC_READ | InitFlag.PARALLEL_DIROPS | InitFlag.EXPLICIT_INVAL_DATA;
-        return [initOut(Math.min(init.minor, FUSE_MAX_MINOR), init.maxReadahead, want & init.flags)];
+        return [initOut(Math.min(req.minor, FUSE_MAX_MINOR), req.maxReadahead, want & req.flags)];
       }
-      case Op.LOOKUP: {
-        const nul = body.indexOf(0);
-        const name = body.toString('utf8', 0, nul < 0 ? body.length : nul);
-        const parent = tree.get(nodeid);
+      case 'LOOKUP': {
+        const parent = tree.get(req.nodeid);
         if (!parent || parent.kind !== 'dir') return -Errno.ENOENT;
-        const node = tree.child(nodeid, name);
+        const node = tree.child(req.nodeid, req.name);
         if (!node) return -Errno.ENOENT; // not cached: a name that appears later is seen at once
         tree.ref(node);
         return [entryOut(attrOf(node), TTL, TTL)];
       }
-      case Op.FORGET:
-        tree.forget(nodeid, Number(body.readBigUInt64LE(0)));
+      case 'FORGET':
+        tree.forget(req.nodeid, req.nlookup);
         return null;
-      case Op.BATCH_FORGET: {
-        const count = body.readUInt32LE(0);
-        for (let i = 0; i < count; i++) tree.forget(Number(body.readBigUInt64LE(8 + i * 16)), Number(body.readBigUInt64LE(16 + i * 16)));
+      case 'BATCH_FORGET':
+        for (const f of req.forgets) tree.forget(f.nodeid, f.nlookup);
         return null;
-      }
-      case Op.GETATTR: {
-        const node = tree.get(nodeid);
+      case 'GETATTR': {
+        const node = tree.get(req.nodeid);
         if (!node) return -Errno.ENOENT;
         return [attrOut(attrOf(node), node.attached ? TTL : 0)];
       }
-      case Op.OPEN: {
-        const node = tree.get(nodeid);
+      case 'OPEN': {
+        const node = tree.get(req.nodeid);
         if (!node || !node.attached) return -Errno.ENOENT;
         if (node.kind !== 'file') return -Errno.EISDIR;
-        if ((body.readUInt32LE(0) & 3) !== 0) return -Errno.EROFS;
+        if ((req.flags & 3) !== 0) return -Errno.EROFS;
         // Zero-message open where the kernel offers it: this ENOSYS means "success, and never ask again".
         return this.noOpen ? -Errno.ENOSYS : [openOut(FOPEN_KEEP_CACHE)];
       }
-      case Op.OPENDIR: {
-        const node = tree.get(nodeid);
+      case 'OPENDIR': {
+        const node = tree.get(req.nodeid);
         if (!node || !node.attached) return -Errno.ENOENT;
         if (node.kind !== 'dir') return -Errno.ENOTDIR;
         return this.noOpendir ? -Errno.ENOSYS : [openOut(FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR)];
       }
-      case Op.READ: {
-        const node = tree.get(nodeid);
+      case 'READ': {
+        const node = tree.get(req.nodeid);
         if (!node || !node.content) return -Errno.EBADF;
-        const offset = Number(body.readBigUInt64LE(8));
-        const size = body.readUInt32LE(16);
-        const slice = node.content.slice(offset, size);
+        const slice = node.content.slice(req.offset, req.size);
         // Revoked while open: its bytes are zeroed and nothing more is served from it.
         return slice === null ? -Errno.EIO : [slice];
       }
-      case Op.READDIR:
-      case Op.READDIRPLUS: {
-        if (opcode === Op.READDIRPLUS) return -Errno.ENOSYS;
-        const node = tree.get(nodeid);
-        if (!node || node.kind !== 'dir') return -Errno.ENOTDIR;
-        const offset = Number(body.readBigUInt64LE(8));
-        const max = body.readUInt32LE(16);
-        const entries: Array<[string, number, number]> = [
-          ['.', node.ino, DT_DIR],
-          ['..', node.ino, DT_DIR],
-        ];
-        for (const [name, ino] of node.children ?? []) {
-          entries.push([name, ino, tree.get(ino)?.kind === 'dir' ? DT_DIR : DT_REG]);
-        }
-        const out: Buffer[] = [];
-        let used = 0;
-        for (let i = offset; i < entries.length; i++) {
-          const [name, ino, type] = entries[i]!;
-          const next = pushDirent(out, used, max, ino, i + 1, type, name);
-          if (next < 0) break;
-          used = next;
-        }
-        return out;
-      }
-      case Op.RELEASE:
-      case Op.RELEASEDIR:
+      case 'READDIR':
+        return this.readdir(req.nodeid, req.offset, req.size);
+      case 'RELEASE':
+      case 'RELEASEDIR':
         return [];
-      case Op.STATFS:
+      case 'STATFS':
         return [statfsOut(tree.inodeCount)];
-      case Op.INTERRUPT:
+      case 'INTERRUPT':
         return null; // every request is answered at once anyway
-      case Op.DESTROY:
+      case 'DESTROY':
         return [];
       // Everything that would change the tree: the mount is read-only and so are we.
-      case Op.SETATTR:
-      case Op.SYMLINK:
-      case Op.MKNOD:
-      case Op.MKDIR:
-      case Op.UNLINK:
-      case Op.RMDIR:
-      case Op.RENAME:
-      case Op.RENAME2:
-      case Op.LINK:
-      case Op.WRITE:
-      case Op.CREATE:
-      case Op.TMPFILE:
-      case Op.SETXATTR:
-      case Op.REMOVEXATTR:
-      case Op.FALLOCATE:
+      case 'SETATTR':
+      case 'SYMLINK':
+      case 'MKNOD':
+      case 'MKDIR':
+      case 'UNLINK':
+      case 'RMDIR':
+      case 'RENAME':
+      case 'RENAME2':
+      case 'LINK':
+      case 'WRITE':
+      case 'CREATE':
+      case 'TMPFILE':
+      case 'SETXATTR':
+      case 'REMOVEXATTR':
+      case 'FALLOCATE':
         return -Errno.EROFS;
-      case Op.GETXATTR:
-      case Op.LISTXATTR:
-      case Op.FLUSH: // ENOSYS once: the kernel stops sending flushes on close
-      case Op.FSYNC:
-      case Op.FSYNCDIR:
-      default:
+      case 'READDIRPLUS': // never asked for (no FUSE_DO_READDIRPLUS in INIT)
+      case 'READLINK':
+      case 'GETXATTR':
+      case 'LISTXATTR':
+      case 'FLUSH': // ENOSYS once: the kernel stops sending flushes on close
+      case 'FSYNC':
+      case 'FSYNCDIR':
+      case 'ACCESS':
+      case 'LSEEK':
         return -Errno.ENOSYS;
     }
+  }
+
+  /** A directory listing from entry `offset` on, as many fuse_dirents as fit in `max` bytes. */
+  private readdir(nodeid: number, offset: number, max: number): Reply {
+    const tree = this.tree;
+    const node = tree.get(nodeid);
+    if (!node || node.kind !== 'dir') return -Errno.ENOTDIR;
+    const entries: Array<[string, number, number]> = [
+      ['.', node.ino, DT_DIR],
+      ['..', node.ino, DT_DIR],
+    ];
+    for (const [name, ino] of node.children ?? []) {
+      entries.push([name, ino, tree.get(ino)?.kind === 'dir' ? DT_DIR : DT_REG]);
+    }
+    const out: Buffer[] = [];
+    let used = 0;
+    for (let i = offset; i < entries.length; i++) {
+      const [name, ino, type] = entries[i]!;
+      const next = pushDirent(out, used, max, ino, i + 1, type, name);
+      if (next < 0) break;
+      used = next;
+    }
+    return out;
   }
 }
