@@ -27,6 +27,8 @@ import { defaultControlSocket, processStartTime, type ExecTarget } from './contr
 import { resolveTask, taskName } from './control/resolve-task.js';
 import { startMetricsServer, type MetricsServer } from '../shared/metrics/server.js';
 import { agentRegistry, assignmentApplySeconds } from './metrics.js';
+import { startNodeEngine, type NodeEngine } from './engine-api/node-engine.js';
+import { describeAssignment, executorRuntime, type TaskDescription } from './engine-api/executor-runtime.js';
 
 /** Absolute targets are kept under this folder of the task's folder and bound from there to their place. */
 export const ABSOLUTE_DIR = '.absolute';
@@ -44,6 +46,8 @@ export interface ManagedAgentOptions {
   controlSocket?: string;
   /** HOST:PORT for /metrics, /healthz and /readyz; absent: none. */
   metricsListen?: string;
+  /** The node's Engine API socket (docker ps/exec/logs); default <stateDir>/docker.sock, "none": none. */
+  engineSocket?: string;
 }
 
 interface LocalTask {
@@ -231,6 +235,7 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
       }
       await removeFolder(id);
       executor.forget(id);
+      engine.logs.remove(id);
       log.info({ task: id }, 'task removed');
     })().catch((err) => log.error({ err: errorMessage(err), task: id }, 'removing a task failed'));
   };
@@ -324,6 +329,13 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
       throw err;
     }
   }
+  // The node's Engine API and task logs (agent/engine-api, agent/logs); the worker's runtime replaces the adapter.
+  const describe = (id: string): TaskDescription | undefined => {
+    const a = tasks.get(id)?.a;
+    return a && describeAssignment(a, identity.nodeId);
+  };
+  const engine: NodeEngine = await startNodeEngine({ stateDir: opts.stateDir, ...(opts.engineSocket ? { socket: opts.engineSocket } : {}), runtime: executorRuntime(executor, describe), send: (m) => session?.send(m) ?? false, log: log.child({ part: 'engine-api' }) });
+  executor.on('output', (o) => engine.logs.write(o.id, o.stream, o.chunk));
   session = new ManagerSession({
     manager: opts.manager,
     identity,
@@ -334,6 +346,8 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
       for (const t of tasks.values()) if (t.last) report(t.last);
     },
     onPinManager: (id) => pinManagerId(opts.stateDir, id),
+    onStream: (m) => engine.onTunnel(m),
+    onDisconnected: () => engine.onDisconnected(),
   });
   session.start();
 
@@ -367,6 +381,7 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
       (stopping ??= (async () => {
         await control?.close();
         await metrics?.close();
+        await engine.close();
         await executor.stopAll().catch((err) => log.error({ err: errorMessage(err) }, 'stopping tasks failed'));
         await session?.stop();
         try {

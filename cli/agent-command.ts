@@ -21,6 +21,7 @@ interface RunOpts {
   label: string[];
   mount: string;
   metricsListen?: string;
+  engineSocket?: string;
   logLevel: string;
 }
 
@@ -90,6 +91,7 @@ async function run(opts: RunOpts): Promise<void> {
           labels,
           log,
           ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}),
+          ...(opts.engineSocket ? { engineSocket: opts.engineSocket } : {}),
         })
       : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log, ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}) });
     token = undefined; // used once: the node's identity is now its certificate
@@ -126,6 +128,7 @@ export function agentCommand(): Command {
     )
     .option('--mount <dir>', 'where to mount the secrets filesystem', '/run/secrets')
     .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9478 (default: off)')
+    .option('--engine-socket <path>', "the node's own Docker API socket (docker ps/exec/logs for this node's tasks; root only), or none (default: STATE-DIR/docker.sock)")
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .action(async (opts: RunOpts) => {
       try {
