@@ -3,6 +3,7 @@
 import type http from 'node:http';
 import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
@@ -19,6 +20,8 @@ import { registerSystemRoutes } from './api/system.js';
 import { registerSwarmRoutes } from './api/swarm.js';
 import { registerSwarmObjectRoutes } from './api/services.js';
 import { registerDistributionRoutes } from './api/distribution.js';
+import { registerContainerRoutes, type ExecUpgrade } from './api/containers.js';
+import { registerServiceLogRoutes } from './api/service-logs.js';
 import { NO_RULES, type RegistryRules } from '../shared/registry-rules.js';
 import { Orchestrator } from './orchestrator/loop.js';
 import { Dispatcher, DEFAULT_HEARTBEAT_MS } from './dispatcher/dispatcher.js';
@@ -73,6 +76,7 @@ export class Manager {
   private readonly listenAddr: ListenAddr | null;
   private unlocking: Promise<void> | null = null;
   private metricsServer: MetricsServer | null = null;
+  private readonly execUpgrade: ExecUpgrade;
 
   constructor(private readonly opts: ManagerOptions) {
     this.config = readClusterConfig(opts.stateDir);
@@ -103,6 +107,9 @@ export class Manager {
     registerJoinRoutes(this.router, { cluster: () => this.unlocked().cluster, store: () => this.unlocked().store });
     registerBackupRoute(this.router, { backup: () => this.backup() });
     registerDistributionRoutes(this.router, { rules: () => this.opts.registry ?? NO_RULES });
+    const nodes = { store: () => this.unlocked().store, tunnels: () => this.unlocked().dispatcher, log: opts.log.child({ part: 'containers' }) };
+    this.execUpgrade = registerContainerRoutes(this.router, nodes);
+    registerServiceLogRoutes(this.router, nodes);
     registerAdvertiseRoutes(this.router, {
       info: () => this.advertiseInfo(),
       set: (addr) => void this.unlocked().cluster.setAdvertiseAddr(addr),
@@ -173,6 +180,10 @@ export class Manager {
       }
     }
     this.unixServer = await listenUnix(this.router, this.opts.socketPath, this.opts.log);
+    // docker exec's attached start (Upgrade: tcp) is a raw connection to the node (api/containers.ts).
+    this.unixServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.execUpgrade.handle(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    });
     this.opts.log.info({ socket: this.opts.socketPath, locked: this.locked, clusterId: this.config.clusterId }, 'manager listening on unix socket');
     if (this.locked) this.opts.log.warn('swarm is locked: waiting for "runsecrets manager unlock"');
     if (this.opts.metricsListen) {
