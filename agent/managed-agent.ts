@@ -336,6 +336,7 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
   };
   const engine: NodeEngine = await startNodeEngine({ stateDir: opts.stateDir, ...(opts.engineSocket ? { socket: opts.engineSocket } : {}), runtime: executorRuntime(executor, describe), send: (m) => session?.send(m) ?? false, log: log.child({ part: 'engine-api' }) });
   executor.on('output', (o) => engine.logs.write(o.id, o.stream, o.chunk));
+  void synced.then(() => engine.logs.prune((id) => tasks.has(id))); // logs of tasks this node no longer has
   session = new ManagerSession({
     manager: opts.manager,
     identity,

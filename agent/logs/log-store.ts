@@ -2,7 +2,7 @@
 // per output line under STATE/logs/<task ID>/, rotated at a size cap (max-size, max-file). Task output is not
 // secret material (a task that prints its secret puts it in its log, as with Docker: docs/SECURITY.md).
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
@@ -100,6 +100,17 @@ export class LogStore implements TaskLogSink {
     }
     if (TASK_ID_RE.test(taskId)) rmSync(join(this.dir, taskId), { recursive: true, force: true });
     this.events.emit(`removed:${taskId}`);
+  }
+
+  /** Deletes the logs of tasks not kept (left by an earlier run of the agent for tasks it no longer has). */
+  prune(keep: (taskId: string) => boolean): string[] {
+    const gone: string[] = [];
+    for (const d of readdirSync(this.dir)) {
+      if (!TASK_ID_RE.test(d) || keep(d) || this.tasks.has(d)) continue;
+      this.remove(d);
+      gone.push(d);
+    }
+    return gone;
   }
 
   /** The stored lines, oldest first, filtered. Synchronous: call subscribe() in the same tick to follow on. */

@@ -91,3 +91,13 @@ t.test('a long line without a newline is stored in 16 KiB pieces', async (t) => 
   s.flush(ID);
   t.same(s.read(ID).map((e) => e.line.length), [16384, 16384, 8192]);
 });
+
+t.test('prune removes the logs of tasks not kept', async (t) => {
+  const { s, dir } = store(t);
+  const other = 'logtask000000000000000002';
+  s.write(ID, 'stdout', Buffer.from('keep\n'));
+  s.write(other, 'stdout', Buffer.from('old\n'));
+  t.same(s.prune((id) => id === ID), [other]);
+  t.same(readdirSync(dir), [ID]);
+  t.equal(s.read(ID).length, 1);
+});
