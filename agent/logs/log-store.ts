@@ -106,7 +106,7 @@ export class LogStore implements TaskLogSink {
   prune(keep: (taskId: string) => boolean): string[] {
     const gone: string[] = [];
     for (const d of readdirSync(this.dir)) {
-      if (!TASK_ID_RE.test(d) || keep(d) || this.tasks.has(d)) continue;
+      if (!TASK_ID_RE.test(d) || keep(d)) continue;
       this.remove(d);
       gone.push(d);
     }
