@@ -48,6 +48,12 @@ t.test('docker ps / exec / logs / service logs through the node socket and the m
   });
   await a.start(m.workerToken);
   await b.start(m.workerToken);
+  await waitFor('both nodes ready', async () => {
+    const nodes = (await request(m.socket, 'GET', '/nodes')).json as Array<{ Description: { Hostname: string }; Status: { State: string } }>;
+    const ready = nodes.filter((n) => ['eng-a', 'eng-b'].includes(n.Description.Hostname) && n.Status.State === 'ready');
+    if (ready.length !== 2) throw new Error(`nodes: ${JSON.stringify(nodes.map((n) => [n.Description.Hostname, n.Status]))}`);
+    return true;
+  }, { timeoutMs: 30_000 });
 
   const marker = join(wd, 'go');
   ok(await m.cli(['secret', 'create', 'my_secret_data', '-'], 'this is a secret\n'), 'secret create');
@@ -58,7 +64,10 @@ t.test('docker ps / exec / logs / service logs through the node socket and the m
     waitFor(`a running task of ${svc}`, async () => {
       const r = await request(m.socket, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [svc] }))}`);
       const found = (r.json as TaskJson[]).find((x) => x.Status.State === 'running');
-      if (!found) throw new Error(`tasks: ${JSON.stringify(r.json)}`);
+      if (!found) {
+        const nodes = (await request(m.socket, 'GET', '/nodes')).json as Array<{ Description: { Hostname: string }; Status: unknown; Spec: unknown }>;
+        throw new Error(`tasks: ${JSON.stringify(r.json)}; nodes: ${JSON.stringify(nodes.map((n) => [n.Description.Hostname, n.Status, n.Spec]))}`);
+      }
       return found;
     }, { timeoutMs: 60_000 });
   const task = await running('redis');
