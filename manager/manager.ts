@@ -4,6 +4,7 @@ import type http from 'node:http';
 import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
@@ -14,7 +15,7 @@ import { RevocationList } from './pki/revocation.js';
 import { AdminCertRegistry } from './pki/admin-certs.js';
 import { migrateNodeRows } from './orchestrator/nodes.js';
 import { ApiError } from './api/http.js';
-import { Router, type Ctx, type RouteOptions } from './api/router.js';
+import { Router, type Ctx, type Peer, type RouteOptions } from './api/router.js';
 import { registerObjectRoutes } from './api/objects.js';
 import { registerSystemRoutes } from './api/system.js';
 import { registerSwarmRoutes } from './api/swarm.js';
@@ -24,13 +25,13 @@ import { registerContainerRoutes, type ExecUpgrade } from './api/containers.js';
 import { registerServiceLogRoutes } from './api/service-logs.js';
 import { NO_RULES, type RegistryRules } from '../shared/registry-rules.js';
 import { Orchestrator } from './orchestrator/loop.js';
-import { Dispatcher, DEFAULT_HEARTBEAT_MS } from './dispatcher/dispatcher.js';
+import { Dispatcher, DEFAULT_HEARTBEAT_MS, SESSION_PATH } from './dispatcher/dispatcher.js';
 import { JOIN_PATHS, registerJoinRoutes } from './dispatcher/join.js';
 import { registerBackupRoute } from './api/backup.js';
 import { registerAdvertiseRoutes, type AdvertiseInfo } from './api/advertise.js';
 import { advertiseMismatch } from './cluster/advertise.js';
 import { makeBackup } from './cluster/backup.js';
-import { closeServer, listenTls, listenUnix, parseListenAddr, type ListenAddr } from './api/listeners.js';
+import { closeServer, listenTls, listenUnix, parseListenAddr, tlsPeer, type ListenAddr } from './api/listeners.js';
 import { startMetricsServer, type MetricsServer } from '../shared/metrics/server.js';
 import { managerRegistry, storeCommitSeconds, storeCommittedWrites } from './metrics.js';
 
@@ -139,8 +140,27 @@ export class Manager {
   }
 
   /** Access rules, checked before any handler: certificate role first, then the lock. */
+  /** Upgrades on the TLS port: the agents' sessions, and docker exec's attached start for admin certificates. */
+  private tlsUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, dispatcher: Dispatcher): void {
+    if ((req.url ?? '').split('?')[0] === SESSION_PATH) return dispatcher.handleUpgrade(req, socket, head);
+    const peer = tlsPeer(req.socket as TLSSocket, (s) => this.revoked.isRevoked(s));
+    if (!peer) return dispatcher.handleUpgrade(req, socket, head); // refuses it, logged, as any bad session
+    try {
+      this.gatePeer(peer, {});
+    } catch (err) {
+      const status = err instanceof ApiError ? err.status : 500;
+      const body = JSON.stringify({ message: errorMessage(err) }) + '\n';
+      socket.end(`HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return;
+    }
+    if (!this.execUpgrade.handle(req, socket, head)) dispatcher.handleUpgrade(req, socket, head);
+  }
+
   private gate(ctx: Ctx, ro: RouteOptions): void {
-    const p = ctx.peer;
+    this.gatePeer(ctx.peer, ro);
+  }
+
+  private gatePeer(p: Peer, ro: RouteOptions): void {
     if (p.transport === 'tls' && !ro.anyRole && p.role !== 'admin' && p.role !== 'manager') {
       throw new ApiError(
         403,
@@ -246,7 +266,7 @@ export class Manager {
             },
             this.opts.log,
           );
-          this.tlsServer.on('upgrade', (req, socket, head) => dispatcher.handleUpgrade(req, socket, head));
+          this.tlsServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.tlsUpgrade(req, socket, head, dispatcher));
           this.opts.log.info({ host: this.listenAddr.host, port: this.tcpPort }, 'manager listening on TCP with mutual TLS');
           const { Warning, AdvertiseAddr, Listen } = this.advertiseInfo();
           if (Warning) {

@@ -60,6 +60,9 @@ export async function nodeJson(t: NodeTunnels, nodeId: string, method: string, p
 /** Passes a hijacked connection (exec start with Upgrade: tcp) through to the node as raw bytes both ways. */
 export function pipeRaw(t: NodeTunnels, nodeId: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const stream = openTunnel(t, nodeId);
+  // The client half-closes when its stdin ends (over TLS: a close_notify) and still reads the output: an https
+  // server's sockets are not half-open by default, and would end our side at once.
+  (socket as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
   const lines = [`${req.method ?? 'POST'} ${req.url ?? '/'} HTTP/1.1`];
   for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
   stream.write(`${lines.join('\r\n')}\r\n\r\n`);

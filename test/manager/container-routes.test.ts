@@ -94,6 +94,12 @@ t.test('docker ps / exec / logs / service logs through the node socket and the m
   t.equal(cat.stdout, 'this is a secret\n');
   const stdin = ok(await docker.run(host, ['exec', '-i', ps.stdout.trim(), 'sh', '-c', 'cat; echo end'], 'from stdin\n'), 'exec -i');
   t.equal(stdin.stdout, 'from stdin\nend\n', 'docker exec -i through the manager');
+  // Over TCP with an admin certificate (docker --tlsverify -H tcp://…): the attached exec is an upgrade on the TLS port.
+  const certDir = m.adminCertDir!;
+  const tls = ['-H', `tcp://127.0.0.1:${m.tcpPort}`, '--tlsverify', `--tlscacert=${join(certDir, 'ca.pem')}`, `--tlscert=${join(certDir, 'cert.pem')}`, `--tlskey=${join(certDir, 'key.pem')}`];
+  const overTls = ok(await docker.run(host, [...tls, 'exec', '-i', cid, 'sh', '-c', 'cat; cat /run/secrets/my_secret_data'], 'over tls\n'), 'exec over TLS');
+  t.equal(overTls.stdout, 'over tls\nthis is a secret\n', 'docker exec -i through the manager over TLS with an admin certificate');
+  t.equal(ok(await docker.run(host, [...tls, 'ps', '-q', '--filter', 'name=redis']), 'ps over TLS').stdout.trim(), cid.slice(0, 12), 'docker ps over TLS');
   const code = await docker.run(host, ['exec', ps.stdout.trim(), 'sh', '-c', 'exit 7']);
   t.equal(code.code, 7, 'the exit code through the manager');
   const missing = await docker.run(host, ['exec', 'nosuch', 'true']);
