@@ -25,6 +25,10 @@ export function openTunnel(t: NodeTunnels, nodeId: string): TunnelStream {
   return s;
 }
 
+/** A node's answer must start (status and headers: logs --follow sends them at once) within this long: an agent
+ * without the tunnel (an older version) ignores the stream and would leave the request hanging. */
+export const NODE_ANSWER_TIMEOUT_MS = 10_000;
+
 /** One request to the node; resolves with its response (streaming). The body, if any, is piped from `body`. */
 export function nodeRequest(t: NodeTunnels, nodeId: string, o: { method: string; path: string; headers?: Record<string, string | string[]>; body?: IncomingMessage | Buffer }): Promise<IncomingMessage> {
   const stream = openTunnel(t, nodeId);
@@ -35,8 +39,18 @@ export function nodeRequest(t: NodeTunnels, nodeId: string, o: { method: string;
       headers: { ...o.headers, host: 'node', connection: 'close' },
       createConnection: () => stream as unknown as import('node:net').Socket,
     });
-    req.once('response', resolve);
-    req.once('error', (err) => reject(new ApiError(502, `node ${nodeId}: ${err.message}`)));
+    const timer = setTimeout(() => {
+      reject(new ApiError(504, `node ${nodeId} did not answer within ${NODE_ANSWER_TIMEOUT_MS / 1000} s (an agent without the session tunnel?)`));
+      req.destroy();
+    }, NODE_ANSWER_TIMEOUT_MS);
+    req.once('response', (res) => {
+      clearTimeout(timer);
+      resolve(res);
+    });
+    req.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new ApiError(502, `node ${nodeId}: ${err.message}`));
+    });
     const body = o.body;
     if (Buffer.isBuffer(body)) req.end(body);
     else if (body) body.pipe(req);
