@@ -3,7 +3,8 @@
 // run by the process runtime (agent/executor) through test/helpers/process-runtime.ts.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngineApi } from '../../agent/engine-api/server.js';
@@ -65,6 +66,26 @@ t.test('docker ps, inspect, exec and logs against the node socket', skip ? { ski
   const tty = await docker.run(host, ['exec', '-t', cid, 'sh', '-c', 'tty; echo "$TERM"']);
   t.equal(tty.code, 0, tty.stderr);
   t.match(tty.stdout, /^\/dev\/pts\/\d+\r\nxterm\r\n$/, 'docker exec -t runs on a terminal (raw stream, CRLF from the tty)');
+
+  const asUser = await docker.run(host, ['exec', '-u', '1234:5678', '-w', '/tmp', '-e', 'EXTRA=1', cid, 'sh', '-c', 'echo $(id -u):$(id -g) $(pwd) $EXTRA']);
+  t.equal(asUser.stdout, '1234:5678 /tmp 1\n', 'exec -u, -w and -e');
+  const detached = await docker.run(host, ['exec', '-d', cid, 'sh', '-c', `echo detached > ${join(dir, 'detached')}`]);
+  t.equal(detached.code, 0, detached.stderr);
+  await waitFor('the detached exec to run', () => existsSync(join(dir, 'detached')), { timeoutMs: 10_000 });
+  const raw = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ socketPath: sock, method, path, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as unknown }));
+      });
+      req.once('error', reject);
+      req.end(body ? JSON.stringify(body) : undefined);
+    });
+  t.same(await raw('GET', `/v1.47/containers/${cid}/logs`), { status: 400, json: { message: 'Bad parameters: you must choose at least one stream' } });
+  t.same(await raw('POST', `/v1.47/containers/${cid}/exec`, { Cmd: [] }), { status: 400, json: { message: 'No exec command specified' } });
+  t.same(await raw('GET', '/v1.47/exec/nosuchexec/json'), { status: 404, json: { message: 'No such exec instance: nosuchexec' } });
+  t.same(await raw('GET', '/v1.47/containers/json?filters=%7B%22bogus%22%3A%7B%22x%22%3Atrue%7D%7D'), { status: 400, json: { message: "invalid filter 'bogus'" } });
 
   const lg = await docker.run(host, ['logs', cid]);
   t.equal(lg.stdout, 'hello-out\n');
