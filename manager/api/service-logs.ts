@@ -83,16 +83,38 @@ async function streamTask(deps: ContainerRouteDeps, t: StoredObject<TaskRecord>,
   });
 }
 
-async function serveLogs(ctx: Ctx, deps: ContainerRouteDeps, tasks: StoredObject<TaskRecord>[]): Promise<void> {
+/**
+ * Streams the logs of `tasks` (and, with follow, of the service's tasks that start later: Docker's log broker
+ * follows the service, not a list of tasks). Without follow it ends when every node's stream has ended; with follow
+ * when the client goes.
+ */
+async function serveLogs(ctx: Ctx, deps: ContainerRouteDeps, tasks: StoredObject<TaskRecord>[], follow?: { serviceId: string; fromIndex: number }): Promise<void> {
   const p = logParams(ctx.query);
   ctx.res.writeHead(200, { 'Content-Type': 'application/vnd.docker.multiplexed-stream' });
   ctx.res.flushHeaders();
-  const connected = new Set(deps.tunnels().connectedNodes());
-  await Promise.all(
-    tasks
-      .filter((t) => t.spec.NodeID !== '' && connected.has(t.spec.NodeID))
-      .map((t) => streamTask(deps, t, p, ctx.res).catch((err) => deps.log.warn({ task: t.id, err: errorMessage(err) }, 'task logs from its node failed'))),
-  );
+  const streaming = new Set<string>();
+  const start = (t: StoredObject<TaskRecord>, tail: string): Promise<void> => {
+    if (streaming.has(t.id) || t.spec.NodeID === '' || !deps.tunnels().connectedNodes().includes(t.spec.NodeID)) return Promise.resolve();
+    streaming.add(t.id);
+    return streamTask(deps, t, { ...p, tail }, ctx.res).catch((err) => deps.log.warn({ task: t.id, err: errorMessage(err) }, 'task logs from its node failed'));
+  };
+  const closed = new Promise<void>((resolve) => ctx.res.once('close', resolve));
+  let unwatch: (() => void) | null = null;
+  if (p.follow && follow) {
+    // New tasks of the service, once running on their node (their container exists there then): all their lines.
+    // From the index the task list was read at: nothing that changed since is missed (start() skips repeats).
+    unwatch = await deps.store().watch(follow.fromIndex, (e) => {
+      const t = e.object as StoredObject<TaskRecord> | null;
+      if (e.kind !== 'task' || e.action === 'delete' || !t || t.spec.ServiceID !== follow.serviceId || t.spec.Status.State !== 'running') return;
+      void start(t, 'all');
+    });
+  }
+  try {
+    const first = Promise.all(tasks.map((t) => start(t, p.tail)));
+    await (p.follow && follow ? closed : Promise.race([first, closed]));
+  } finally {
+    unwatch?.();
+  }
   ctx.res.end();
 }
 
@@ -101,8 +123,9 @@ export function registerServiceLogRoutes(router: Router, deps: ContainerRouteDep
     const store = deps.store();
     const input = ctx.params.id ?? '';
     const svc = (await store.get<ServiceRecord>('service', input)) ?? pick(await store.list<ServiceRecord>('service'), input, 'service', (s) => s.spec.Spec.Name);
+    const fromIndex = await store.currentIndex();
     const tasks = (await store.list<TaskRecord>('task')).filter((t) => t.spec.ServiceID === svc.id).sort((a, b) => a.spec.Slot - b.spec.Slot);
-    await serveLogs(ctx, deps, tasks);
+    await serveLogs(ctx, deps, tasks, { serviceId: svc.id, fromIndex });
   });
   router.add('GET', '/tasks/:id/logs', async (ctx) => {
     const all = await deps.store().list<TaskRecord>('task');

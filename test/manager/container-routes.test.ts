@@ -131,6 +131,10 @@ t.test('docker ps / exec / logs / service logs through the node socket and the m
   await waitFor('the new line in docker service logs -f', () => sfollowed.includes('later-line'), { timeoutMs: 15_000 });
   t.equal(followed, 'ready\nlater-line\n', 'docker logs --follow through the manager streams the new line');
   t.match(sfollowed, new RegExp(`\\| later-line\\n$`), 'docker service logs --follow streams the new line');
+  // A task that starts while following: its lines join the stream (Docker follows the service, not a task list).
+  ok(await docker.run(host, ['service', 'scale', '--detach', 'redis=2']), 'docker service scale');
+  await waitFor('the new task in docker service logs -f', () => /redis\.2\.\w+@eng-a +\| ready\n/.test(sfollowed), { timeoutMs: 30_000 });
+  t.pass('docker service logs --follow shows a task started after it');
   const bad = await docker.run(host, ['service', 'logs', 'nosuchservice']);
   t.match(bad.stderr, 'no such task or service: nosuchservice');
 });
