@@ -28,6 +28,7 @@ import { resolveTask, taskName } from './control/resolve-task.js';
 import { startMetricsServer, type MetricsServer } from '../shared/metrics/server.js';
 import { agentRegistry, assignmentApplySeconds } from './metrics.js';
 import { startNodeEngine, type NodeEngine } from './engine-api/node-engine.js';
+import type { Rotation } from './logs/index.js';
 import { describeAssignment, executorRuntime, type TaskDescription } from './engine-api/executor-runtime.js';
 
 /** Absolute targets are kept under this folder of the task's folder and bound from there to their place. */
@@ -48,6 +49,8 @@ export interface ManagedAgentOptions {
   metricsListen?: string;
   /** The node's Engine API socket (docker ps/exec/logs); default <stateDir>/docker.sock, "none": none. */
   engineSocket?: string;
+  /** Task log rotation (--log-max-size, --log-max-file); default 10 MiB × 3 files. */
+  taskLogRotation?: Partial<Rotation>;
 }
 
 interface LocalTask {
@@ -334,7 +337,7 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
     const a = tasks.get(id)?.a;
     return a && describeAssignment(a, identity.nodeId);
   };
-  const engine: NodeEngine = await startNodeEngine({ stateDir: opts.stateDir, ...(opts.engineSocket ? { socket: opts.engineSocket } : {}), runtime: executorRuntime(executor, describe), send: (m) => session?.send(m) ?? false, log: log.child({ part: 'engine-api' }) });
+  const engine: NodeEngine = await startNodeEngine({ stateDir: opts.stateDir, ...(opts.engineSocket ? { socket: opts.engineSocket } : {}), runtime: executorRuntime(executor, describe), ...(opts.taskLogRotation ? { rotation: opts.taskLogRotation } : {}), send: (m) => session?.send(m) ?? false, log: log.child({ part: 'engine-api' }) });
   executor.on('output', (o) => engine.logs.write(o.id, o.stream, o.chunk));
   void synced.then(() => engine.logs.prune((id) => tasks.has(id))); // logs of tasks this node no longer has
   session = new ManagerSession({

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { AgentMessage } from '../../shared/protocol.js';
-import { LogStore } from '../logs/index.js';
+import { LogStore, type Rotation } from '../logs/index.js';
 import type { EngineRuntime } from './containers.js';
 import { createEngineApi, defaultEngineSocket } from './server.js';
 import { TunnelEndpoint, type TunnelMessage } from './tunnel-endpoint.js';
@@ -22,10 +22,12 @@ export async function startNodeEngine(o: {
   /** The socket path; default STATE/docker.sock; "none": no socket (the tunnel still serves the manager). */
   socket?: string;
   runtime: EngineRuntime;
+  /** Task log rotation (default DEFAULT_ROTATION: 10 MiB, 3 files). */
+  rotation?: Partial<Rotation>;
   send: (m: AgentMessage) => boolean;
   log: Logger;
 }): Promise<NodeEngine> {
-  const logs = new LogStore({ dir: join(o.stateDir, 'logs'), log: o.log });
+  const logs = new LogStore({ dir: join(o.stateDir, 'logs'), log: o.log, ...(o.rotation ? { rotation: o.rotation } : {}) });
   const api = createEngineApi({ runtime: o.runtime, logs, log: o.log });
   const path = o.socket ?? defaultEngineSocket(o.stateDir);
   if (path !== 'none') {

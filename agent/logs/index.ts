@@ -2,3 +2,4 @@
 export { LogStore, DEFAULT_ROTATION, type TaskLogSink, type ReadOptions, type LogStoreOptions } from './log-store.js';
 export { fixedTimestamp, parseUnixTimestamp, type LogEntry, type LogStream } from './entry.js';
 export type { Rotation } from './log-file.js';
+export { parseLogSize, parseLogFileCount } from './size.js';

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LogStore, parseUnixTimestamp } from '../../agent/logs/index.js';
+import { LogStore, parseLogFileCount, parseLogSize, parseUnixTimestamp } from '../../agent/logs/index.js';
 import type { LogEntry } from '../../agent/logs/index.js';
 
 const ID = 'logtask000000000000000001';
@@ -100,4 +100,15 @@ t.test('prune removes the logs of tasks not kept', async (t) => {
   t.same(s.prune((id) => id === ID), [other]);
   t.same(readdirSync(dir), [ID]);
   t.equal(s.read(ID).length, 1);
+});
+
+t.test("Docker's max-size and max-file values", async (t) => {
+  t.equal(parseLogSize('10m'), 10 * 1024 * 1024);
+  t.equal(parseLogSize('512k'), 512 * 1024);
+  t.equal(parseLogSize('1G'), 1024 ** 3);
+  t.equal(parseLogSize('2048'), 2048);
+  t.throws(() => parseLogSize('ten'), /invalid size "ten"/);
+  t.throws(() => parseLogSize('0'), /at least 1 byte/);
+  t.equal(parseLogFileCount('5'), 5);
+  t.throws(() => parseLogFileCount('0'), /invalid max-file/);
 });
