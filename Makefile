@@ -29,6 +29,8 @@ build: setup
 	npx tsc -p tsconfig.json
 	@# the task launcher is a bash script, found next to its module (agent/executor/launcher.ts finds the source one too)
 	cp agent/executor/launcher.sh dist/agent/executor/launcher.sh
+	@# the exec pty helper (docker exec -t) is a python3 script, found next to its module
+	cp agent/engine-api/pty-exec.py dist/agent/engine-api/pty-exec.py
 
 # tap only transpiles tests; type-check them (strict, like the product) before running them.
 typecheck: build

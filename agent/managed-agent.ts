@@ -28,6 +28,9 @@ import { defaultControlSocket, processStartTime, type ExecTarget } from './contr
 import { resolveTask, taskName } from './control/resolve-task.js';
 import { startMetricsServer, type MetricsServer } from '../shared/metrics/server.js';
 import { agentRegistry, assignmentApplySeconds } from './metrics.js';
+import { startNodeEngine, type NodeEngine } from './engine-api/node-engine.js';
+import type { Rotation } from './logs/index.js';
+import { describeAssignment, executorRuntime, type TaskDescription } from './engine-api/executor-runtime.js';
 
 /** Absolute targets are kept under this folder of the task's folder and bound from there to their place. */
 export const ABSOLUTE_DIR = '.absolute';
@@ -48,6 +51,10 @@ export interface ManagedAgentOptions {
   /** --insecure-registry / --registry-mirror (cli/registry-options.ts): the image store's RegistryRules for pulls;
    * absent: NO_RULES (loopback registries over HTTP, no mirror). */
   registry?: RegistryRules;
+  /** The node's Engine API socket (docker ps/exec/logs); default <stateDir>/docker.sock, "none": none. */
+  engineSocket?: string;
+  /** Task log rotation (--log-max-size, --log-max-file); default 10 MiB × 3 files. */
+  taskLogRotation?: Partial<Rotation>;
 }
 
 interface LocalTask {
@@ -235,6 +242,7 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
       }
       await removeFolder(id);
       executor.forget(id);
+      engine.logs.remove(id);
       log.info({ task: id }, 'task removed');
     })().catch((err) => log.error({ err: errorMessage(err), task: id }, 'removing a task failed'));
   };
@@ -328,6 +336,14 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
       throw err;
     }
   }
+  // The node's Engine API and task logs (agent/engine-api, agent/logs); the worker's runtime replaces the adapter.
+  const describe = (id: string): TaskDescription | undefined => {
+    const a = tasks.get(id)?.a;
+    return a && describeAssignment(a, identity.nodeId);
+  };
+  const engine: NodeEngine = await startNodeEngine({ stateDir: opts.stateDir, ...(opts.engineSocket ? { socket: opts.engineSocket } : {}), runtime: executorRuntime(executor, describe), ...(opts.taskLogRotation ? { rotation: opts.taskLogRotation } : {}), send: (m) => session?.send(m) ?? false, log: log.child({ part: 'engine-api' }) });
+  executor.on('output', (o) => engine.logs.write(o.id, o.stream, o.chunk));
+  void synced.then(() => engine.logs.prune((id) => tasks.has(id))); // logs of tasks this node no longer has
   session = new ManagerSession({
     manager: opts.manager,
     identity,
@@ -338,6 +354,8 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
       for (const t of tasks.values()) if (t.last) report(t.last);
     },
     onPinManager: (id) => pinManagerId(opts.stateDir, id),
+    onStream: (m) => engine.onTunnel(m),
+    onDisconnected: () => engine.onDisconnected(),
   });
   session.start();
 
@@ -371,6 +389,7 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
       (stopping ??= (async () => {
         await control?.close();
         await metrics?.close();
+        await engine.close();
         await executor.stopAll().catch((err) => log.error({ err: errorMessage(err) }, 'stopping tasks failed'));
         await session?.stop();
         try {

@@ -5,6 +5,7 @@ import { errorMessage } from '../shared/errors.js';
 import { hostname } from 'node:os';
 import { startStandaloneAgent } from '../agent/standalone-agent.js';
 import { startManagedAgent } from '../agent/managed-agent.js';
+import { parseLogFileCount, parseLogSize } from '../agent/logs/index.js';
 import { DEFAULT_STATE_DIR, parseManagerAddr } from '../agent/session/join.js';
 import { tokenSource } from './join-token-source.js';
 import { notifyReady } from '../shared/sd-notify.js';
@@ -22,6 +23,9 @@ interface RunOpts extends RegistryFlags {
   label: string[];
   mount: string;
   metricsListen?: string;
+  engineSocket?: string;
+  logMaxSize?: string;
+  logMaxFile?: string;
   logLevel: string;
 }
 
@@ -93,6 +97,11 @@ async function run(opts: RunOpts): Promise<void> {
           log,
           registry,
           ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}),
+          ...(opts.engineSocket ? { engineSocket: opts.engineSocket } : {}),
+          taskLogRotation: {
+            ...(opts.logMaxSize !== undefined ? { maxSize: parseLogSize(opts.logMaxSize) } : {}),
+            ...(opts.logMaxFile !== undefined ? { maxFile: parseLogFileCount(opts.logMaxFile) } : {}),
+          },
         })
       : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log, ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}) });
     token = undefined; // used once: the node's identity is now its certificate
@@ -129,6 +138,9 @@ export function agentCommand(): Command {
     )
     .option('--mount <dir>', 'where to mount the secrets filesystem', '/run/secrets')
     .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9478 (default: off)')
+    .option('--engine-socket <path>', "the node's own Docker API socket (docker ps/exec/logs for this node's tasks; root only), or none (default: STATE-DIR/docker.sock)")
+    .option('--log-max-size <size>', "each task's output log is rotated at this size, as Docker's json-file max-size (k, m, g; default 10m)")
+    .option('--log-max-file <n>', 'rotated task log files kept, the current one included, as Docker\'s max-file (default 3)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'));
   addRegistryOptions(runCmd).action(async (opts: RunOpts) => {
     try {

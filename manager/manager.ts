@@ -3,6 +3,8 @@
 import type http from 'node:http';
 import type https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
@@ -13,22 +15,24 @@ import { RevocationList } from './pki/revocation.js';
 import { AdminCertRegistry } from './pki/admin-certs.js';
 import { migrateNodeRows } from './orchestrator/nodes.js';
 import { ApiError } from './api/http.js';
-import { Router, type Ctx, type RouteOptions } from './api/router.js';
+import { Router, type Ctx, type Peer, type RouteOptions } from './api/router.js';
 import { registerObjectRoutes } from './api/objects.js';
 import { registerSystemRoutes } from './api/system.js';
 import { registerSwarmRoutes } from './api/swarm.js';
 import { registerSwarmObjectRoutes } from './api/services.js';
 import { registerDistributionRoutes } from './api/distribution.js';
 import { registerNetworkRoutes } from './api/networks.js';
+import { registerContainerRoutes, type ExecUpgrade } from './api/containers.js';
+import { registerServiceLogRoutes } from './api/service-logs.js';
 import { NO_RULES, type RegistryRules } from '../shared/registry-rules.js';
 import { Orchestrator } from './orchestrator/loop.js';
-import { Dispatcher, DEFAULT_HEARTBEAT_MS } from './dispatcher/dispatcher.js';
+import { Dispatcher, DEFAULT_HEARTBEAT_MS, SESSION_PATH } from './dispatcher/dispatcher.js';
 import { JOIN_PATHS, registerJoinRoutes } from './dispatcher/join.js';
 import { registerBackupRoute } from './api/backup.js';
 import { registerAdvertiseRoutes, type AdvertiseInfo } from './api/advertise.js';
 import { advertiseMismatch } from './cluster/advertise.js';
 import { makeBackup } from './cluster/backup.js';
-import { closeServer, listenTls, listenUnix, parseListenAddr, type ListenAddr } from './api/listeners.js';
+import { closeServer, listenTls, listenUnix, parseListenAddr, tlsPeer, type ListenAddr } from './api/listeners.js';
 import { startMetricsServer, type MetricsServer } from '../shared/metrics/server.js';
 import { managerRegistry, storeCommitSeconds, storeCommittedWrites } from './metrics.js';
 
@@ -74,6 +78,7 @@ export class Manager {
   private readonly listenAddr: ListenAddr | null;
   private unlocking: Promise<void> | null = null;
   private metricsServer: MetricsServer | null = null;
+  private readonly execUpgrade: ExecUpgrade;
 
   constructor(private readonly opts: ManagerOptions) {
     this.config = readClusterConfig(opts.stateDir);
@@ -106,6 +111,9 @@ export class Manager {
     registerJoinRoutes(this.router, { cluster: () => this.unlocked().cluster, store: () => this.unlocked().store });
     registerBackupRoute(this.router, { backup: () => this.backup() });
     registerDistributionRoutes(this.router, { rules: () => this.opts.registry ?? NO_RULES });
+    const nodes = { store: () => this.unlocked().store, tunnels: () => this.unlocked().dispatcher, log: opts.log.child({ part: 'containers' }) };
+    this.execUpgrade = registerContainerRoutes(this.router, nodes);
+    registerServiceLogRoutes(this.router, nodes);
     registerAdvertiseRoutes(this.router, {
       info: () => this.advertiseInfo(),
       set: (addr) => void this.unlocked().cluster.setAdvertiseAddr(addr),
@@ -144,8 +152,27 @@ export class Manager {
   }
 
   /** Access rules, checked before any handler: certificate role first, then the lock. */
+  /** Upgrades on the TLS port: the agents' sessions, and docker exec's attached start for admin certificates. */
+  private tlsUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, dispatcher: Dispatcher): void {
+    if ((req.url ?? '').split('?')[0] === SESSION_PATH) return dispatcher.handleUpgrade(req, socket, head);
+    const peer = tlsPeer(req.socket as TLSSocket, (s) => this.revoked.isRevoked(s));
+    if (!peer) return dispatcher.handleUpgrade(req, socket, head); // refuses it, logged, as any bad session
+    try {
+      this.gatePeer(peer, {});
+    } catch (err) {
+      const status = err instanceof ApiError ? err.status : 500;
+      const body = JSON.stringify({ message: errorMessage(err) }) + '\n';
+      socket.end(`HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return;
+    }
+    if (!this.execUpgrade.handle(req, socket, head)) dispatcher.handleUpgrade(req, socket, head);
+  }
+
   private gate(ctx: Ctx, ro: RouteOptions): void {
-    const p = ctx.peer;
+    this.gatePeer(ctx.peer, ro);
+  }
+
+  private gatePeer(p: Peer, ro: RouteOptions): void {
     if (p.transport === 'tls' && !ro.anyRole && p.role !== 'admin' && p.role !== 'manager') {
       throw new ApiError(
         403,
@@ -185,6 +212,10 @@ export class Manager {
       }
     }
     this.unixServer = await listenUnix(this.router, this.opts.socketPath, this.opts.log);
+    // docker exec's attached start (Upgrade: tcp) is a raw connection to the node (api/containers.ts).
+    this.unixServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.execUpgrade.handle(req, socket, head)) socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    });
     this.opts.log.info({ socket: this.opts.socketPath, locked: this.locked, clusterId: this.config.clusterId }, 'manager listening on unix socket');
     if (this.locked) this.opts.log.warn('swarm is locked: waiting for "runsecrets manager unlock"');
     if (this.opts.metricsListen) {
@@ -247,7 +278,7 @@ export class Manager {
             },
             this.opts.log,
           );
-          this.tlsServer.on('upgrade', (req, socket, head) => dispatcher.handleUpgrade(req, socket, head));
+          this.tlsServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.tlsUpgrade(req, socket, head, dispatcher));
           this.opts.log.info({ host: this.listenAddr.host, port: this.tcpPort }, 'manager listening on TCP with mutual TLS');
           const { Warning, AdvertiseAddr, Listen } = this.advertiseInfo();
           if (Warning) {

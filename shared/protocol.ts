@@ -62,8 +62,25 @@ export interface ObjectData {
   blob: number;
 }
 
+/**
+ * The byte tunnel over the session (shared/tunnel.ts): the manager opens streams to the node's Engine API (docker
+ * ps/exec/logs through the manager); both sides send data (blob 0 of its frame, at most TUNNEL_CHUNK_BYTES), the
+ * end of their direction, acknowledgements of the bytes they delivered (flow control), and resets.
+ */
+export type StreamMessage =
+  | { type: 'stream-data'; stream: number; data: Uint8Array }
+  | { type: 'stream-end'; stream: number }
+  | { type: 'stream-ack'; stream: number; bytes: number }
+  | { type: 'stream-reset'; stream: number; reason?: string };
+/** A data frame's payload: well within the agent direction's frame limit with its header. */
+export const TUNNEL_CHUNK_BYTES = 32 * 1024;
+const MAX_STREAM_ID = 0x7fffffff;
+const MAX_RESET_TEXT = 256;
+
 export type ManagerMessage =
   | { type: 'welcome'; nodeId: string; heartbeatMs: number }
+  | { type: 'stream-open'; stream: number }
+  | StreamMessage
   /** full: the complete desired state (after connecting); the agent drops everything not listed. */
   | { type: 'assign'; full: boolean; tasks: TaskAssignment[]; removeTasks: string[]; objects: ObjectData[]; removeObjects: { kind: 'secret' | 'config'; id: string }[] }
   | { type: 'heartbeat-ack' }
@@ -72,15 +89,42 @@ export type ManagerMessage =
 
 export type AgentMessage =
   | { type: 'heartbeat' }
-  | { type: 'status'; taskId: string; state: string; message?: string; err?: string; exitCode?: number };
+  | { type: 'status'; taskId: string; state: string; message?: string; err?: string; exitCode?: number }
+  | StreamMessage;
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
 }
 
-/** An agent's message as a frame (no blobs; within the agent direction's limit). */
+/** An agent's message as a frame (within the agent direction's limit); stream data goes as the frame's blob. */
 export function encodeAgentFrame(msg: AgentMessage): Buffer {
+  if (msg.type === 'stream-data') return encodeFrame({ type: 'stream-data', stream: msg.stream } as unknown as AgentMessage, [msg.data], MAX_AGENT_FRAME_BYTES);
   return encodeFrame(msg, [], MAX_AGENT_FRAME_BYTES);
+}
+
+/** A manager's stream message as a frame (data as the blob). */
+export function encodeStreamFrame(msg: StreamMessage | { type: 'stream-open'; stream: number }): Buffer {
+  if (msg.type === 'stream-data') return encodeFrame({ type: 'stream-data', stream: msg.stream } as unknown as ManagerMessage, [msg.data]);
+  return encodeFrame(msg);
+}
+
+/** A stream message of either direction, or null when the type is not one; `data` is a view into the frame. */
+function parseStreamMessage(o: Obj, type: string, blobs: Uint8Array[]): StreamMessage | null {
+  const w = type;
+  if (!type.startsWith('stream-') || type === 'stream-open') return null;
+  const stream = uint(o, 'stream', w, MAX_STREAM_ID);
+  if (type === 'stream-data') {
+    if (blobs.length !== 1 || blobs[0]!.length > TUNNEL_CHUNK_BYTES) throw bad(w, `needs one blob of at most ${TUNNEL_CHUNK_BYTES} bytes`);
+    return { type, stream, data: blobs[0]! };
+  }
+  if (blobs.length > 0) throw bad(w, 'carries no blobs');
+  if (type === 'stream-end') return { type, stream };
+  if (type === 'stream-ack') return { type, stream, bytes: uint(o, 'bytes', w, 1 << 30) };
+  if (type === 'stream-reset') {
+    const reason = optStr(o, 'reason', w, MAX_RESET_TEXT);
+    return reason === undefined ? { type, stream } : { type, stream, reason };
+  }
+  return null;
 }
 
 /** Encodes a header and blobs into one frame; blob lengths are added to the header as `blobs`. */
@@ -289,8 +333,10 @@ function parseAssign(o: Obj, blobCount: number): ManagerMessage {
 export function parseAgentMessage(frame: Uint8Array): AgentMessage {
   if (frame.length > MAX_AGENT_FRAME_BYTES) throw new ProtocolError(`frame of ${frame.length} bytes exceeds the agent limit of ${MAX_AGENT_FRAME_BYTES}`);
   const { msg, blobs } = decodeFrame<{ type: string }>(frame);
-  if (blobs.length > 0) throw new ProtocolError(`an agent frame carries no blobs; this one has ${blobs.length}`);
   const o = msg as unknown as Obj;
+  const sm = parseStreamMessage(o, msg.type, blobs);
+  if (sm) return sm;
+  if (blobs.length > 0) throw new ProtocolError(`an agent frame carries no blobs; this one has ${blobs.length}`);
   switch (msg.type) {
     case 'heartbeat':
       return { type: 'heartbeat' };
@@ -320,6 +366,8 @@ export function parseManagerMessage(frame: Uint8Array): DecodedFrame<ManagerMess
   if (frame.length > MAX_MANAGER_FRAME_BYTES) throw new ProtocolError(`frame of ${frame.length} bytes exceeds the manager limit of ${MAX_MANAGER_FRAME_BYTES}`);
   const { msg, blobs } = decodeFrame<{ type: string }>(frame);
   const o = msg as unknown as Obj;
+  const sm = parseStreamMessage(o, msg.type, blobs);
+  if (sm) return { msg: sm, blobs: [] };
   if (msg.type !== 'assign' && blobs.length > 0) throw new ProtocolError(`a ${msg.type.slice(0, 64)} frame carries no blobs; this one has ${blobs.length}`);
   switch (msg.type) {
     case 'welcome':
@@ -328,6 +376,8 @@ export function parseManagerMessage(frame: Uint8Array): DecodedFrame<ManagerMess
       return { msg: { type: 'heartbeat-ack' }, blobs };
     case 'heartbeat-period':
       return { msg: { type: 'heartbeat-period', heartbeatMs: uint(o, 'heartbeatMs', 'heartbeat-period') }, blobs };
+    case 'stream-open':
+      return { msg: { type: 'stream-open', stream: uint(o, 'stream', 'stream-open', MAX_STREAM_ID) }, blobs };
     case 'assign':
       return { msg: parseAssign(o, blobs.length), blobs };
     default:

@@ -45,6 +45,10 @@ export interface SessionOptions {
   onAssign(msg: AssignMessage, blobs: Uint8Array[]): Promise<void>;
   /** Called after each (re)connection, once the manager welcomed us. */
   onConnected(): void;
+  /** The manager's tunnel messages (stream-open and the streams' data: shared/tunnel.ts). */
+  onStream?(msg: Exclude<ManagerMessage, { type: 'welcome' | 'heartbeat-ack' | 'heartbeat-period' | 'assign' }>): void;
+  /** The connection was lost (tunnelled streams end with it). */
+  onDisconnected?(): void;
   /** A state dir joined before pinning existed pins the first manager it reaches: persist its node ID. */
   onPinManager?(managerId: string): void;
 }
@@ -162,6 +166,7 @@ export class ManagerSession {
     ws.on('close', (code, reason) => {
       const was = this.connected;
       this.connected = false;
+      this.o.onDisconnected?.();
       this.stopHeartbeat();
       if (this.ws === ws) this.ws = null;
       this.lastError ??= `connection closed (code ${code})`;
@@ -277,6 +282,9 @@ export class ManagerSession {
       this.lastAck = Date.now();
       if (this.heartbeatSentAt !== null) heartbeatRttSeconds.observe(Number(process.hrtime.bigint() - this.heartbeatSentAt) / 1e9);
       this.heartbeatSentAt = null;
+    } else if (msg.type !== 'assign') {
+      this.lastAck = Date.now();
+      this.o.onStream?.(msg);
     } else {
       this.lastAck = Date.now();
       try {

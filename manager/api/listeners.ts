@@ -136,6 +136,15 @@ export interface TlsMaterial {
   limits?: GuardLimits;
 }
 
+/** Who is on a TLS connection: its certificate's role and node, or null without a valid, unrevoked certificate. */
+export function tlsPeer(sock: TLSSocket, isRevoked: (serial: string) => boolean): Peer | null {
+  if (!sock.authorized) return null;
+  const cert = sock.getPeerCertificate() as ReturnType<TLSSocket['getPeerCertificate']> | null;
+  if (!cert || isRevoked(cert.serialNumber ?? '')) return null;
+  const s = parseSubject(`CN=${cert.subject?.CN ?? ''}\nOU=${cert.subject?.OU ?? ''}`);
+  return { transport: 'tls', role: roleFromOu(s.OU), nodeId: s.CN ?? '', serial: cert.serialNumber ?? '' };
+}
+
 export async function listenTls(router: Router, addr: ListenAddr, tls: TlsMaterial, log: Logger): Promise<https.Server> {
   // Every refusal is logged (who, why), rate-limited: anyone who can reach the port can cause them.
   const limit = new LogLimiter();

@@ -39,7 +39,7 @@ function versionParam(ctx: Ctx, kind: string): number {
 
 /** moby's getService/getNode/getTask: full ID, then name, then a unique ID prefix. The name must match exactly
  * (swarmkit's List* filters compare names case-sensitively), although uniqueness is case-insensitive. */
-function pick<T extends { id: string }>(all: T[], input: string, kind: string, nameOf: (o: T) => string): T {
+export function pick<T extends { id: string }>(all: T[], input: string, kind: string, nameOf: (o: T) => string): T {
   const exact = all.find((o) => o.id === input);
   if (exact) return exact;
   let matches = all.filter((o) => nameOf(o) === input);

@@ -15,6 +15,7 @@ import {
   MAX_AGENT_FRAME_BYTES,
   ProtocolError,
   encodeFrame,
+  encodeStreamFrame,
   parseAgentMessage,
   type AgentMessage,
   type ObjectData,
@@ -26,6 +27,7 @@ import { isAccepted, isTaskState, type NodeRecord, type ServiceRecord, type Task
 import { reportTaskStatus, setNodeState } from '../orchestrator/nodes.js';
 import type { ObjectSpec } from '../api/objects.js';
 import { isNodeTask, referencedObjects, toAssignment, withRegistryAuth } from './assignments.js';
+import { TunnelMux, type TunnelStream } from '../../shared/tunnel.js';
 
 export const SESSION_PATH = '/runsecrets/session';
 export const DEFAULT_HEARTBEAT_MS = 5000;
@@ -103,6 +105,16 @@ export class Dispatcher {
     if (this.timer) clearInterval(this.timer);
     for (const s of this.sessions.values()) s.close(1001, 'manager stopping');
     this.wss.close();
+  }
+
+  /** Nodes with a session now (the container routes ask each of them). */
+  connectedNodes(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  /** A byte stream to the node's Engine API (shared/tunnel.ts); null when it has no session or too many streams. */
+  openStream(nodeId: string): TunnelStream | null {
+    return this.sessions.get(nodeId)?.openStream() ?? null;
   }
 
   get sessionCount(): number {
@@ -207,6 +219,13 @@ class Session {
   private running: Promise<void> | null = null;
   private again = false;
   private closed = false;
+  private readonly mux = new TunnelMux({
+    send: (m) => {
+      if (this.closed) return false;
+      this.send(encodeStreamFrame(m));
+      return true;
+    },
+  });
 
   constructor(
     private readonly nodeId: string,
@@ -214,7 +233,17 @@ class Session {
     private readonly store: Store,
     private readonly log: Logger,
   ) {
-    ws.on('close', () => (this.closed = true));
+    ws.on('close', () => {
+      this.closed = true;
+      this.mux.closeAll(`the session of node ${nodeId} closed`);
+    });
+  }
+
+  openStream(): TunnelStream | null {
+    if (this.closed) return null;
+    const s = this.mux.open();
+    if (s) this.send(encodeStreamFrame({ type: 'stream-open', stream: s.id }));
+    return s;
   }
 
   /** Sends a frame, then zeroes it once written: ws keeps a reference to it until then. */
@@ -311,6 +340,10 @@ class Session {
     }
     if (msg.type === 'heartbeat') {
       this.send(encodeFrame({ type: 'heartbeat-ack' }));
+      return;
+    }
+    if (msg.type !== 'status') {
+      this.mux.receive(msg);
       return;
     }
     if (!isTaskState(msg.state)) {

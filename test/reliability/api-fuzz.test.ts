@@ -367,7 +367,7 @@ const ROUTES: Route[] = [
     }),
   },
   { name: 'DELETE /nodes/{id}', base: () => ({ method: 'DELETE', path: `/nodes/${ids.victimNode}`, params: ['id'], query: [['force', 'true']] }) },
-  { name: '(unknown routes)', base: () => ({ method: rng.pick(['GET', 'POST', 'DELETE']), path: rng.pick(['/containers/json', '/images/json', '/secrets/x/y/z', '/runsecrets', '/']), params: [], query: [] }) },
+  { name: '(unknown routes)', base: () => ({ method: rng.pick(['GET', 'POST', 'DELETE']), path: rng.pick(['/volumes', '/images/json', '/secrets/x/y/z', '/runsecrets', '/']), params: [], query: [] }) },
 ];
 
 // ---------- mutations ----------

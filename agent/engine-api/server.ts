@@ -1,0 +1,130 @@
+// The node's own Docker API (reference §3): `docker ps`, `docker exec`, `docker logs` against this node's
+// containers, on a root-only Unix socket (default STATE/docker.sock) and, through the manager's session tunnel, on
+// the manager's socket (accept(): the tunnel hands its byte streams here, no socket hop).
+import http from 'node:http';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Logger } from '../../shared/log.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { LogStore } from '../logs/index.js';
+import type { EngineRuntime } from './containers.js';
+import { ExecStore } from './exec-store.js';
+import { handleUpgrade } from './hijack.js';
+import { EngineRouter } from './router.js';
+import { registerContainerRoutes } from './routes/containers.js';
+import { registerExecRoutes } from './routes/exec.js';
+import { registerLogRoutes } from './routes/logs.js';
+import { registerSystemRoutes } from './routes/system.js';
+
+export const ENGINE_SOCKET_NAME = 'docker.sock';
+
+export function defaultEngineSocket(stateDir: string): string {
+  return join(stateDir, ENGINE_SOCKET_NAME);
+}
+
+export interface EngineApiOptions {
+  runtime: EngineRuntime;
+  logs: LogStore;
+  log: Logger;
+  /** The Swarm header of /_ping (Docker's words: "active/worker" on a node). */
+  swarmState?: () => string;
+}
+
+export interface EngineApi {
+  /** Serves one connection (a tunnelled stream from the manager). */
+  accept(conn: Duplex): void;
+  /** Starts the Unix socket; resolves with its path. */
+  listen(path: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export function createEngineApi(o: EngineApiOptions): EngineApi {
+  const router = new EngineRouter(o.log);
+  const execs = new ExecStore();
+  registerSystemRoutes(router, { swarmState: o.swarmState ?? (() => 'active/worker') });
+  registerContainerRoutes(router, { runtime: o.runtime, execs });
+  registerExecRoutes(router, { runtime: o.runtime, execs });
+  registerLogRoutes(router, { runtime: o.runtime, logs: o.logs });
+  const server = http.createServer({ requireHostHeader: false }, (req, res) => void router.handle(req, res));
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (!handleUpgrade(req, socket, head, { execs, log: o.log })) socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
+  server.on('clientError', (_err, socket: Duplex) => socket.destroy());
+  const conns = new Set<Duplex>();
+  server.on('connection', (c: Duplex) => {
+    conns.add(c);
+    c.once('close', () => conns.delete(c));
+  });
+  let path: string | null = null;
+  let ino = 0;
+  return {
+    accept: (conn) => server.emit('connection', conn),
+    async listen(p) {
+      await clearStale(p, o.log);
+      // Root only: whoever reaches it can exec into every task. Made 0600 in a fresh 0700 folder and renamed into
+      // place (as agent/control does), so it is never reachable with a wider mode.
+      const privateDir = mkdtempSync(join(dirname(p), '.engine-sock-'));
+      const bound = join(privateDir, 's');
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(bound, () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+        chmodSync(bound, 0o600);
+        renameSync(bound, p);
+      } catch (err) {
+        server.close();
+        throw new Error(`cannot create the engine API socket ${p}: ${errorMessage(err)}`);
+      } finally {
+        rmSync(privateDir, { recursive: true, force: true });
+      }
+      path = p;
+      ino = lstatSync(p).ino;
+      server.on('error', (err) => o.log.error({ err: errorMessage(err), socket: p }, 'engine API socket error'));
+      o.log.info({ socket: p }, 'engine API socket listening');
+      return p;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const c of conns) c.destroy();
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+      }).finally(() => {
+        try {
+          if (path && lstatSync(path).ino === ino) unlinkSync(path);
+        } catch {
+          /* already gone */
+        }
+      }),
+  };
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect(path);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+async function clearStale(path: string, log: Logger): Promise<void> {
+  let st;
+  try {
+    st = lstatSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket: refusing to replace it`);
+  if (await answers(path)) throw new Error(`another process serves the engine API socket ${path} (same --state-dir?)`);
+  unlinkSync(path);
+  log.info({ socket: path }, 'replaced a stale engine API socket');
+}
