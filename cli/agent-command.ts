@@ -9,6 +9,7 @@ import { DEFAULT_STATE_DIR, parseManagerAddr } from '../agent/session/join.js';
 import { tokenSource } from './join-token-source.js';
 import { notifyReady } from '../shared/sd-notify.js';
 import { CONFIG_DIR, withConfigFile } from './config-file.js';
+import { isRuntimeName, RUNTIME_NAMES } from '../agent/runtime/select.js';
 
 interface RunOpts {
   standalone?: boolean;
@@ -21,6 +22,7 @@ interface RunOpts {
   label: string[];
   mount: string;
   metricsListen?: string;
+  runtime?: string;
   logLevel: string;
 }
 
@@ -48,6 +50,9 @@ async function run(opts: RunOpts): Promise<void> {
     throw new Error('pass --manager HOST:PORT (with --token-file FILE on the first run) or --standalone --tasks-dir DIR');
   }
   if (opts.standalone && !opts.tasksDir) throw new Error('--standalone needs --tasks-dir DIR');
+  const runtime = opts.runtime;
+  if (runtime !== undefined && !isRuntimeName(runtime)) throw new Error(`invalid --runtime ${JSON.stringify(runtime)}: expected ${RUNTIME_NAMES.join(' or ')}`);
+  if (runtime !== undefined && opts.standalone) throw new Error('--runtime is for an agent with a manager (--standalone runs no tasks)');
   const manager = opts.manager ? parseManagerAddr(opts.manager) : null;
   const labels = parseLabels(opts.label);
   const log = createLogger('agent', opts.logLevel);
@@ -90,6 +95,7 @@ async function run(opts: RunOpts): Promise<void> {
           labels,
           log,
           ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}),
+          ...(runtime !== undefined ? { runtime } : {}),
         })
       : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log, ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}) });
     token = undefined; // used once: the node's identity is now its certificate
@@ -125,6 +131,7 @@ export function agentCommand(): Command {
       [] as string[],
     )
     .option('--mount <dir>', 'where to mount the secrets filesystem', '/run/secrets')
+    .option('--runtime <name>', 'how tasks run: oci (containers from their images, with runc) or process (host processes in their own namespaces); default: oci where runc is installed, else process')
     .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9478 (default: off)')
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
     .action(async (opts: RunOpts) => {
