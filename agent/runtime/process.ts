@@ -40,7 +40,9 @@ export class ProcessRuntime extends EventEmitter implements TaskRuntime {
     // On the host's root, a relative config target has no place of its own: bound at /<target> as Docker does,
     // for callers that ask (the worker keeps them in the task's folder for this runtime instead).
     const configMounts = (spec.configMounts ?? []).map((m) => ({ source: m.source, target: `/${m.target}` }));
-    return this.executor.start({ ...spec, absoluteMounts: [...(spec.absoluteMounts ?? []), ...configMounts] });
+    // Docker sets HOSTNAME before the task's own env, which may override it.
+    const env = spec.hostname !== undefined && !(spec.env ?? []).some((e) => e.startsWith('HOSTNAME=')) ? [`HOSTNAME=${spec.hostname}`, ...(spec.env ?? [])] : spec.env;
+    return this.executor.start({ ...spec, ...(env ? { env } : {}), absoluteMounts: [...(spec.absoluteMounts ?? []), ...configMounts] });
   }
 
   stop(id: string): Promise<TaskStatus> {

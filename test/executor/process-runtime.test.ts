@@ -37,6 +37,7 @@ t.test('a task as a container: inspect, exec, output, remove', fuseSkip(), async
   });
   t.ok(info.pid !== undefined && info.startedAt !== undefined, 'running: its pid and start time');
   t.ok(info.env.includes('A=1'), 'its environment');
+  t.ok(info.env.includes('HOSTNAME=web-host'), 'HOSTNAME set, as Docker does');
 
   const r = await run(rt.execCommand('prt1', { argv: ['sh', '-c', 'echo "$(hostname) $(id -u) $(pwd) $A $B"'], env: ['A=2', 'B=3'], tty: false }));
   t.same(r, { code: 0, out: 'web-host 1000 /tmp 2 3\n' }, "exec: the task's namespaces, user, folder; Env over the task's");
