@@ -13,7 +13,7 @@ export function execTarget(query: string, tasks: readonly LocalTask[], runtime: 
   const st = runtime.status(k.id);
   const info = runtime.inspect(k.id);
   if (st?.state !== 'running' || info?.pid === undefined) throw new Error(`task ${k.id} (${name}) is not running (state ${st?.state ?? 'not started yet'})`);
-  let who;
+  let who: { uid: number; gid: number };
   try {
     who = parseUser(info.user);
   } catch {
