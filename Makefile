@@ -49,9 +49,10 @@ test-reliability: typecheck
 test-install: setup
 	@bash test/packaging/install.sh
 
-# The whole mission on one machine: manager, agent, secret, service, live revoke, cleanup.
+# The whole mission on one machine, Docker's walkthrough with the stock docker CLI: manager, agent, a local registry
+# with an image built offline, secret, service (a runc container), docker ps/exec, live revoke, cleanup.
 demo: build
-	@bash scripts/demo-cluster.sh
+	@bash scripts/images/with-registry.sh bash scripts/demo-cluster.sh
 
 # The agent alone, driven by task manifests (no manager).
 demo-standalone: build

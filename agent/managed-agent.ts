@@ -4,6 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../shared/log.js';
+import type { RegistryRules } from '../shared/registry-rules.js';
 import { errorMessage } from '../shared/errors.js';
 import { acquirePidLock, AGENT_PID_FILE } from '../shared/pidlock.js';
 import { ROOT_ONLY_MODE, SecretTree } from './secretstore/tree.js';
@@ -42,6 +43,9 @@ export interface ManagedAgentOptions {
   runtime?: RuntimeName;
   /** Where tasks' output goes (the agent's log store); absent: kept nowhere. */
   logSink?: TaskLogSink;
+  /** --insecure-registry / --registry-mirror (cli/registry-options.ts): the image store's RegistryRules for pulls;
+   * absent: NO_RULES (loopback registries over HTTP, no mirror). */
+  registry?: RegistryRules;
 }
 
 export interface ManagedAgent {
@@ -94,7 +98,13 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
     if (!opts.token) throw new Error(`no node identity in ${opts.stateDir}: give the join token (--token-file FILE, RUNSECRETS_TOKEN, or --token - on stdin) to join the cluster`);
     identity = await joinCluster({ manager: opts.manager, token: opts.token, stateDir: opts.stateDir, hostname: opts.hostname, labels: opts.labels, log });
   }
-  const runtime = createRuntime({ ...(opts.runtime ? { name: opts.runtime } : {}), stateDir: opts.stateDir, log, hiddenPaths: [resolve(opts.stateDir)] });
+  const runtime = createRuntime({
+    ...(opts.runtime ? { name: opts.runtime } : {}),
+    ...(opts.registry ? { registry: opts.registry } : {}),
+    stateDir: opts.stateDir,
+    log,
+    hiddenPaths: [resolve(opts.stateDir)],
+  });
   await clearStaleMount(mountPoint, log); // (refuses a mount still served: then no other agent's tasks are touched)
   // Tasks of a previous life of this agent (killed -9) still run with a dead mount: kill them before anything starts.
   // The manager still lists them here; the worker reports them failed, and the manager replaces them per restart

@@ -10,8 +10,9 @@ import { tokenSource } from './join-token-source.js';
 import { notifyReady } from '../shared/sd-notify.js';
 import { CONFIG_DIR, withConfigFile } from './config-file.js';
 import { isRuntimeName, RUNTIME_NAMES } from '../agent/runtime/select.js';
+import { addRegistryOptions, registryRulesOf, type RegistryFlags } from './registry-options.js';
 
-interface RunOpts {
+interface RunOpts extends RegistryFlags {
   standalone?: boolean;
   tasksDir?: string;
   manager?: string;
@@ -53,6 +54,7 @@ async function run(opts: RunOpts): Promise<void> {
   const runtime = opts.runtime;
   if (runtime !== undefined && !isRuntimeName(runtime)) throw new Error(`invalid --runtime ${JSON.stringify(runtime)}: expected ${RUNTIME_NAMES.join(' or ')}`);
   if (runtime !== undefined && opts.standalone) throw new Error('--runtime is for an agent with a manager (--standalone runs no tasks)');
+  const registry = registryRulesOf(opts); // dockerd's texts for a bad --insecure-registry / --registry-mirror
   const manager = opts.manager ? parseManagerAddr(opts.manager) : null;
   const labels = parseLabels(opts.label);
   const log = createLogger('agent', opts.logLevel);
@@ -94,6 +96,7 @@ async function run(opts: RunOpts): Promise<void> {
           hostname: opts.hostname ?? hostname(),
           labels,
           log,
+          registry,
           ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}),
           ...(runtime !== undefined ? { runtime } : {}),
         })
@@ -133,15 +136,15 @@ export function agentCommand(): Command {
     .option('--mount <dir>', 'where to mount the secrets filesystem', '/run/secrets')
     .option('--runtime <name>', 'how tasks run: oci (containers from their images, with runc) or process (host processes in their own namespaces); default: oci where runc is installed, else process')
     .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9478 (default: off)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
-    .action(async (opts: RunOpts) => {
-      try {
-        await run(opts);
-      } catch (err) {
-        process.stderr.write(`Error: ${errorMessage(err)}\n`);
-        process.exitCode = 1;
-      }
-    });
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'));
+  addRegistryOptions(runCmd).action(async (opts: RunOpts) => {
+    try {
+      await run(opts);
+    } catch (err) {
+      process.stderr.write(`Error: ${errorMessage(err)}\n`);
+      process.exitCode = 1;
+    }
+  });
   withConfigFile(runCmd, `${CONFIG_DIR}/agent.yaml`);
   return agent;
 }

@@ -20,7 +20,8 @@ import { backupCommand, restoreCommand } from './manager-backup.js';
 import { updateCommand } from './manager-update.js';
 import { notifyReady } from '../shared/sd-notify.js';
 import { CONFIG_DIR, withConfigFile } from './config-file.js';
-import { makeRules, type RegistryRules } from '../shared/registry-rules.js';
+import type { RegistryRules } from '../shared/registry-rules.js';
+import { addRegistryOptions, registryRulesOf } from './registry-options.js';
 
 const DEFAULT_LISTEN = '0.0.0.0:2377';
 
@@ -102,11 +103,6 @@ function initCommand(): Command {
 /** A stopping manager exits within this long (connections get CLOSE_GRACE_MS of it to finish). */
 const STOP_DEADLINE_MS = 4_000;
 
-/** commander's way to take a repeated option into a list. */
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
 function runCommand(): Command {
   const run = new Command('run')
     .description('Serve the API on the Unix socket and on TCP with mutual TLS')
@@ -114,68 +110,66 @@ function runCommand(): Command {
     .addOption(socketOption())
     .option('--listen <addr:port>', 'TCP address for mutual TLS ("none" to disable)', DEFAULT_LISTEN)
     .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9477 (default: off)')
-    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'))
-    .option('--insecure-registry <host[:port]|cidr>', "a registry spoken to over plain HTTP (dockerd's insecure-registries; 127.0.0.0/8 always is); repeatable", collect, [])
-    .option('--registry-mirror <url>', "a mirror tried before Docker Hub for docker.io images (dockerd's registry-mirrors); repeatable", collect, [])
-    .action(
-      action(async (o: { stateDir: string; socket: string; listen: string; metricsListen?: string; logLevel: string; insecureRegistry: string[]; registryMirror: string[] }) => {
-        process.umask(0o077);
-        const log = createLogger('manager', isLogLevel(o.logLevel) ? o.logLevel : 'info');
-        const registry: RegistryRules = makeRules(o.insecureRegistry, o.registryMirror); // bad values: error, exit 1
-        // The lock first: nothing (a migration included) touches a state dir another manager serves.
-        const release = existsSync(o.stateDir) ? acquirePidLock(o.stateDir) : () => undefined;
-        let manager: Manager;
-        try {
-          migrateStateDir(o.stateDir, log);
-          const warn = (m: string): void => void process.stderr.write(`Warning: ${m}\n`);
-          manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, metricsListen: o.metricsListen ?? null, log, warn, registry });
-        } catch (err) {
-          release();
-          throw err;
-        }
-        try {
-          await manager.start();
-        } catch (err) {
-          release();
-          await manager.stop().catch(() => undefined);
-          // One line for one failure: the daemon's log (stderr, the journal); the error carries its context.
-          log.fatal({ err: errorMessage(err) }, 'manager failed to start');
-          await flushLogs();
-          process.exit(1); // nothing half-started may keep the process alive
-        }
-        // Ready once the socket serves, locked or not: `manager unlock` needs the socket.
-        void notifyReady(log, manager.locked ? 'serving; locked: waiting for "runsecrets manager unlock"' : 'serving');
-        await new Promise<void>((resolve) => {
-          let stopping = false;
-          const onSignal = (sig: NodeJS.Signals): void => {
-            if (stopping) return;
-            stopping = true;
-            log.info({ signal: sig }, 'stopping');
-            // Whatever hangs (a peer that never closes, a stuck close), the manager exits within the bound: the
-            // store commits before it answers, so nothing acknowledged is lost.
-            setTimeout(() => {
-              log.error({ afterMs: STOP_DEADLINE_MS }, 'stop did not finish in time: exiting');
-              void flushLogs(500).finally(() => process.exit(1));
-            }, STOP_DEADLINE_MS).unref();
-            manager
-              .stop()
-              .catch((err: unknown) => {
-                log.error({ err: errorMessage(err) }, 'error while stopping');
-                process.exitCode = 1;
-              })
-              .finally(() => {
-                release();
-                resolve();
-              });
-          };
-          process.on('SIGINT', onSignal);
-          process.on('SIGTERM', onSignal);
-        });
-        // Anything left (idle sockets, timers) must not keep a stopped manager alive.
+    .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'));
+  addRegistryOptions(run).action(
+    action(async (o: { stateDir: string; socket: string; listen: string; metricsListen?: string; logLevel: string; insecureRegistry: string[]; registryMirror: string[] }) => {
+      process.umask(0o077);
+      const log = createLogger('manager', isLogLevel(o.logLevel) ? o.logLevel : 'info');
+      const registry: RegistryRules = registryRulesOf(o); // bad values: error, exit 1
+      // The lock first: nothing (a migration included) touches a state dir another manager serves.
+      const release = existsSync(o.stateDir) ? acquirePidLock(o.stateDir) : () => undefined;
+      let manager: Manager;
+      try {
+        migrateStateDir(o.stateDir, log);
+        const warn = (m: string): void => void process.stderr.write(`Warning: ${m}\n`);
+        manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, metricsListen: o.metricsListen ?? null, log, warn, registry });
+      } catch (err) {
+        release();
+        throw err;
+      }
+      try {
+        await manager.start();
+      } catch (err) {
+        release();
+        await manager.stop().catch(() => undefined);
+        // One line for one failure: the daemon's log (stderr, the journal); the error carries its context.
+        log.fatal({ err: errorMessage(err) }, 'manager failed to start');
         await flushLogs();
-        process.exit(process.exitCode ?? 0);
-      }),
-    );
+        process.exit(1); // nothing half-started may keep the process alive
+      }
+      // Ready once the socket serves, locked or not: `manager unlock` needs the socket.
+      void notifyReady(log, manager.locked ? 'serving; locked: waiting for "runsecrets manager unlock"' : 'serving');
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const onSignal = (sig: NodeJS.Signals): void => {
+          if (stopping) return;
+          stopping = true;
+          log.info({ signal: sig }, 'stopping');
+          // Whatever hangs (a peer that never closes, a stuck close), the manager exits within the bound: the
+          // store commits before it answers, so nothing acknowledged is lost.
+          setTimeout(() => {
+            log.error({ afterMs: STOP_DEADLINE_MS }, 'stop did not finish in time: exiting');
+            void flushLogs(500).finally(() => process.exit(1));
+          }, STOP_DEADLINE_MS).unref();
+          manager
+            .stop()
+            .catch((err: unknown) => {
+              log.error({ err: errorMessage(err) }, 'error while stopping');
+              process.exitCode = 1;
+            })
+            .finally(() => {
+              release();
+              resolve();
+            });
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      });
+      // Anything left (idle sockets, timers) must not keep a stopped manager alive.
+      await flushLogs();
+      process.exit(process.exitCode ?? 0);
+    }),
+  );
   return withConfigFile(run, `${CONFIG_DIR}/manager.yaml`, ['stateDir']);
 }
 

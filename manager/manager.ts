@@ -92,6 +92,7 @@ export class Manager {
       isRevoked: (serial) => this.revoked.isRevoked(serial),
       locked: () => this.open === null,
       unlock: (key) => this.unlock(key),
+      settingsChanged: () => this.settingsChanged(),
     });
     registerObjectRoutes(this.router, 'secret', () => this.unlocked().store);
     registerObjectRoutes(this.router, 'config', () => this.unlocked().store);
@@ -107,6 +108,15 @@ export class Manager {
       info: () => this.advertiseInfo(),
       set: (addr) => void this.unlocked().cluster.setAdvertiseAddr(addr),
     });
+  }
+
+  /** Swarm settings were applied (POST /swarm/update): what runs picks them up now. */
+  private settingsChanged(): void {
+    const open = this.open;
+    if (!open) return;
+    this.config = open.cluster.config;
+    open.dispatcher.setHeartbeat(heartbeatMs(this.config));
+    open.orchestrator.kick(); // the task history limit
   }
 
   /** The advertise address against the TLS listener (manager/cluster/advertise.ts). */
@@ -207,7 +217,7 @@ export class Manager {
           storeCommittedWrites.inc({}, writes);
         },
       });
-      const orchestrator = new Orchestrator(store, this.opts.log.child({ part: 'orchestrator' }));
+      const orchestrator = new Orchestrator(store, this.opts.log.child({ part: 'orchestrator' }), () => this.open?.cluster.config.taskHistory);
       const dispatcher = new Dispatcher({
         store,
         log: this.opts.log.child({ part: 'dispatcher' }),

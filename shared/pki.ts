@@ -81,3 +81,13 @@ export function identityOfCert(certPem: string | Buffer): PeerIdentity {
 }
 
 export { x509 };
+
+/** Docker's TLSInfo for a root certificate: the PEM, and its subject and public key as base64 DER. */
+export function tlsInfoOf(certPem: string): { TrustRoot: string; CertIssuerSubject: string; CertIssuerPublicKey: string } {
+  const c = new x509.X509Certificate(certPem);
+  return {
+    TrustRoot: certPem,
+    CertIssuerSubject: Buffer.from(c.subjectName.toArrayBuffer()).toString('base64'),
+    CertIssuerPublicKey: Buffer.from(c.publicKey.rawData).toString('base64'),
+  };
+}

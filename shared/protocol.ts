@@ -46,7 +46,20 @@ export interface TaskAssignment {
    * labels are added by the agent, which knows its node ID. */
   labels?: Record<string, string>;
   files: FileRef[];
+  // --- registry credentials (issue 10, `--with-registry-auth`) ---
+  /** The service's registry credentials, for pulling its image; only in the assignments of the nodes that run its
+   * tasks. Never logged on either side. */
+  registryAuth?: TaskRegistryAuth;
 }
+
+/** Registry credentials as a node uses them for a pull (moby's AuthConfig fields a pull needs). */
+export interface TaskRegistryAuth {
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+}
+/** Each credential field's limit: the header they come from is under 16 KiB (Node's header limit). */
+export const MAX_REGISTRY_AUTH_FIELD = 16 * 1024;
 
 /** Object data announced in a frame; its bytes are blob `blob` of the same frame. */
 export interface ObjectData {
@@ -60,7 +73,9 @@ export type ManagerMessage =
   | { type: 'welcome'; nodeId: string; heartbeatMs: number }
   /** full: the complete desired state (after connecting); the agent drops everything not listed. */
   | { type: 'assign'; full: boolean; tasks: TaskAssignment[]; removeTasks: string[]; objects: ObjectData[]; removeObjects: { kind: 'secret' | 'config'; id: string }[] }
-  | { type: 'heartbeat-ack' };
+  | { type: 'heartbeat-ack' }
+  /** The swarm's heartbeat period changed: agents heartbeat at the new one on the same session. */
+  | { type: 'heartbeat-period'; heartbeatMs: number };
 
 export type AgentMessage =
   | { type: 'heartbeat' }
@@ -263,7 +278,22 @@ function parseTask(v: unknown): TaskAssignment {
     t.hostname = hostname;
   }
   if (labels) t.labels = labels;
+  const registryAuth = parseRegistryAuth(o, w);
+  if (registryAuth) t.registryAuth = registryAuth;
   return t;
+}
+
+/** A task's registryAuth: an object of optional strings; errors name the field, never its value. */
+function parseRegistryAuth(o: Obj, where: string): TaskRegistryAuth | undefined {
+  if (o.registryAuth === undefined) return undefined;
+  const w = `${where}: registryAuth`;
+  const r = obj(o.registryAuth, w);
+  const out: TaskRegistryAuth = {};
+  for (const k of ['username', 'password', 'identitytoken'] as const) {
+    const v = optStr(r, k, w, MAX_REGISTRY_AUTH_FIELD);
+    if (v !== undefined && v !== '') out[k] = v;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 function parseAssign(o: Obj, blobCount: number): ManagerMessage {
@@ -338,6 +368,8 @@ export function parseManagerMessage(frame: Uint8Array): DecodedFrame<ManagerMess
       return { msg: { type: 'welcome', nodeId: id(o, 'nodeId', 'welcome'), heartbeatMs: uint(o, 'heartbeatMs', 'welcome') }, blobs };
     case 'heartbeat-ack':
       return { msg: { type: 'heartbeat-ack' }, blobs };
+    case 'heartbeat-period':
+      return { msg: { type: 'heartbeat-period', heartbeatMs: uint(o, 'heartbeatMs', 'heartbeat-period') }, blobs };
     case 'assign':
       return { msg: parseAssign(o, blobs.length), blobs };
     default:

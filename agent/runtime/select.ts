@@ -2,6 +2,7 @@
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
+import type { RegistryRules } from '../../shared/registry-rules.js';
 import { DEFAULT_PATH } from '../executor/spec.js';
 import { ProcessRuntime } from './process.js';
 import type { RuntimeName, TaskRuntime } from './runtime.js';
@@ -15,6 +16,8 @@ export interface RuntimeChoice {
   log: Logger;
   /** Folders every task sees empty (the agent's state dir). */
   hiddenPaths: string[];
+  /** --insecure-registry / --registry-mirror, for the OCI runtime's image store; absent: NO_RULES. */
+  registry?: RegistryRules;
 }
 
 export function isRuntimeName(s: string): s is RuntimeName {
@@ -36,7 +39,8 @@ export function findRunc(path = `${DEFAULT_PATH}:${process.env.PATH ?? ''}`): st
 }
 
 /** The OCI runtime's constructor, once agent/runtime/oci/ is merged (the one line to fill in then):
- *    const ociRuntime: ((c: RuntimeChoice) => TaskRuntime) | null = (c) => new OciRuntime({ stateDir: join(c.stateDir, 'oci'), log: c.log.child({ part: 'oci' }) });
+ *    const ociRuntime: ((c: RuntimeChoice) => TaskRuntime) | null = (c) =>
+ *      new OciRuntime({ stateDir: join(c.stateDir, 'oci'), log: c.log.child({ part: 'oci' }), ...(c.registry ? { rules: c.registry } : {}) });
  */
 const ociRuntime: ((c: RuntimeChoice) => TaskRuntime) | null = null;
 

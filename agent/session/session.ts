@@ -217,6 +217,34 @@ export class ManagerSession {
     this.hbTimer = null;
   }
 
+  /** Heartbeats every period (capped), and a reconnect when the manager stays silent for MISSED_ACKS periods. */
+  private startHeartbeat(heartbeatMs: number): void {
+    const period = heartbeatMs >= 50 ? heartbeatMs : 5000;
+    const every = Math.min(period, HEARTBEAT_MAX_MS);
+    const answerTimeout = Math.min(MISSED_ACKS * period, ANSWER_TIMEOUT_MAX_MS);
+    this.stopHeartbeat();
+    // The silence is checked more often than heartbeats go (at least every second), so that a dead connection
+    // is dropped soon after answerTimeout whatever the period.
+    let lastSent = Date.now();
+    const ws = this.ws;
+    this.hbTimer = setInterval(() => {
+      const now = Date.now();
+      if (now - this.lastAck > answerTimeout) {
+        // Timers run before pending reads: after a stall of this process, the answers may be waiting unread.
+        // Judge once they are read (setImmediate runs after the event loop's I/O phase).
+        setImmediate(() => {
+          if (this.ws !== ws || Date.now() - this.lastAck <= answerTimeout) return;
+          this.o.log.warn({ silentMs: Date.now() - this.lastAck }, 'no heartbeat answer from the manager: reconnecting');
+          ws?.terminate();
+        });
+        return;
+      }
+      if (now - lastSent < every - 5) return; // 5 ms: timers may fire a little early
+      lastSent = now;
+      if (this.send({ type: 'heartbeat' })) this.heartbeatSentAt = process.hrtime.bigint();
+    }, Math.min(every, CHECK_MAX_MS));
+  }
+
   private async onFrame(frame: Buffer): Promise<void> {
     let decoded;
     try {
@@ -235,34 +263,16 @@ export class ManagerSession {
       sessionConnects.inc();
       this.attempt = 0;
       this.lastAck = Date.now();
-      const period = msg.heartbeatMs >= 50 ? msg.heartbeatMs : 5000;
-      const every = Math.min(period, HEARTBEAT_MAX_MS);
-      const answerTimeout = Math.min(MISSED_ACKS * period, ANSWER_TIMEOUT_MAX_MS);
-      this.stopHeartbeat();
-      // The silence is checked more often than heartbeats go (at least every second), so that a dead connection
-      // is dropped soon after answerTimeout whatever the period.
-      let lastSent = Date.now();
-      const ws = this.ws;
-      this.hbTimer = setInterval(() => {
-        const now = Date.now();
-        if (now - this.lastAck > answerTimeout) {
-          // Timers run before pending reads: after a stall of this process, the answers may be waiting unread.
-          // Judge once they are read (setImmediate runs after the event loop's I/O phase).
-          setImmediate(() => {
-            if (this.ws !== ws || Date.now() - this.lastAck <= answerTimeout) return;
-            this.o.log.warn({ silentMs: Date.now() - this.lastAck }, 'no heartbeat answer from the manager: reconnecting');
-            ws?.terminate();
-          });
-          return;
-        }
-        if (now - lastSent < every - 5) return; // 5 ms: timers may fire a little early
-        lastSent = now;
-        if (this.send({ type: 'heartbeat' })) this.heartbeatSentAt = process.hrtime.bigint();
-      }, Math.min(every, CHECK_MAX_MS));
+      this.startHeartbeat(msg.heartbeatMs);
       this.o.log.info({ node: this.o.identity.nodeId }, 'connected to the manager');
       this.retryLog = new LogLimiter(1, RETRY_LOG_MS); // the next outage's first retry is logged at once
       this.lastError = null;
       this.o.onConnected();
+    } else if (msg.type === 'heartbeat-period') {
+      // The swarm's Dispatcher.HeartbeatPeriod changed (POST /swarm/update): the same session, the new period.
+      this.lastAck = Date.now();
+      this.startHeartbeat(msg.heartbeatMs);
+      this.o.log.info({ heartbeatMs: msg.heartbeatMs }, 'heartbeat period changed by the manager');
     } else if (msg.type === 'heartbeat-ack') {
       this.lastAck = Date.now();
       if (this.heartbeatSentAt !== null) heartbeatRttSeconds.observe(Number(process.hrtime.bigint() - this.heartbeatSentAt) / 1e9);

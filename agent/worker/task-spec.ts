@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { taskFolderName, type TaskAssignment } from '../../shared/protocol.js';
 import type { RuntimeTaskSpec } from '../runtime/runtime.js';
+import { imageAuthOf } from '../images/image-auth.js';
 import { containerIdentity } from './container.js';
 import { filesFolderName, placeFiles, type ConfigPlace } from './placement.js';
 
@@ -28,6 +29,8 @@ export function runtimeSpec(a: TaskAssignment, ctx: SpecContext): RuntimeTaskSpe
   };
   if (placed.files.length > 0) spec.filesDir = filesDir;
   if (a.image !== undefined) spec.image = a.image;
+  const auth = imageAuthOf(a); // never logged
+  if (auth) spec.imageAuth = auth;
   if (a.command) spec.command = a.command;
   if (a.args) spec.args = a.args;
   if (a.env) spec.env = a.env;

@@ -10,6 +10,7 @@ import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
 import { decodeObject, decodeString, decodeStringMap, field } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
 import { checkRefsExist, checkServiceSpec } from './service-spec.js';
+import { pullAuthHeader, pullAuthOnCreate, pullAuthOnUpdate, withoutPullOptions } from './pull-auth.js';
 import type { Ctx, Router } from './router.js';
 
 const SPEC_BODY_LIMIT = 4 << 20; // a service spec holds no payloads; 4 MiB is far beyond any real one
@@ -138,11 +139,12 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
   });
 
   router.add('POST', '/services/create', async (ctx) => {
+    const auth = pullAuthOnCreate(pullAuthHeader(ctx.req));
     const checked = checkServiceSpec(await readJson(ctx.req, SPEC_BODY_LIMIT));
     await checkRefsExist(store(), checked);
     const name = checked.spec.Name;
     try {
-      const s = await store().create<ServiceRecord>('service', { id: newId(), name, spec: { Spec: checked.spec } });
+      const s = await store().create<ServiceRecord>('service', { id: newId(), name, spec: { Spec: withoutPullOptions(checked.spec), ...auth } });
       ctx.log.info({ service: s.id, name, index: s.version }, 'service created');
       sendJson(ctx.res, 201, { ID: s.id });
     } catch (err) {
@@ -158,10 +160,13 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
 
   router.add('POST', '/services/:id/update', async (ctx) => {
     const version = versionParam(ctx, 'service');
+    const header = pullAuthHeader(ctx.req);
     const body = await readJson(ctx.req, SPEC_BODY_LIMIT);
     const cur = await resolveService(ctx.params.id ?? '');
     let checked = checkServiceSpec(body);
-    if (ctx.query.get('rollback') === 'previous') {
+    const rollback = ctx.query.get('rollback') === 'previous';
+    const auth = pullAuthOnUpdate(cur.spec, header, ctx.query.get('registryAuthFrom'), rollback);
+    if (rollback) {
       if (!cur.spec.PreviousSpec) throw new ApiError(400, 'service does not have a previous spec');
       checked = checkServiceSpec(structuredClone(cur.spec.PreviousSpec));
     }
@@ -170,7 +175,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     if (checked.spec.Name !== cur.spec.Spec.Name) throw rpcError('Unimplemented', 'renaming services is not supported');
     await checkRefsExist(store(), checked);
     try {
-      const s = await store().update<ServiceRecord>('service', cur.id, version, { Spec: checked.spec, PreviousSpec: cur.spec.Spec });
+      const s = await store().update<ServiceRecord>('service', cur.id, version, { Spec: withoutPullOptions(checked.spec), PreviousSpec: cur.spec.Spec, ...auth });
       ctx.log.info({ service: s.id, index: s.version }, 'service updated');
       sendJson(ctx.res, 200, {});
     } catch (err) {

@@ -1,6 +1,7 @@
-// Swarm-level routes, shaped like Docker's so that `docker swarm join-token|unlock|unlock-key` work too:
-// GET /swarm (join tokens), POST /swarm/update (rotations, version-checked), GET /swarm/unlockkey,
-// POST /swarm/unlock; plus ours: POST /runsecrets/certs/admin signs an admin client certificate from a CSR (30 days
+// Swarm-level routes, shaped like Docker's so that `docker swarm join-token|unlock|unlock-key|update` work too:
+// GET /swarm (the whole Spec, join tokens), POST /swarm/update (the settings of ./swarm-spec.ts and rotations,
+// version-checked), GET /swarm/unlockkey, POST /swarm/unlock; /swarm/init|join|leave answer as a node already in a
+// swarm does (503, Docker's texts: this manager is its swarm; `runsecrets manager` commands make and leave one); plus ours: POST /runsecrets/certs/admin signs an admin client certificate from a CSR (30 days
 // by default) and records it; GET lists them; POST /runsecrets/certs/admin/SERIAL/revoke revokes one at once;
 // /runsecrets/join-approval reads and sets join approval.
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
@@ -12,6 +13,8 @@ import { CsrError } from '../pki/ca.js';
 import { ADMIN_CERT_DEFAULT_MS, ADMIN_CERT_MAX_MS, ADMIN_CERT_MIN_MS, type AdminCertRegistry } from '../pki/admin-certs.js';
 import { newId } from '../../shared/ids.js';
 import { swarmObject } from './system.js';
+import { changedSettings, settingsFromSpec } from './swarm-spec.js';
+import { settingsOf } from '../cluster/settings.js';
 
 const SMALL_BODY = 64 * 1024;
 
@@ -22,7 +25,11 @@ export interface SwarmControl {
   isRevoked(serial: string): boolean;
   locked(): boolean;
   unlock(key: string): Promise<void>;
+  /** Called after settings were applied: the dispatcher's heartbeat, the orchestrator's history limit. */
+  settingsChanged(): void;
 }
+
+const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 
 function boolParam(q: URLSearchParams, name: string): boolean {
   const v = (q.get(name) ?? '').toLowerCase();
@@ -46,15 +53,32 @@ export function registerSwarmRoutes(router: Router, ctl: SwarmControl): void {
     const rotateWorker = boolParam(ctx.query, 'rotateWorkerToken');
     const rotateManager = boolParam(ctx.query, 'rotateManagerToken');
     const rotateUnlock = boolParam(ctx.query, 'rotateManagerUnlockKey');
-    await readJson(ctx.req, SMALL_BODY); // the spec: runsecrets keeps its settings fixed, so only rotations apply
+    const body = await readJson(ctx.req, SMALL_BODY);
     const c = ctl.cluster();
     if (Number(rawVersion) !== c.config.version) throw rpcError('Unknown', 'update out of sequence');
-    if (rotateUnlock && !c.config.autolock) throw new ApiError(400, 'no unlock key is set: the swarm was not initialized with --autolock');
+    const before = settingsOf(c.config);
+    // No spec (our CLI's rotations send none): settings untouched. A spec is whole, as moby reads it.
+    const noSpec = body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0);
+    const next = noSpec ? before : settingsFromSpec(body, before); // throws, naming the field, before any change
+    if (rotateUnlock && !next.autolock) throw new ApiError(400, 'no unlock key is set: autolock is not turned on');
+    const changed = changedSettings(before, next);
+    if (changed.length > 0) c.applySettings(next);
     if (rotateWorker) c.rotateJoinToken('worker');
     if (rotateManager) c.rotateJoinToken('manager');
-    if (rotateUnlock) c.rotateUnlockKey();
-    ctx.log.info({ rotateWorker, rotateManager, rotateUnlock, version: c.config.version }, 'swarm updated');
+    if (rotateUnlock && before.autolock) c.rotateUnlockKey(); // turned on just now: the key is new already
+    if (changed.length > 0) ctl.settingsChanged();
+    ctx.log.info({ changed, rotateWorker, rotateManager, rotateUnlock, version: c.config.version }, 'swarm updated');
     sendEmpty(ctx.res, 200);
+  });
+
+  for (const path of ['/swarm/init', '/swarm/join']) {
+    router.add('POST', path, () => {
+      throw new ApiError(503, ALREADY_IN_SWARM);
+    });
+  }
+  router.add('POST', '/swarm/leave', () => {
+    // A manager cannot leave its own swarm: `runsecrets manager` state is the swarm (Docker's last-manager text).
+    throw new ApiError(503, 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message. runsecrets: stop the manager and remove its state dir instead.');
   });
 
   router.add('GET', '/swarm/unlockkey', (ctx) => {

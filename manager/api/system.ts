@@ -3,6 +3,8 @@ import { cpus, hostname, release, totalmem, type } from 'node:os';
 import { API_VERSION, MIN_API_VERSION, sendJson } from './http.js';
 import type { Ctx, Router } from './router.js';
 import type { ClusterConfig } from '../cluster/state.js';
+import { tlsInfoOf } from '../../shared/pki.js';
+import { swarmSpecOf } from './swarm-spec.js';
 
 export const VERSION = '0.1.0';
 
@@ -22,18 +24,13 @@ export function swarmObject(c: ClusterConfig, caCertPem: string | null): Record<
     Version: { Index: c.version },
     CreatedAt: c.createdAt,
     UpdatedAt: c.updatedAt,
-    Spec: {
-      Name: 'default',
-      Labels: {},
-      Orchestration: {},
-      Raft: {},
-      Dispatcher: { HeartbeatPeriod: (c.heartbeatMs ?? 5_000) * 1_000_000 },
-      CAConfig: {},
-      TaskDefaults: {},
-      EncryptionConfig: { AutoLockManagers: c.autolock },
-    },
-    TLSInfo: caCertPem ? { TrustRoot: caCertPem } : {},
+    Spec: swarmSpecOf(c),
+    TLSInfo: caCertPem ? tlsInfoOf(caCertPem) : {},
     RootRotationInProgress: false,
+    // Docker's defaults, shown as Docker shows them; runsecrets has no overlay networks (tasks use the host's).
+    DefaultAddrPool: ['10.0.0.0/8'],
+    SubnetSize: 24,
+    DataPathPort: 4789,
   };
 }
 

@@ -23,6 +23,7 @@ import { fsyncDir, writeFileDurable } from './files.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { refuseNewer, STATE_FORMAT } from './format.js';
 import { normalizeAdvertiseAddr } from './advertise.js';
+import type { ClusterSettings } from './settings.js';
 
 export const FILES = {
   cluster: 'cluster.json',
@@ -56,6 +57,12 @@ export interface ClusterConfig {
   heartbeatMs?: number;
   /** `manual`: nodes join pending and get nothing until `node accept`; absent: auto (Docker's behaviour). */
   joinApproval?: JoinApproval;
+  /** Docker's Orchestration.TaskHistoryRetentionLimit; absent: 5. */
+  taskHistory?: number;
+  /** Docker's CAConfig.NodeCertExpiry in ms, for node certificates issued from now on; absent: 90 days. */
+  nodeCertExpiryMs?: number;
+  /** Docker's swarm Spec.Labels. */
+  labels?: Record<string, string>;
 }
 
 export type JoinApproval = 'auto' | 'manual';
@@ -319,6 +326,30 @@ export class OpenCluster {
   setJoinApproval(mode: JoinApproval): void {
     if ((this.config.joinApproval ?? 'auto') === mode) return;
     this.save({ ...this.config, joinApproval: mode });
+  }
+
+  /**
+   * Applies the swarm settings (POST /swarm/update). Autolock on: the data key is wrapped under a new unlock key
+   * (returned) and kek.key is removed, so the next start needs the key; off: under a new kek.key. Each step is
+   * durable before the next, and a crash between them leaves a cluster that opens as the config file says.
+   */
+  applySettings(next: ClusterSettings): void {
+    const base: ClusterConfig = { ...this.config, taskHistory: next.taskHistory, nodeCertExpiryMs: next.nodeCertExpiryMs, heartbeatMs: next.heartbeatMs, labels: next.labels };
+    if (next.autolock === this.config.autolock) {
+      this.save(base);
+      return;
+    }
+    const raw = randomKey();
+    const salt = randomBytes(16);
+    const wrapped = seal(kekFrom(raw, salt), this.dek, dekAad(this.config.clusterId)).toString('base64');
+    const kekPath = join(this.stateDir, FILES.kek);
+    if (!next.autolock) writeFileDurable(kekPath, raw); // first: the config below names a wrap only it opens
+    this.save({ ...base, autolock: next.autolock, kekSalt: salt.toString('base64'), wrappedDek: wrapped });
+    if (next.autolock) {
+      rmSync(kekPath, { force: true }); // after: until the config is durable, the old wrap needs it
+      fsyncDir(this.stateDir);
+      this.unlockKeyText = formatUnlockKey(raw);
+    } else this.unlockKeyText = null;
   }
 
   /** The current unlock key, or null without autolock. */

@@ -2,7 +2,8 @@
 // function of the store's tasks, so the dispatcher can compute it after every commit and send the difference.
 import type { StoredObject } from '../store/types.js';
 import { stateRank, isFinished, type TaskRecord } from '../orchestrator/types.js';
-import type { FileRef, TaskAssignment } from '../../shared/protocol.js';
+import type { FileRef, TaskAssignment, TaskRegistryAuth } from '../../shared/protocol.js';
+import { decodeRegistryAuth } from '../../shared/registry-auth.js';
 
 /** A task the node should run: its own, desired running (or ready, waiting for a restart delay), not yet finished. */
 export function isNodeTask(t: StoredObject<TaskRecord>, nodeId: string): boolean {
@@ -75,4 +76,18 @@ export function referencedObjects(tasks: readonly TaskAssignment[]): Set<string>
   const out = new Set<string>();
   for (const t of tasks) for (const f of t.files) out.add(`${f.kind}/${f.id}`);
   return out;
+}
+
+/**
+ * The assignment with its service's registry credentials (`--with-registry-auth`), decoded from the stored
+ * X-Registry-Auth value; an undecodable value gives none (a node then pulls without, as Docker's workers do).
+ */
+export function withRegistryAuth(a: TaskAssignment, pullAuth: string | undefined): TaskAssignment {
+  const auth = decodeRegistryAuth(pullAuth);
+  if (!auth) return a;
+  const r: TaskRegistryAuth = {};
+  if (auth.username !== undefined) r.username = auth.username;
+  if (auth.password !== undefined) r.password = auth.password;
+  if (auth.identitytoken !== undefined) r.identitytoken = auth.identitytoken;
+  return Object.keys(r).length > 0 ? { ...a, registryAuth: r } : a;
 }

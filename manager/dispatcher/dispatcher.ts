@@ -22,10 +22,10 @@ import {
 } from '../../shared/protocol.js';
 import type { Store, StoredObject, Unwatch } from '../store/types.js';
 import { StoreClosedError } from '../store/errors.js';
-import { isAccepted, isTaskState, type NodeRecord, type TaskRecord } from '../orchestrator/types.js';
+import { isAccepted, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
 import { reportTaskStatus, setNodeState } from '../orchestrator/nodes.js';
 import type { ObjectSpec } from '../api/objects.js';
-import { isNodeTask, referencedObjects, toAssignment } from './assignments.js';
+import { isNodeTask, referencedObjects, toAssignment, withRegistryAuth } from './assignments.js';
 
 export const SESSION_PATH = '/runsecrets/session';
 export const DEFAULT_HEARTBEAT_MS = 5000;
@@ -52,10 +52,37 @@ export class Dispatcher {
   private unwatch: Unwatch | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastCheckAt = Date.now();
-  readonly heartbeatMs: number;
+  private period: number;
+  /** After a shorter period is set, agents are judged by the longer one until this time (they switch on receipt). */
+  private lenientUntil = 0;
+  private lenientMs = 0;
 
   constructor(private readonly opts: DispatcherOptions) {
-    this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.period = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  get heartbeatMs(): number {
+    return this.period;
+  }
+
+  /**
+   * A new heartbeat period (the swarm's Dispatcher.HeartbeatPeriod): every connected agent is told on its session,
+   * and until MISSED_HEARTBEATS old periods have passed agents are judged by the longer of the two, so that none
+   * is marked down for heartbeating at the old pace before it heard of the new one.
+   */
+  setHeartbeat(ms: number): void {
+    if (ms === this.period) return;
+    const old = this.period;
+    this.period = ms;
+    this.lenientMs = Math.max(old, ms);
+    this.lenientUntil = Date.now() + (MISSED_HEARTBEATS + 1) * old;
+    for (const s of this.sessions.values()) s.send(encodeFrame({ type: 'heartbeat-period', heartbeatMs: ms }));
+    if (this.timer) {
+      clearInterval(this.timer);
+      this.timer = setInterval(() => void this.checkHeartbeats(), ms);
+      this.timer.unref();
+    }
+    this.opts.log.info({ heartbeatMs: ms, previousMs: old }, 'heartbeat period changed');
   }
 
   async start(): Promise<void> {
@@ -63,7 +90,8 @@ export class Dispatcher {
     this.unwatch = await st.watch(await st.currentIndex(), (e) => {
       if (e.kind === 'node' && e.action === 'delete') this.sessions.get(e.id)?.close(4003, 'node removed');
       if (e.kind === 'node' && e.action === 'update') this.sessions.get(e.id)?.kick(); // e.g. accepted: now it gets its tasks
-      if (e.kind === 'task' || e.kind === 'secret' || e.kind === 'config') for (const s of this.sessions.values()) s.kick();
+      // A service update may carry new registry credentials (--with-registry-auth) for tasks that keep running.
+      if (e.kind === 'task' || e.kind === 'secret' || e.kind === 'config' || (e.kind === 'service' && e.action === 'update')) for (const s of this.sessions.values()) s.kick();
     });
     this.lastCheckAt = Date.now();
     this.timer = setInterval(() => void this.checkHeartbeats(), this.heartbeatMs);
@@ -92,10 +120,11 @@ export class Dispatcher {
     // process itself was away for more than a period, nobody could be heard: judge at the next round.
     await new Promise<void>((resolve) => setImmediate(resolve));
     const now = Date.now();
-    const stalled = now - this.lastCheckAt > 2 * this.heartbeatMs;
+    const period = now < this.lenientUntil ? this.lenientMs : this.period;
+    const stalled = now - this.lastCheckAt > 2 * period;
     this.lastCheckAt = now;
     if (stalled) return;
-    const limit = now - MISSED_HEARTBEATS * this.heartbeatMs;
+    const limit = now - MISSED_HEARTBEATS * period;
     try {
       for (const n of await this.opts.store.list<NodeRecord>('node')) {
         if (n.spec.Status.State !== 'ready') continue;
@@ -227,7 +256,10 @@ class Session {
     // A pending node (join approval) gets nothing, even if a task named it: the scheduler skips it too.
     const node = await this.store.get<NodeRecord>('node', this.nodeId);
     const member = !!node && isAccepted(node.spec);
-    const tasks = member ? (await this.store.list<TaskRecord>('task')).filter((t) => isNodeTask(t, this.nodeId)).map(toAssignment) : [];
+    const mine = member ? (await this.store.list<TaskRecord>('task')).filter((t) => isNodeTask(t, this.nodeId)) : [];
+    const pullAuth = new Map(mine.length === 0 ? [] : (await this.store.list<ServiceRecord>('service')).map((s) => [s.id, s.spec.pullAuth]));
+    // A service's registry credentials go to this node only with the assignments of the tasks of it that it runs.
+    const tasks = mine.map((t) => withRegistryAuth(toAssignment(t), pullAuth.get(t.spec.ServiceID)));
     const wanted = referencedObjects(tasks);
     const objects: ObjectData[] = [];
     const blobs: Buffer[] = [];

@@ -20,6 +20,8 @@ export class Orchestrator {
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
+    /** The swarm's task history limit, read at each run (POST /swarm/update may change it). */
+    private readonly taskHistory: () => number | undefined = () => undefined,
   ) {}
 
   async start(): Promise<void> {
@@ -61,7 +63,8 @@ export class Orchestrator {
       this.store.list<TaskRecord>('task'),
       this.store.list<NodeRecord>('node'),
     ]);
-    const plan = reconcile({ services, tasks, nodes }, nowNs(), newId);
+    const taskHistory = this.taskHistory();
+    const plan = reconcile({ services, tasks, nodes, ...(taskHistory === undefined ? {} : { taskHistory }) }, nowNs(), newId);
     const writes: Promise<unknown>[] = [];
     const dropStale = (p: Promise<unknown>): Promise<unknown> =>
       p.catch((err: unknown) => {

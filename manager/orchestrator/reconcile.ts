@@ -9,7 +9,8 @@
 // - a task on a node that is gone, down, drained or no longer meets the constraints is shut down and replaced;
 // - a spec change (or ForceUpdate) replaces tasks; a change of Secrets/Configs only updates the live tasks' spec
 //   in place (the agent swaps the files), so they keep running;
-// - the newest TASK_HISTORY old tasks per slot are kept; older finished ones are deleted;
+// - the newest taskHistory (the swarm's limit, default TASK_HISTORY) old tasks per slot are kept; older finished
+//   ones are deleted;
 // - the scheduler assigns pending tasks to ready, active nodes meeting the constraints, fewest tasks of the same
 //   service first, then fewest tasks overall; with none, the task stays pending with Docker's `no suitable node`.
 import type { StoredObject } from '../store/types.js';
@@ -26,6 +27,8 @@ export interface ClusterView {
   services: StoredObject<ServiceRecord>[];
   tasks: StoredObject<TaskRecord>[];
   nodes: StoredObject<NodeRecord>[];
+  /** Old tasks kept per slot (the swarm's TaskHistoryRetentionLimit); default TASK_HISTORY; negative: all kept. */
+  taskHistory?: number;
 }
 
 export interface Plan {
@@ -290,7 +293,8 @@ export function reconcile(view: ClusterView, now: bigint, newId: () => string): 
 
   schedule(view, services, work, ts);
 
-  // History: per slot, the newest TASK_HISTORY old tasks stay; older ones go once nothing runs them.
+  // History: per slot, the newest taskHistory old tasks stay; older ones go once nothing runs them.
+  const keep = view.taskHistory ?? TASK_HISTORY;
   const history = new Map<string, { id: string; createdAt: string; task: TaskRecord }[]>();
   for (const [id, w] of work) {
     if (isLive(w.task) || w.created) continue;
@@ -306,7 +310,8 @@ export function reconcile(view: ClusterView, now: bigint, newId: () => string): 
       plan.delete.push({ id: old.id, version: work.get(old.id)!.version });
       work.delete(old.id);
     }
-    for (const old of list.filter((x) => work.has(x.id)).sort(newestFirst).slice(TASK_HISTORY)) {
+    if (keep < 0) continue;
+    for (const old of list.filter((x) => work.has(x.id)).sort(newestFirst).slice(keep)) {
       if (!deletable(old.task)) continue;
       plan.delete.push({ id: old.id, version: work.get(old.id)!.version });
       work.delete(old.id);

@@ -37,6 +37,11 @@ export type ServiceSpec = Record<string, unknown> & { Name: string };
 export interface ServiceRecord {
   Spec: ServiceSpec;
   PreviousSpec?: ServiceSpec;
+  /** Ours: the X-Registry-Auth value sent with `--with-registry-auth` (Docker's ContainerSpec.PullOptions.RegistryAuth),
+   * for Spec and for PreviousSpec. Sealed with the row like every stored object; never returned by the API, never
+   * logged; sent only to the nodes that run the service's tasks (dispatcher/assignments.ts). */
+  pullAuth?: string;
+  previousPullAuth?: string;
 }
 
 export interface TaskStatus {

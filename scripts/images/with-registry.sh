@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs COMMAND with a local registry serving the offline-built busybox images, then stops and removes everything.
 # The registry (docker-registry on 127.0.0.1, a free port) holds busybox:1, busybox:nginx and, for --registry-mirror
-# demos, library/busybox:latest; COMMAND sees RUNSECRETS_DEMO_REGISTRY=127.0.0.1:PORT.
+# demos, library/busybox:latest and library/redis:alpine (the nginx fixture, which keeps running: make demo's
+# walkthrough); COMMAND sees RUNSECRETS_DEMO_REGISTRY=127.0.0.1:PORT.
 # Same steps as test/helpers/images.ts (build-busybox.sh, serve-registry.sh). Usage: with-registry.sh COMMAND [ARG...]
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: with-registry.sh COMMAND [ARG...]" >&2; exit 2; }
@@ -27,8 +28,8 @@ for _ in $(seq 100); do
   kill -0 "$registry_pid" 2>/dev/null || { cat "$work/registry.log" >&2; exit 1; }
   sleep 0.1
 done
-for pair in 1:busybox:1 nginx:busybox:nginx 1:library/busybox:latest; do
+for pair in 1:busybox:1 nginx:busybox:nginx 1:library/busybox:latest nginx:library/redis:alpine; do
   skopeo copy --quiet --dest-tls-verify=false "oci:$work/oci:${pair%%:*}" "docker://$host/${pair#*:}"
 done
-echo "registry $host serves busybox:1, busybox:nginx, library/busybox:latest" >&2
+echo "registry $host serves busybox:1, busybox:nginx, library/busybox:latest, library/redis:alpine" >&2
 RUNSECRETS_DEMO_REGISTRY=$host "$@"

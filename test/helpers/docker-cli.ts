@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { CliResult } from './manager.js';
 
 export interface DockerCli {
-  run(dockerHost: string, args: string[], input?: string): Promise<CliResult>;
+  /** With stopAfterMs, the CLI is interrupted (SIGINT) then, e.g. to end a --follow; what it printed is kept. */
+  run(dockerHost: string, args: string[], input?: string, stopAfterMs?: number): Promise<CliResult>;
   /** Removes the config dir. */
   cleanup(): void;
 }
@@ -15,7 +16,7 @@ export interface DockerCli {
 export function dockerCli(): DockerCli {
   const config = mkdtempSync(join(tmpdir(), 'rs-dockercfg-'));
   return {
-    run: (dockerHost, args, input) =>
+    run: (dockerHost, args, input, stopAfterMs) =>
       new Promise((resolve, reject) => {
         const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: dockerHost, DOCKER_CONFIG: config, DOCKER_CLI_HINTS: 'false' };
         delete env.DOCKER_CONTEXT;
@@ -24,8 +25,12 @@ export function dockerCli(): DockerCli {
         let stderr = '';
         c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
         c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        const timer = stopAfterMs === undefined ? null : setTimeout(() => c.kill('SIGINT'), stopAfterMs);
         c.on('error', reject);
-        c.on('close', (code) => resolve({ code, stdout, stderr }));
+        c.on('close', (code) => {
+          if (timer) clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
         c.stdin.end(input);
       }),
     cleanup: () => rmSync(config, { recursive: true, force: true }),

@@ -8,6 +8,7 @@ import {
   MAX_IMAGE_REF,
   MAX_LABELS,
   MAX_LABEL_VALUE,
+  MAX_REGISTRY_AUTH_FIELD,
   MAX_STATUS_TEXT,
   ProtocolError,
   clipStatusText,
@@ -185,4 +186,38 @@ t.test('manager messages: lengths that lie', async (t) => {
   }
   t.throws(() => parseManagerMessage(ok.subarray(0, ok.length - 1)), /overruns/);
   t.throws(() => parseManagerMessage(Buffer.concat([ok, Buffer.from('z')])), /trailing/);
+});
+
+t.test('a task\'s registryAuth: typed, bounded, errors never quote the values', async (t) => {
+  const blob = [Buffer.from('s')];
+  const parse = (registryAuth: unknown): Extract<ManagerMessage, { type: 'assign' }> =>
+    parseManagerMessage(frame(assign({ tasks: [{ ...task, registryAuth }] }), blob)).msg as Extract<ManagerMessage, { type: 'assign' }>;
+  t.same(parse({ username: 'u', password: 'p' }).tasks[0]!.registryAuth, { username: 'u', password: 'p' });
+  t.same(parse({ identitytoken: 'tok', serveraddress: 'dropped', email: 'dropped' }).tasks[0]!.registryAuth, { identitytoken: 'tok' }, 'only the fields a pull uses');
+  t.notOk('registryAuth' in parse({}).tasks[0]!, 'an empty one is absent');
+  t.notOk('registryAuth' in parse({ username: '' }).tasks[0]!, 'empty strings count as absent');
+  t.notOk('registryAuth' in parse(undefined).tasks[0]!, 'absent stays absent');
+  t.same(parse({ password: 'x'.repeat(MAX_REGISTRY_AUTH_FIELD) }).tasks[0]!.registryAuth, { password: 'x'.repeat(MAX_REGISTRY_AUTH_FIELD) }, 'at the limit');
+  const secret = 'hunter2-do-not-echo';
+  const cases: [string, unknown, RegExp][] = [
+    ['a string', secret, /registryAuth: not an object/],
+    ['a list', [secret], /registryAuth: not an object/],
+    ['null', null, /registryAuth: not an object/],
+    ['password a number', { password: 42 }, /registryAuth: password is not a string/],
+    ['username an object', { username: { secret } }, /registryAuth: username is not a string/],
+    ['identitytoken over the limit', { identitytoken: secret + 'x'.repeat(MAX_REGISTRY_AUTH_FIELD) }, /identitytoken is not a string of at most 16384/],
+  ];
+  for (const [what, v, re] of cases) {
+    const err = (() => {
+      try {
+        parse(v);
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    t.type(err, ProtocolError, `${what}: a ProtocolError`);
+    t.match((err as Error).message, re, `${what}: named`);
+    t.notOk((err as Error).message.includes(secret), `${what}: the value is not in the error`);
+  }
 });
