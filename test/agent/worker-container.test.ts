@@ -39,4 +39,7 @@ t.test("the runtime's spec: the task's folders, its binds, what to run", async (
   t.same(proc.configMounts, [], 'the process runtime gets no config binds (the config is in its folder)');
   const plain = runtimeSpec({ ...a, files: [a.files[0]!] }, { mountPoint: '/run/rs', nodeId: 'node9', configs: 'root' });
   t.equal(plain.filesDir, undefined, 'no files folder without such files');
+  t.equal(plain.imageAuth, undefined, 'no credentials unless the manager sent some');
+  const authed = runtimeSpec({ ...a, registryAuth: { username: 'u', password: 'p' } }, { mountPoint: '/run/rs', nodeId: 'node9', configs: 'root' });
+  t.same(authed.imageAuth, { username: 'u', password: 'p' }, "the service's --with-registry-auth credentials go to the runtime's pull");
 });
