@@ -10,6 +10,7 @@ import { DEFAULT_STATE_DIR, parseManagerAddr } from '../agent/session/join.js';
 import { tokenSource } from './join-token-source.js';
 import { notifyReady } from '../shared/sd-notify.js';
 import { CONFIG_DIR, withConfigFile } from './config-file.js';
+import { isRuntimeName, RUNTIME_NAMES } from '../agent/runtime/select.js';
 import { addRegistryOptions, registryRulesOf, type RegistryFlags } from './registry-options.js';
 
 interface RunOpts extends RegistryFlags {
@@ -26,6 +27,7 @@ interface RunOpts extends RegistryFlags {
   engineSocket?: string;
   logMaxSize?: string;
   logMaxFile?: string;
+  runtime?: string;
   logLevel: string;
 }
 
@@ -53,6 +55,9 @@ async function run(opts: RunOpts): Promise<void> {
     throw new Error('pass --manager HOST:PORT (with --token-file FILE on the first run) or --standalone --tasks-dir DIR');
   }
   if (opts.standalone && !opts.tasksDir) throw new Error('--standalone needs --tasks-dir DIR');
+  const runtime = opts.runtime;
+  if (runtime !== undefined && !isRuntimeName(runtime)) throw new Error(`invalid --runtime ${JSON.stringify(runtime)}: expected ${RUNTIME_NAMES.join(' or ')}`);
+  if (runtime !== undefined && opts.standalone) throw new Error('--runtime is for an agent with a manager (--standalone runs no tasks)');
   const registry = registryRulesOf(opts); // dockerd's texts for a bad --insecure-registry / --registry-mirror
   const manager = opts.manager ? parseManagerAddr(opts.manager) : null;
   const labels = parseLabels(opts.label);
@@ -102,6 +107,7 @@ async function run(opts: RunOpts): Promise<void> {
             ...(opts.logMaxSize !== undefined ? { maxSize: parseLogSize(opts.logMaxSize) } : {}),
             ...(opts.logMaxFile !== undefined ? { maxFile: parseLogFileCount(opts.logMaxFile) } : {}),
           },
+          ...(runtime !== undefined ? { runtime } : {}),
         })
       : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log, ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}) });
     token = undefined; // used once: the node's identity is now its certificate
@@ -137,6 +143,7 @@ export function agentCommand(): Command {
       [] as string[],
     )
     .option('--mount <dir>', 'where to mount the secrets filesystem', '/run/secrets')
+    .option('--runtime <name>', 'how tasks run: oci (containers from their images, with runc) or process (host processes in their own namespaces); default: oci where runc is installed, else process')
     .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9478 (default: off)')
     .option('--engine-socket <path>', "the node's own Docker API socket (docker ps/exec/logs for this node's tasks; root only), or none (default: STATE-DIR/docker.sock)")
     .option('--log-max-size <size>', "each task's output log is rotated at this size, as Docker's json-file max-size (k, m, g; default 10m)")

@@ -38,6 +38,13 @@ export interface TaskAssignment {
   dir?: string;
   user?: string;
   stopGracePeriodMs?: number;
+  /** ContainerSpec.Image as stored: pinned by digest (name:tag@sha256:…) when the CLI resolved it. */
+  image?: string;
+  /** ContainerSpec.Hostname, verbatim (Docker's template expansion is not done; docs/agent-session.md). */
+  hostname?: string;
+  /** ContainerSpec.Labels, then the task's own labels over them (Docker's order); Swarm's com.docker.swarm.*
+   * labels are added by the agent, which knows its node ID. */
+  labels?: Record<string, string>;
   files: FileRef[];
   // --- registry credentials (issue 10, `--with-registry-auth`) ---
   /** The service's registry credentials, for pulling its image; only in the assignments of the nodes that run its
@@ -197,6 +204,13 @@ export function clipStatusText(s: string): string {
   return s.length <= MAX_STATUS_TEXT ? s : `${s.slice(0, MAX_STATUS_TEXT - 1)}…`;
 }
 const MAX_LIST = 100_000;
+/** Bounds of a task's container fields: an image reference (Docker caps names at 255; tag and digest add some), a
+ * hostname as given (DNS names are at most 253), labels as Docker stores them (no limit there; ours is generous). */
+export const MAX_IMAGE_REF = 1024;
+export const MAX_HOSTNAME = 253;
+export const MAX_LABELS = 1000;
+export const MAX_LABEL_KEY = 1024;
+export const MAX_LABEL_VALUE = 4096;
 
 
 // Field readers: each returns the typed value or throws a ProtocolError naming the field.
@@ -248,6 +262,22 @@ function optStrings(o: Obj, k: string, where: string): string[] | undefined {
   });
 }
 
+function optStringMap(o: Obj, k: string, where: string): Record<string, string> | undefined {
+  if (o[k] === undefined) return undefined;
+  const m = obj(o[k], `${where}: ${k}`);
+  const keys = Object.keys(m);
+  if (keys.length > MAX_LABELS) throw bad(where, `${k} has more than ${MAX_LABELS} entries`);
+  // A fresh object without a prototype's keys: "__proto__" stays a plain label.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const key of keys) {
+    const v = m[key];
+    if (key === '' || key.length > MAX_LABEL_KEY) throw bad(where, `${k} has a key that is empty or longer than ${MAX_LABEL_KEY} characters`);
+    if (typeof v !== 'string' || v.length > MAX_LABEL_VALUE) throw bad(where, `${k}[${JSON.stringify(key.slice(0, 64))}] is not a string of at most ${MAX_LABEL_VALUE} characters`);
+    out[key] = v;
+  }
+  return { ...out };
+}
+
 function parseFile(v: unknown, where: string): FileRef {
   const o = obj(v, `${where}: a file reference`);
   const w = `${where}: file reference`;
@@ -280,6 +310,18 @@ function parseTask(v: unknown): TaskAssignment {
   if (dir !== undefined) t.dir = dir;
   if (user !== undefined) t.user = user;
   if (o.stopGracePeriodMs !== undefined) t.stopGracePeriodMs = uint(o, 'stopGracePeriodMs', w);
+  const image = optStr(o, 'image', w, MAX_IMAGE_REF);
+  const hostname = optStr(o, 'hostname', w, MAX_HOSTNAME);
+  const labels = optStringMap(o, 'labels', w);
+  if (image !== undefined) {
+    if (image === '' || /[\s\0]/.test(image)) throw bad(w, 'image is empty or holds a space or NUL byte');
+    t.image = image;
+  }
+  if (hostname !== undefined) {
+    if (hostname.includes('\0')) throw bad(w, 'hostname holds a NUL byte');
+    t.hostname = hostname;
+  }
+  if (labels) t.labels = labels;
   const registryAuth = parseRegistryAuth(o, w);
   if (registryAuth) t.registryAuth = registryAuth;
   return t;

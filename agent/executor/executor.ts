@@ -72,6 +72,7 @@ export declare interface Executor {
   on(event: 'status', listener: (s: TaskStatus) => void): this;
   /** A task's process exists (pid known; it keeps that pid through the launcher's execs into the task). */
   on(event: 'launched', listener: (l: { id: string; pid: number }) => void): this;
+  /** The task's output as it comes (the tail buffers keep the last few KiB as well). */
   on(event: 'output', listener: (o: { id: string; stream: 'stdout' | 'stderr'; chunk: Buffer }) => void): this;
   once(event: 'status', listener: (s: TaskStatus) => void): this;
   off(event: 'status', listener: (s: TaskStatus) => void): this;
@@ -140,7 +141,7 @@ export class Executor extends EventEmitter {
       }
       plan = spec.secretsDir === undefined
         ? { secretsDir: '', ops: [{ op: 'hide-all', fstype: FS_TYPE, except: '' } as const] }
-        : await this.planOneAtATime(() => planMounts({ secretsDir: spec.secretsDir!, secretMounts, absoluteMounts }));
+        : await this.planOneAtATime(() => planMounts({ secretsDir: spec.secretsDir!, secretMounts, absoluteMounts, ...(spec.filesDir !== undefined ? { filesDir: spec.filesDir } : {}) }));
     } catch (err) {
       const text = err instanceof TaskSpecError ? err.message : `preparing the task failed: ${(err as Error).message}`;
       return this.end(task, 'rejected', 'rejected', text);

@@ -6,8 +6,9 @@
 # forwards stop signals to the task, reaps orphans and exits with the task's status (128+N when signal N ended it).
 # When it exits the kernel kills whatever is left in the namespace. (Bash rather than sh for `exec {fd}>&-`, which
 # closes descriptors above 9.) Every path and word reaches it as a positional argument; nothing is interpolated
-# into shell text. The sources of all binds are reached through fd 6, the task's secrets folder opened first, so
-# that no later mount can change what a path like MOUNT/task/file resolves to.
+# into shell text. The sources of all binds are reached through fd 6, the task's secrets folder opened first, or fd 5,
+# its files folder (op "files", first too), so that no later mount can change what a path like MOUNT/task/file
+# resolves to.
 #
 # Protocol: $1 secrets folder ("" for none), $2 working folder, $3 uid, $4 gid, $5 setpriv's --bounding-set value,
 # then operations (see LauncherOp in launcher.ts), then "exec", then the task's "K=V" environment and argv (env -i
@@ -86,6 +87,19 @@ while [ $# -gt 0 ]; do
   mkdir)
     m "creating the mount point \"$1\" inside the task" mkdir -- "$1"
     shift ;;
+  files)
+    # The task's files folder (absolute targets, configs: agent/worker/placement.ts), beside its secrets folder.
+    [ -d "$1" ] || fail "the task's files folder \"$1\" is missing"
+    exec 5<"$1"
+    shift ;;
+  bind-file)
+    src=/proc/self/fd/5/$1
+    [ -e "$src" ] || fail "file \"$1\" is missing from the task's files folder"
+    [ -e "$2" ] || fail "invalid mount target \"$2\": it does not exist"
+    m "binding \"$2\" read-only" mount -c --bind -o ro,nosuid,nodev "$src" "$2"
+    bound+=("$2")
+    sources+=("$src")
+    shift 2 ;;
   bind)
     src=/proc/self/fd/6
     [ "$1" = . ] || src="$src/$1"
@@ -156,7 +170,7 @@ cd -- "$DIR" 2>/dev/null || fail "working folder \"$DIR\" does not exist inside 
     -- env -i --default-signal "$@"
 ) &
 task=$!
-exec 3>&- 6<&- 9<&-
+exec 3>&- 5<&- 6<&- 9<&-
 for sig in TERM INT HUP QUIT USR1 USR2; do
   trap 'kill -'"$sig"' "$task" 2>/dev/null' "$sig"
 done

@@ -57,6 +57,10 @@ export type LauncherOp =
   | { op: 'mkdir'; path: string }
   /** source: path relative to the secrets folder, "." for the folder itself. */
   | { op: 'bind'; source: string; target: string }
+  /** Opens the task's files folder (the sources of bind-file), before anything is mounted. */
+  | { op: 'files'; path: string }
+  /** source: path relative to the files folder. */
+  | { op: 'bind-file'; source: string; target: string }
   | { op: 'hide'; mount: string }
   /** Unmount, inside the namespace, every mount of this file system type but the one at except ("" for none). */
   | { op: 'hide-all'; fstype: string; except: string }
@@ -94,7 +98,11 @@ export function launcherArgs(a: LaunchArgs): string[] {
         out.push(o.op, o.path);
         break;
       case 'bind':
+      case 'bind-file':
         out.push(o.op, o.source, o.target);
+        break;
+      case 'files':
+        out.push(o.op, o.path);
         break;
       case 'hide':
         out.push(o.op, o.mount);

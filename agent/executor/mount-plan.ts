@@ -67,7 +67,11 @@ export interface MountPlanInput {
   secretsDir: string;
   secretMounts: boolean;
   absoluteMounts: AbsoluteMount[];
+  /** The task's files folder (absolute targets' sources may be there instead of in secretsDir). */
+  filesDir?: string;
 }
+
+type Bind = { source: string; target: string; from: 'secrets' | 'files' };
 
 export interface MountPlan {
   /** The real path of the task's secrets folder. */
@@ -84,14 +88,23 @@ export async function planMounts(input: MountPlanInput, mountsFile?: string): Pr
     if (err instanceof TaskSpecError) throw err;
     throw new TaskSpecError(`the task's secrets folder "${input.secretsDir}" is not reachable: ${(err as Error).message}`);
   }
+  let filesDir: string | undefined;
+  if (input.filesDir !== undefined) {
+    try {
+      filesDir = await realpath(absolutePath('files folder', input.filesDir));
+    } catch (err) {
+      if (err instanceof TaskSpecError) throw err;
+      throw new TaskSpecError(`the task's files folder "${input.filesDir}" is not reachable: ${(err as Error).message}`);
+    }
+  }
   const mounts = await readMounts(mountsFile);
   const own = mountOf(secretsDir, mounts);
   const ownFuse = own && own.path !== '/' && own.fstype.startsWith('fuse') ? own : undefined;
 
   // Targets below /run/secrets are inside the task's own (read-only) folder once that is bound: they are bound
   // after it, and must exist there. Others are checked on the host, which the namespace starts as a copy of.
-  const early: Array<{ source: string; target: string }> = [];
-  const late: Array<{ source: string; target: string }> = [];
+  const early: Bind[] = [];
+  const late: Bind[] = [];
   const seen = new Set<string>();
   for (const m of input.absoluteMounts) {
     const target = absolutePath('mount target', m.target);
@@ -106,16 +119,20 @@ export async function planMounts(input: MountPlanInput, mountsFile?: string): Pr
     seen.add(target);
     const srcAbs = isAbsolute(m.source) ? absolutePath('secret source', m.source) : absolutePath('secret source', `${secretsDir}/${m.source}`);
     const norm = absolutePath('secrets folder', input.secretsDir);
-    const base = isUnder(srcAbs, secretsDir) ? secretsDir : isUnder(srcAbs, norm) ? norm : undefined;
-    if (!base) throw new TaskSpecError(`invalid secret source "${m.source}": not inside the task's secrets folder`);
-    const source = relative(base, srcAbs);
-    (input.secretMounts && isUnder(target, SECRETS_TARGET) ? late : early).push({ source, target });
+    const filesNorm = input.filesDir === undefined ? undefined : absolutePath('files folder', input.filesDir);
+    let bind: Bind;
+    if (isUnder(srcAbs, secretsDir) || isUnder(srcAbs, norm)) {
+      bind = { source: relative(isUnder(srcAbs, secretsDir) ? secretsDir : norm, srcAbs), target, from: 'secrets' };
+    } else if (filesDir !== undefined && filesNorm !== undefined && (isUnder(srcAbs, filesDir) || isUnder(srcAbs, filesNorm))) {
+      bind = { source: relative(isUnder(srcAbs, filesDir) ? filesDir : filesNorm, srcAbs), target, from: 'files' };
+    } else throw new TaskSpecError(`invalid secret source "${m.source}": not inside the task's secrets or files folder`);
+    (input.secretMounts && isUnder(target, SECRETS_TARGET) ? late : early).push(bind);
   }
 
   // Missing targets get an overlay on their parent; parents are handled shallow first, so that a later overlay is
   // never hidden by an earlier one.
   const overlays = new Map<string, Array<{ path: string; op: 'touch' | 'mkdir' }>>();
-  const checked: Array<{ source: string; target: string }> = [];
+  const checked: Bind[] = [];
   for (const e of early) {
     const parent = dirname(e.target);
     const pk = await kind(parent);
@@ -145,20 +162,22 @@ export async function planMounts(input: MountPlanInput, mountsFile?: string): Pr
   // Every other secrets mount is hidden first (every other task's folder, and those of any other agent on this
   // host), so that nothing placed later is inside one that goes: the launcher unmounts, inside the namespace, every
   // mount of our file system type but the one that holds the task's folder, the source of its binds.
-  const ops: LauncherOp[] = [{ op: 'hide-all', fstype: FS_TYPE, except: ownFuse?.path ?? '' }];
+  // The files folder is opened first too, before any mount can change what its path resolves to.
+  const ops: LauncherOp[] = [...(filesDir !== undefined ? [{ op: 'files' as const, path: filesDir }] : []), { op: 'hide-all', fstype: FS_TYPE, except: ownFuse?.path ?? '' }];
   const parents = [...overlays.keys()].sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
   for (const parent of parents) {
     ops.push({ op: 'overlay', parent, submounts: topSubmounts(parent, mounts) });
     for (const t of overlays.get(parent)!) ops.push({ op: t.op, path: t.path });
   }
+  const bindOp = (e: Bind): LauncherOp => ({ op: e.from === 'files' ? 'bind-file' : 'bind', source: e.source || '.', target: e.target });
   for (const e of checked) {
     ops.push({ op: 'need-dir', parent: dirname(e.target), target: e.target });
-    ops.push({ op: 'bind', source: e.source || '.', target: e.target });
+    ops.push(bindOp(e));
   }
   if (input.secretMounts) ops.push({ op: 'bind', source: '.', target: SECRETS_TARGET });
   for (const e of late) {
     ops.push({ op: 'need-dir', parent: dirname(e.target), target: e.target });
-    ops.push({ op: 'bind', source: e.source || '.', target: e.target });
+    ops.push(bindOp(e));
   }
 
   // Last, the task's own secrets mount, once its binds are made (what is at or below /run/secrets is covered by the

@@ -10,7 +10,7 @@ export type TaskState =
 export const FINAL_STATES: ReadonlySet<TaskState> = new Set(['complete', 'shutdown', 'failed', 'rejected']);
 
 export interface AbsoluteMount {
-  /** A file inside secretsDir (absolute, or relative to secretsDir). */
+  /** A file inside secretsDir or filesDir (absolute, or relative to secretsDir). */
   source: string;
   /** An absolute path inside the task. */
   target: string;
@@ -36,6 +36,9 @@ export interface TaskSpec {
    */
   secretMounts?: boolean | string[];
   absoluteMounts?: AbsoluteMount[];
+  /** The task's root-only folder of files bound one by one (absolute targets, configs), beside its secrets folder
+   * on the same mount (agent/worker/placement.ts); absent when it has none. */
+  filesDir?: string;
   /** Default 10 s, as Docker. */
   stopGracePeriodMs?: number;
   /** The task's hostname in its own UTS namespace (Docker's ContainerSpec.Hostname); default: the host's. */

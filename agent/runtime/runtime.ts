@@ -16,8 +16,10 @@ export interface RuntimeTaskSpec extends TaskSpec {
   imageAuth?: { username?: string; password?: string; identitytoken?: string };
   /** Container labels: ContainerSpec.Labels plus Swarm's com.docker.swarm.* task labels. */
   labels?: Record<string, string>;
-  /** Relative config targets, placed at /<target> inside a container (Docker); the process runtime keeps them in
-   * the task's secrets folder. Paths relative to secretsDir. */
+  /** Relative config targets (target relative, e.g. "app.conf"), bound one by one at /<target> inside a container
+   * (Docker). source: an absolute path in the task's files folder (filesDir), as are absoluteMounts' sources; the
+   * folder at secretsDir holds the task's relative secrets only (agent/worker/placement.ts). The worker gives none
+   * to the process runtime, which keeps relative configs in the task's secrets folder. */
   configMounts?: Array<{ source: string; target: string }>;
 }
 

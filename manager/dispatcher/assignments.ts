@@ -20,6 +20,13 @@ function num(v: unknown, dflt: number): number {
   return Number.isSafeInteger(n) && n >= 0 ? n : dflt;
 }
 
+function strMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return out;
+  for (const [k, x] of Object.entries(v)) if (typeof x === 'string') out[k] = x;
+  return out;
+}
+
 function fileRefs(cs: Record<string, unknown>, kind: 'secret' | 'config'): FileRef[] {
   const list = cs[kind === 'secret' ? 'Secrets' : 'Configs'];
   if (!Array.isArray(list)) return [];
@@ -56,6 +63,11 @@ export function toAssignment(t: StoredObject<TaskRecord>): TaskAssignment {
   if (typeof cs.Dir === 'string' && cs.Dir !== '') a.dir = cs.Dir;
   if (typeof cs.User === 'string' && cs.User !== '') a.user = cs.User;
   if (typeof cs.StopGracePeriod === 'number') a.stopGracePeriodMs = Math.floor(cs.StopGracePeriod / 1e6);
+  if (typeof cs.Image === 'string' && cs.Image !== '') a.image = cs.Image;
+  if (typeof cs.Hostname === 'string' && cs.Hostname !== '') a.hostname = cs.Hostname;
+  // Docker's order: ContainerSpec.Labels, then the task's own labels over them (the agent adds Swarm's last).
+  const labels = { ...strMap(cs.Labels), ...strMap(t.spec.Labels) };
+  if (Object.keys(labels).length > 0) a.labels = labels;
   return a;
 }
 

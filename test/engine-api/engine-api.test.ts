@@ -13,7 +13,7 @@ import { containerIdOf } from '../../shared/container-id.js';
 import { createLogger } from '../../shared/log.js';
 import { dockerCli } from '../helpers/docker-cli.js';
 import { toolSkipReason } from '../helpers/env.js';
-import { ProcessRuntimeAdapter, asEngineRuntime } from '../helpers/process-runtime.js';
+import { ProcessRuntime } from '../../agent/runtime/process.js';
 import { waitFor } from '../helpers/wait.js';
 
 const skip = process.getuid?.() !== 0 ? 'needs root (tasks run in their own namespaces; the socket is root-only)' : toolSkipReason(['docker', 'python3', 'nsenter', 'unshare']);
@@ -21,13 +21,14 @@ const skip = process.getuid?.() !== 0 ? 'needs root (tasks run in their own name
 t.test('docker ps, inspect, exec and logs against the node socket', skip ? { skip } : {}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'rs-engine-'));
   const logs = new LogStore({ dir: join(dir, 'logs') });
-  const rt = new ProcessRuntimeAdapter((id, stream, chunk) => logs.write(id, stream, chunk));
-  const api = createEngineApi({ runtime: asEngineRuntime(rt), logs, log: createLogger('engine', 'silent') });
+  const rt = new ProcessRuntime({ logger: createLogger('executor', process.env.RS_TEST_LOG ? 'debug' : 'silent') });
+  rt.on('output', (o) => logs.write(o.id, o.stream, o.chunk));
+  const api = createEngineApi({ runtime: rt, logs, log: createLogger('engine', 'silent') });
   const sock = await api.listen(join(dir, 'docker.sock'));
   const host = `unix://${sock}`;
   const docker = dockerCli();
   t.teardown(async () => {
-    await rt.ex.stopAll();
+    await rt.stopAll();
     await api.close();
     logs.close();
     docker.cleanup();
@@ -102,7 +103,7 @@ t.test('docker ps, inspect, exec and logs against the node socket', skip ? { ski
   await waitFor('a new line in docker logs -f', () => followed.includes('later-line'), { timeoutMs: 10_000 });
   t.equal(followed, 'hello-out\nlater-line\n', 'docker logs --follow shows the new line');
   const ended = new Promise<number | null>((r) => follow.once('close', (c) => r(c)));
-  await rt.ex.stop(taskId);
+  await rt.stop(taskId);
   t.equal(await ended, 0, 'follow ends when the container stops');
 
   const stopped = await docker.run(host, ['exec', cid, 'true']);

@@ -49,6 +49,8 @@ export interface ManagedAgentOptions {
   wrap?: (cmd: string, args: string[]) => [string, string[]];
   /** Extra arguments for `agent run` (e.g. ['--metrics-listen', '127.0.0.1:0']). */
   extraArgs?: string[];
+  /** The task runtime (default process: the tests' tasks are host commands, not images). */
+  runtime?: 'oci' | 'process';
 }
 
 export function managedAgent(opts: ManagedAgentOptions): ManagedAgentProc {
@@ -88,7 +90,7 @@ export function managedAgent(opts: ManagedAgentOptions): ManagedAgentProc {
     waitLog: (pred, from = 0, timeoutMs = 15000) => waitFor('agent log line', () => lines.slice(from).find(pred), { timeoutMs }),
     async start(token) {
       const args = ['agent', 'run', '--manager', `${opts.managerHost ?? '127.0.0.1'}:${opts.managerPort}`, '--mount', mount, '--state-dir', stateDir,
-        '--hostname', opts.hostname, '--log-level', 'debug', ...(opts.labels ?? []).flatMap((l) => ['--label', l]), ...(opts.extraArgs ?? [])];
+        '--hostname', opts.hostname, '--log-level', 'debug', '--runtime', opts.runtime ?? 'process', ...(opts.labels ?? []).flatMap((l) => ['--label', l]), ...(opts.extraArgs ?? [])];
       // Never on argv (the agent refuses it): a 0600 file, removed once the agent has joined.
       const tokenFile = join(dir, 'join-token');
       if (token) {

@@ -64,3 +64,20 @@ t.test('assignments carry references, never data; only referenced objects are wa
   t.same([...referencedObjects([a])].sort(), ['config/C1', 'secret/S1', 'secret/S2']);
   t.end();
 });
+
+t.test("assignments carry the container's image, hostname and labels (ContainerSpec's, then the task's)", (t) => {
+  const pinned = 'redis:alpine@sha256:' + 'a'.repeat(64);
+  const base = task({});
+  const cs = (base.spec.Spec.ContainerSpec ?? {}) as Record<string, unknown>;
+  const withContainer = task({
+    Labels: { 'from.task': 't', shared: 'task' },
+    Spec: { ContainerSpec: { ...cs, Image: pinned, Hostname: '{{.Service.Name}}-1', Labels: { 'com.docker.stack.namespace': 'st', shared: 'spec' } } },
+  });
+  const a = toAssignment(withContainer);
+  t.equal(a.image, pinned, 'the image as stored, digest included');
+  t.equal(a.hostname, '{{.Service.Name}}-1', 'the hostname verbatim');
+  t.same(a.labels, { 'com.docker.stack.namespace': 'st', shared: 'task', 'from.task': 't' }, "the task's labels win over the spec's");
+  const plain = toAssignment(base);
+  t.notOk('image' in plain || 'hostname' in plain || 'labels' in plain, 'absent fields stay absent');
+  t.end();
+});

@@ -419,13 +419,16 @@ if (process.getuid?.() !== 0) {
       for (const e of await readdir(mount, { withFileTypes: true })) {
         // A mutated frame may have stayed valid: a folder named by a well-formed ID that some frame carried is fine;
         // any other name (never sent, or not an ID: '..', a path, junk) is not.
-        if (!e.isDirectory() || !(everValidIds.has(e.name) || (maybeIds.has(e.name) && /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(e.name)))) {
+        // A task's files folder (absolute targets) is named ID + ".files" (agent/worker/placement.ts).
+        const files = e.name.endsWith('.files');
+        const id = files ? e.name.slice(0, -'.files'.length) : e.name;
+        if (!e.isDirectory() || !(everValidIds.has(id) || (maybeIds.has(id) && /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(id)))) {
           strays++;
           if (strayExamples.length < 5) strayExamples.push(`top-level ${JSON.stringify(e.name)}`);
           continue;
         }
         for (const f of await walk(join(mount, e.name))) {
-          if (!/^(pw|dir\/pw|a\/b\/c|\.absolute\/etc\/abs-target)$/.test(f)) {
+          if (!(files ? /^abs\/etc\/abs-target$/ : /^(pw|dir\/pw|a\/b\/c)$/).test(f)) {
             strays++;
             if (strayExamples.length < 5) strayExamples.push(`${e.name}/${f}`);
           }

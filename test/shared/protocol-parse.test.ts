@@ -4,6 +4,10 @@
 import t from 'tap';
 import {
   MAX_AGENT_FRAME_BYTES,
+  MAX_HOSTNAME,
+  MAX_IMAGE_REF,
+  MAX_LABELS,
+  MAX_LABEL_VALUE,
   MAX_REGISTRY_AUTH_FIELD,
   MAX_STATUS_TEXT,
   ProtocolError,
@@ -94,6 +98,33 @@ t.test('manager messages: the valid ones, with their blobs', async (t) => {
   const minimal = { ...task, command: undefined, args: undefined, env: undefined, dir: undefined, user: undefined, stopGracePeriodMs: undefined };
   const m = parseManagerMessage(frame(assign({ tasks: [minimal] }), [secret])).msg as Extract<ManagerMessage, { type: 'assign' }>;
   t.same(Object.keys(m.tasks[0]!).sort(), ['desiredState', 'files', 'id', 'serviceId', 'serviceName', 'slot', 'version'], 'optional fields absent stay absent');
+});
+
+t.test("manager messages: a task's container fields (image, hostname, labels)", async (t) => {
+  const pinned = 'redis:alpine@sha256:' + 'a'.repeat(64);
+  const full = { ...task, image: pinned, hostname: 'web-1', labels: { 'com.docker.stack.namespace': 'st', __proto__x: '', e: '' } };
+  const m = parseManagerMessage(frame(assign({ tasks: [full] }), [Buffer.from('s')])).msg as Extract<ManagerMessage, { type: 'assign' }>;
+  t.equal(m.tasks[0]!.image, pinned);
+  t.equal(m.tasks[0]!.hostname, 'web-1');
+  t.same(m.tasks[0]!.labels, full.labels, 'labels kept as given, empty values included');
+  const proto = JSON.parse('{"__proto__":"x"}') as Record<string, string>;
+  const p = parseManagerMessage(frame(assign({ tasks: [{ ...task, labels: proto }] }), [Buffer.from('s')])).msg as Extract<ManagerMessage, { type: 'assign' }>;
+  t.equal(Object.getOwnPropertyDescriptor(p.tasks[0]!.labels, '__proto__')?.value, 'x', 'a "__proto__" label is a plain label');
+  const withTask = (over: Record<string, unknown>): Buffer => frame(assign({ tasks: [{ ...task, ...over }] }), [Buffer.from('s')]);
+  const cases: [string, Buffer, RegExp][] = [
+    ['image a number', withTask({ image: 1 }), /image/],
+    ['image empty', withTask({ image: '' }), /image is empty/],
+    ['image with a space', withTask({ image: 'a b' }), /image/],
+    ['image too long', withTask({ image: 'a'.repeat(MAX_IMAGE_REF + 1) }), /image is not a string of at most/],
+    ['hostname too long', withTask({ hostname: 'h'.repeat(MAX_HOSTNAME + 1) }), /hostname/],
+    ['hostname with NUL', withTask({ hostname: 'a\u0000' }), /hostname/],
+    ['labels a list', withTask({ labels: ['a'] }), /labels: not an object/],
+    ['label value a number', withTask({ labels: { a: 1 } }), /labels\["a"\]/],
+    ['label key empty', withTask({ labels: { '': 'x' } }), /labels has a key that is empty/],
+    ['label value too long', withTask({ labels: { a: 'v'.repeat(MAX_LABEL_VALUE + 1) } }), /labels\["a"\]/],
+    ['too many labels', withTask({ labels: Object.fromEntries(Array.from({ length: MAX_LABELS + 1 }, (_, i) => [`k${i}`, ''])) }), /more than/],
+  ];
+  for (const [what, f, re] of cases) t.throws(() => parseManagerMessage(f), re, what);
 });
 
 t.test('manager messages: each wrong field is refused, named', async (t) => {

@@ -94,6 +94,7 @@ async function fillBundle(input: PrepInput): Promise<PreparedContainer> {
   const { paths, task, merged } = input;
   const planned = await input.lookups(() => planTaskMounts({
     secretsDir: task.secretsDir,
+    filesDir: task.filesDir,
     secretsBind: task.secretsDir !== undefined && wantsSecretsBind(task),
     configMounts: task.configMounts,
     absoluteMounts: task.absoluteMounts,

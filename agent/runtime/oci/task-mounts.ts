@@ -18,6 +18,8 @@ export interface PlannedBind {
 
 export interface TaskMountsInput {
   secretsDir?: string | undefined;
+  /** The task's root-only files folder (absolute targets and configs), beside its secrets folder. */
+  filesDir?: string | undefined;
   secretsBind: boolean;
   configMounts?: Array<{ source: string; target: string }> | undefined;
   absoluteMounts?: AbsoluteMount[] | undefined;
@@ -30,10 +32,12 @@ function relativeInside(what: string, p: string): string {
   return normalize(p);
 }
 
-function sourceIn(secretsDir: string, source: string): string {
+function sourceIn(secretsDir: string, filesDir: string | null, source: string): string {
   if (isAbsolute(source)) {
     const abs = absolutePath('secret source', source);
-    if (!isUnder(abs, secretsDir)) throw new TaskSpecError(`invalid secret source "${source}": not inside the task's secrets folder`);
+    if (!isUnder(abs, secretsDir) && !(filesDir !== null && isUnder(abs, filesDir))) {
+      throw new TaskSpecError(`invalid secret source "${source}": not inside the task's secrets or files folder`);
+    }
     return abs;
   }
   return join(secretsDir, relativeInside('secret source', source));
@@ -50,9 +54,10 @@ export async function planTaskMounts(input: TaskMountsInput): Promise<PlannedBin
     return [];
   }
   const secretsDir = absolutePath('secrets folder', input.secretsDir);
+  const filesDir = input.filesDir === undefined ? null : absolutePath('files folder', input.filesDir);
   const wanted: Array<{ source: string; target: string }> = [
-    ...configs.map((c) => ({ source: sourceIn(secretsDir, c.source), target: '/' + relativeInside('config target', c.target) })),
-    ...absolutes.map((m) => ({ source: sourceIn(secretsDir, m.source), target: absolutePath('mount target', m.target) })),
+    ...configs.map((c) => ({ source: sourceIn(secretsDir, filesDir, c.source), target: '/' + relativeInside('config target', c.target) })),
+    ...absolutes.map((m) => ({ source: sourceIn(secretsDir, filesDir, m.source), target: absolutePath('mount target', m.target) })),
   ];
   const out: PlannedBind[] = [];
   if (input.secretsBind) out.push({ source: secretsDir, target: SECRETS_TARGET, kind: 'dir', inSecretsFolder: false });
