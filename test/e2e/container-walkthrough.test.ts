@@ -41,7 +41,7 @@ t.test('the seed walkthrough on runc containers, through the manager with the st
   await pushImage(registry, '1', 'busybox:1'); // has not
   const mirror = `http://${registry.host}`;
   const m = await startManager({ t, runArgs: ['--registry-mirror', mirror] });
-  const ag = managedAgent({ managerPort: m.tcpPort, hostname: 'walk', extraArgs: ['--runtime', 'oci', '--registry-mirror', mirror] });
+  const ag = managedAgent({ managerPort: m.tcpPort, hostname: 'walk', runtime: 'oci', extraArgs: ['--registry-mirror', mirror] });
   t.teardown(() => stopOrKill(ag).then(() => ag.cleanup()));
   await ag.start(m.workerToken);
   const cli = dockerCli();
