@@ -44,7 +44,7 @@ run docker node ls
 step "Docker's walkthrough: a secret, and redis:alpine granted it (the image is pinned by digest)"
 echo "\$ printf 'This is a secret' | docker secret create my_secret_data -"
 printf 'This is a secret' | docker secret create my_secret_data -
-run docker service create --name redis --secret my_secret_data redis:alpine
+run docker service create --quiet --name redis --secret my_secret_data redis:alpine
 run docker service ps redis
 cid=$(docker ps --filter name=redis -q)
 run docker ps --filter name=redis
