@@ -53,6 +53,7 @@ export function createRuntime(c: RuntimeChoice): TaskRuntime {
   c.log.info({ runtime: name, chosen: c.name !== undefined ? 'by --runtime' : 'default (oci where runc is installed)' }, 'task runtime');
   switch (name) {
     case 'process':
+      c.log.warn('process runtime: tasks share the host\'s file system, so a task without --user can read and change host files (Docker\'s capabilities include CAP_DAC_OVERRIDE); give services a --user, or install runc for containers (docs/SECURITY.md)');
       return new ProcessRuntime({ logger: c.log.child({ part: 'executor' }), hiddenPaths: c.hiddenPaths });
     case 'oci':
       if (ociRuntime === null) throw new Error('the oci runtime is not built into this agent: run it with --runtime process');
