@@ -143,7 +143,7 @@ t.test('mount plan, against a given mount table', async (t) => {
   );
   await t.rejects(
     planMounts({ secretsDir: secrets, secretMounts: true, absoluteMounts: [{ source: '/elsewhere/pw', target: join(etc, 'y') }] }, info),
-    /not inside the task's secrets folder/,
+    /not inside the task's secrets or files folder/,
   );
   await t.rejects(
     planMounts({ secretsDir: secrets, secretMounts: true, absoluteMounts: [{ source: 'pw', target: 'relative/x' }] }, info),
