@@ -2,10 +2,9 @@
 // `runsecrets task exec` (see protocol.ts). A socket left by a killed agent is replaced at start; one that still
 // answers means another agent uses this state dir, and we refuse to take it over. Removed on close.
 import net from 'node:net';
-import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
+import { listenRootOnly } from '../root-socket.js';
 import { CONTROL_VERSION, MAX_REQUEST_BYTES, type ControlAnswer, type ExecTarget } from './protocol.js';
 
 export interface ControlServerOptions {
@@ -18,41 +17,6 @@ export interface ControlServerOptions {
 export interface ControlServer {
   path: string;
   close(): Promise<void>;
-}
-
-/** Whether something answers on the socket at path (false when nothing listens there). */
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const c = net.connect(path);
-    const timer = setTimeout(() => {
-      c.destroy();
-      resolve(true); // accepted but silent still means a live listener
-    }, 1000);
-    c.once('connect', () => {
-      clearTimeout(timer);
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') resolve(false);
-      else reject(new Error(`cannot check the existing control socket ${path}: ${err.message}`));
-    });
-  });
-}
-
-async function clearStale(path: string, log: Logger): Promise<void> {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket: refusing to replace it`);
-  if (await answers(path)) throw new Error(`another agent is serving the control socket ${path} (same --state-dir?)`);
-  unlinkSync(path);
-  log.info({ socket: path }, 'replaced a stale control socket');
 }
 
 function answer(sock: net.Socket, a: ControlAnswer): void {
@@ -99,37 +63,14 @@ function handle(sock: net.Socket, o: ControlServerOptions): void {
 }
 
 export async function startControlServer(o: ControlServerOptions): Promise<ControlServer> {
-  await clearStale(o.path, o.log);
   const conns = new Set<net.Socket>();
   const server = net.createServer((sock) => {
     conns.add(sock);
     sock.once('close', () => conns.delete(sock));
     handle(sock, o);
   });
-  // Root only: whoever reaches it learns task pids and environments. The socket is made in a fresh 0700 folder,
-  // made 0600 there, and only then renamed into place, so that it is never reachable with a wider mode, whatever
-  // folder the path is in (a connection goes by the socket's inode, which the rename keeps).
-  const privateDir = mkdtempSync(join(dirname(o.path), '.agent-sock-'));
-  const bound = join(privateDir, 's');
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(bound, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    chmodSync(bound, 0o600);
-    renameSync(bound, o.path);
-  } catch (err) {
-    server.close();
-    throw new Error(`cannot create the control socket ${o.path}: ${errorMessage(err)}`);
-  } finally {
-    rmSync(privateDir, { recursive: true, force: true });
-  }
-  const ino = lstatSync(o.path).ino;
-  server.on('error', (err) => o.log.error({ err: errorMessage(err), socket: o.path }, 'control socket error'));
-  o.log.info({ socket: o.path }, 'control socket listening');
+  // Root only: whoever reaches it learns task pids and environments.
+  const sock = await listenRootOnly(server, o.path, 'control socket', o.log);
   let closing: Promise<void> | null = null;
   return {
     path: o.path,
@@ -137,13 +78,6 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       (closing ??= new Promise<void>((resolve) => {
         for (const c of conns) c.destroy();
         server.close(() => resolve());
-      }).finally(() => {
-        // Only our own socket: a newer agent may have replaced it meanwhile.
-        try {
-          if (lstatSync(o.path).ino === ino) unlinkSync(o.path);
-        } catch {
-          /* already gone */
-        }
-      })),
+      }).finally(() => sock.unlink())),
   };
 }

@@ -2,13 +2,11 @@
 // containers, on a root-only Unix socket (default STATE/docker.sock) and, through the manager's session tunnel, on
 // the manager's socket (accept(): the tunnel hands its byte streams here, no socket hop).
 import http from 'node:http';
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { chmodSync, lstatSync, mkdtempSync, renameSync, rmSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
-import { errorMessage } from '../../shared/errors.js';
 import type { LogStore } from '../logs/index.js';
+import { listenRootOnly, type RootSocket } from '../root-socket.js';
 import type { EngineRuntime } from './containers.js';
 import { ExecStore } from './exec-store.js';
 import { handleUpgrade } from './hijack.js';
@@ -57,36 +55,12 @@ export function createEngineApi(o: EngineApiOptions): EngineApi {
     conns.add(c);
     c.once('close', () => conns.delete(c));
   });
-  let path: string | null = null;
-  let ino = 0;
+  let sock: RootSocket | null = null;
   return {
     accept: (conn) => server.emit('connection', conn),
     async listen(p) {
-      await clearStale(p, o.log);
-      // Root only: whoever reaches it can exec into every task. Made 0600 in a fresh 0700 folder and renamed into
-      // place (as agent/control does), so it is never reachable with a wider mode.
-      const privateDir = mkdtempSync(join(dirname(p), '.engine-sock-'));
-      const bound = join(privateDir, 's');
-      try {
-        await new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(bound, () => {
-            server.off('error', reject);
-            resolve();
-          });
-        });
-        chmodSync(bound, 0o600);
-        renameSync(bound, p);
-      } catch (err) {
-        server.close();
-        throw new Error(`cannot create the engine API socket ${p}: ${errorMessage(err)}`);
-      } finally {
-        rmSync(privateDir, { recursive: true, force: true });
-      }
-      path = p;
-      ino = lstatSync(p).ino;
-      server.on('error', (err) => o.log.error({ err: errorMessage(err), socket: p }, 'engine API socket error'));
-      o.log.info({ socket: p }, 'engine API socket listening');
+      // Root only: whoever reaches it can exec into every task.
+      sock = await listenRootOnly(server, p, 'engine API socket', o.log);
       return p;
     },
     close: () =>
@@ -94,37 +68,7 @@ export function createEngineApi(o: EngineApiOptions): EngineApi {
         for (const c of conns) c.destroy();
         if (!server.listening) return resolve();
         server.close(() => resolve());
-      }).finally(() => {
-        try {
-          if (path && lstatSync(path).ino === ino) unlinkSync(path);
-        } catch {
-          /* already gone */
-        }
-      }),
+      }).finally(() => sock?.unlink()),
   };
 }
 
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect(path);
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-}
-
-async function clearStale(path: string, log: Logger): Promise<void> {
-  let st;
-  try {
-    st = lstatSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket: refusing to replace it`);
-  if (await answers(path)) throw new Error(`another process serves the engine API socket ${path} (same --state-dir?)`);
-  unlinkSync(path);
-  log.info({ socket: path }, 'replaced a stale engine API socket');
-}

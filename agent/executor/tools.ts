@@ -1,8 +1,7 @@
 // Absolute paths of the util-linux and coreutils programs the executor runs, found once on a fixed PATH, so that
 // neither the agent's nor a task's PATH decides which binary runs as root.
-import { accessSync, constants } from 'node:fs';
-import { join } from 'node:path';
 import { DEFAULT_PATH } from './spec.js';
+import { findProgram } from '../find-program.js';
 
 export interface Tools {
   unshare: string;
@@ -13,15 +12,8 @@ export interface Tools {
 }
 
 function which(name: string): string {
-  for (const dir of DEFAULT_PATH.split(':')) {
-    const p = join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* next folder */
-    }
-  }
+  const p = findProgram(name);
+  if (p) return p;
   throw new Error(`executor needs ${name} in ${DEFAULT_PATH} (Debian packages util-linux, mount, coreutils, bash)`);
 }
 

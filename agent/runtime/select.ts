@@ -1,10 +1,10 @@
 // Picks the task runtime by name: `agent run --runtime oci|process`, default oci where runc is installed.
-import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import type { RegistryRules } from '../../shared/registry-rules.js';
 import { DEFAULT_PATH } from '../executor/spec.js';
 import { ProcessRuntime } from './process.js';
+import { findProgram } from '../find-program.js';
 import { OciRuntime } from './oci/index.js';
 import type { RuntimeName, TaskRuntime } from './runtime.js';
 
@@ -27,16 +27,7 @@ export function isRuntimeName(s: string): s is RuntimeName {
 
 /** runc's path on the agent's fixed PATH (and the agent's own), or null. */
 export function findRunc(path = `${DEFAULT_PATH}:${process.env.PATH ?? ''}`): string | null {
-  for (const dir of path.split(':')) {
-    if (dir === '') continue;
-    try {
-      accessSync(join(dir, 'runc'), constants.X_OK);
-      return join(dir, 'runc');
-    } catch {
-      /* next folder */
-    }
-  }
-  return null;
+  return findProgram('runc', path);
 }
 
 /** The OCI runtime: containers (runc) from images, its state under STATE/oci. */
