@@ -32,6 +32,15 @@ function frame(name: string, description: string): Command {
   return cmd;
 }
 
+/** The STACK argument and the --filter flags, with the stack's namespace label added (as docker does). */
+function stackFilters(cmd: Command, usage: string, opts: ListOpts): { stack: string; filters: ReturnType<typeof parseFilters> } {
+  const filters = parseFilters(cmd, usage, opts.filter);
+  checkArgs(cmd, usage, cmd.args, { min: 1, max: 1 });
+  const stack = checkStackName(cmd.args[0]!);
+  filters.set('label', new Set([...(filters.get('label') ?? []), `${NAMESPACE_LABEL}=${stack}`]));
+  return { stack, filters };
+}
+
 export function stackPsCommand(): Command {
   const usage = 'ps [OPTIONS] STACK';
   const cmd = frame('ps', 'List the tasks in the stack').option('--no-resolve', 'Do not map IDs to Names').option('--no-trunc', 'Do not truncate output');
@@ -39,10 +48,7 @@ export function stackPsCommand(): Command {
   cmd.action(
     action(async () => {
       const opts = cmd.opts<ListOpts>();
-      const filters = parseFilters(cmd, usage, opts.filter);
-      checkArgs(cmd, usage, cmd.args, { min: 1, max: 1 });
-      const stack = checkStackName(cmd.args[0]!);
-      filters.set('label', new Set([...(filters.get('label') ?? []), `${NAMESPACE_LABEL}=${stack}`]));
+      const { stack, filters } = stackFilters(cmd, usage, opts);
       const api = new SwarmApi(clientFor(cmd));
       const tasks = await api.tasks(filters);
       if (tasks.length === 0) throw new CliError(`nothing found in stack: ${stack}`);
@@ -61,10 +67,7 @@ export function stackServicesCommand(): Command {
   cmd.action(
     action(async () => {
       const opts = cmd.opts<ListOpts>();
-      const filters = parseFilters(cmd, usage, opts.filter);
-      checkArgs(cmd, usage, cmd.args, { min: 1, max: 1 });
-      const stack = checkStackName(cmd.args[0]!);
-      filters.set('label', new Set([...(filters.get('label') ?? []), `${NAMESPACE_LABEL}=${stack}`]));
+      const { stack, filters } = stackFilters(cmd, usage, opts);
       const quiet = opts.quiet ?? false;
       const services = await new SwarmApi(clientFor(cmd)).services(filters, !quiet);
       // docker: nothing found is a message on stderr (exit 0) instead of an empty table
