@@ -2,9 +2,9 @@
 // (stdout/stderr split, exit code, stdin, TTY), logs (tail, timestamps, follow), and Docker's error texts. Tasks are
 // run by the process runtime (agent/executor) through test/helpers/process-runtime.ts.
 import t from 'tap';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEngineApi } from '../../agent/engine-api/server.js';
@@ -35,6 +35,14 @@ t.test('docker ps, inspect, exec and logs against the node socket', skip ? { ski
     rmSync(dir, { recursive: true, force: true });
   });
   t.equal(statSync(sock).mode & 0o777, 0o600, 'the socket is root-only');
+  // The attack: another host user, with the folder open to it, asks the socket for the node's containers.
+  chmodSync(dir, 0o711);
+  const nobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', 'docker', '-H', host, 'ps'], {
+    encoding: 'utf8', env: { ...process.env, DOCKER_CONFIG: join(dir, 'nobody-docker-config') }, timeout: 20_000,
+  });
+  chmodSync(dir, 0o700);
+  t.not(nobody.status, 0, 'a non-root host user cannot use the node socket');
+  t.match(nobody.stderr, /permission denied/, `refused by the socket's mode: ${nobody.stderr.trim()}`);
 
   const taskId = 'enginetask0000000000000a1';
   const marker = join(dir, 'go');
