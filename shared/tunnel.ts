@@ -63,6 +63,12 @@ export class TunnelStream extends Duplex {
   /** From the mux: the peer's messages for this stream. */
   receive(m: StreamMessage): void {
     if (m.type === 'stream-data') {
+      // An honest peer never has more than the window unacknowledged: one that sends past it (a compromised agent
+      // filling the manager's memory through a paused reader) loses the stream.
+      if (this.unacked + m.data.length > TUNNEL_WINDOW_BYTES) {
+        this.destroy(new Error('the peer sent past the flow-control window'));
+        return;
+      }
       this.unacked += m.data.length;
       // A copy: the frame is the session's, zeroed once handled.
       if (this.push(Buffer.from(m.data))) this.ack();

@@ -134,3 +134,16 @@ t.test('stream frames parse into typed values; bad ones are refused', async (t) 
   t.throws(() => parseAgentMessage(encodeAgentFrame({ type: 'stream-end', stream: -1 } as never)), ProtocolError, 'a negative stream ID');
   t.throws(() => parseAgentMessage(encodeAgentFrame({ type: 'stream-open', stream: 1 } as never)), /unknown message type/, 'an agent cannot open streams');
 });
+
+t.test('a peer that sends past the window loses the stream (a compromised agent cannot fill the manager)', async (t) => {
+  const sent: StreamMessage[] = [];
+  const mux = new TunnelMux({ send: (m) => (sent.push(m), true) });
+  const s = mux.open()!;
+  s.pause(); // a reader that does not read: nothing is acknowledged
+  const errored = new Promise<Error>((resolve) => s.once('error', resolve));
+  const chunk = new Uint8Array(TUNNEL_CHUNK_BYTES);
+  for (let off = 0; off <= TUNNEL_WINDOW_BYTES; off += TUNNEL_CHUNK_BYTES) mux.receive({ type: 'stream-data', stream: s.id, data: chunk });
+  t.match((await errored).message, /past the flow-control window/, 'the stream fails');
+  t.ok(sent.some((m) => m.type === 'stream-reset' && m.stream === s.id), 'and the peer is told (stream-reset)');
+  t.ok(s.readableLength <= TUNNEL_WINDOW_BYTES, `no more than the window was buffered (${s.readableLength} bytes)`);
+});
