@@ -40,6 +40,8 @@ t.test('_ping, version, info', async (t) => {
   const nf = await api('GET', '/images/json');
   t.equal(nf.status, 501, 'a route runsecrets does not serve: 501');
   t.match((nf.json as { message: string }).message, /^runsecrets does not serve GET \/images\/json: /, 'naming the route');
+  const none = await api('GET', '/nothing/here');
+  t.same([none.status, none.json], [404, { message: 'page not found' }], "not a Docker route: Docker's own 404");
 });
 
 t.test('secret create, inspect, list: Docker shapes; data never returned', async (t) => {
