@@ -1,7 +1,7 @@
 // `runsecrets service …` and `runsecrets node …`: docker's words, flags and output, against the manager's
 // /services, /tasks and /nodes endpoints. (issue 4, item 7)
-import { Command } from 'commander';
-import { addHostOptions, commandPath, dockerUsageExit } from './objects/cli-support.js';
+import type { Command } from 'commander';
+import { commandGroup } from './objects/cli-support.js';
 import { serviceCreateCommand } from './service/create.js';
 import { serviceInspectCommand } from './service/inspect.js';
 import { serviceLsCommand } from './service/ls.js';
@@ -15,28 +15,9 @@ import { nodeLsCommand } from './node/ls.js';
 import { nodeRmCommand } from './node/rm.js';
 import { nodeUpdateCommand } from './node/update.js';
 
-function group(name: string, description: string, subs: Command[]): Command {
-  const g = new Command(name).description(description);
-  addHostOptions(g);
-  // `service create IMAGE CMD -x`: the leaf stops reading flags at IMAGE, which commander allows only under a
-  // parent with positional options.
-  g.enablePositionalOptions();
-  for (const sub of subs) g.addCommand(sub);
-  // Like `docker service`: alone it prints its help (exit 0); an unknown subcommand is a usage error.
-  g.allowExcessArguments().action(() => {
-    const [first] = g.args;
-    if (first === undefined) {
-      g.outputHelp();
-      return;
-    }
-    const path = commandPath(g);
-    dockerUsageExit(`runsecrets: unknown command: ${path} ${first}\n\nUsage:  ${path}\n\nRun '${path} --help' for more information`);
-  });
-  return g;
-}
 
 export function serviceCommand(): Command {
-  return group('service', 'Manage Swarm services', [
+  return commandGroup('service', 'Manage Swarm services', [
     serviceCreateCommand(),
     serviceInspectCommand(),
     serviceLsCommand(),
@@ -48,5 +29,5 @@ export function serviceCommand(): Command {
 }
 
 export function nodeCommand(): Command {
-  return group('node', 'Manage Swarm nodes', [nodeAcceptCommand(), nodeInspectCommand(), nodeLsCommand(), nodeRmCommand(), nodeUpdateCommand()]);
+  return commandGroup('node', 'Manage Swarm nodes', [nodeAcceptCommand(), nodeInspectCommand(), nodeLsCommand(), nodeRmCommand(), nodeUpdateCommand()]);
 }

@@ -12,7 +12,7 @@ import { containerViewOps, launcherArgs, launcherScript, privilegeDrop } from '.
 import { planMounts } from './mount-plan.js';
 import {
   DEFAULT_PATH, DEFAULT_STOP_GRACE_MS, FINAL_STATES, TaskSpecError, absolutePath, checkHostname, parseUser, taskArgv,
-  taskEnv,
+  taskEnv, nextStatus,
   type Identity, type TaskSpec, wantsSecretsBind, type TaskState, type TaskStatus,
 } from './spec.js';
 import { TailBuffer } from './tail-buffer.js';
@@ -406,11 +406,7 @@ export class Executor extends EventEmitter {
   }
 
   private setState(task: Task, state: TaskState, message: string, err?: string, pid?: number, exitCode?: number): TaskStatus {
-    const s: TaskStatus = { id: task.spec.id, state, message, timestamp: new Date().toISOString() };
-    if (err !== undefined) s.err = err;
-    const p = pid ?? task.status.pid;
-    if (p !== undefined) s.pid = p;
-    if (exitCode !== undefined) s.exitCode = exitCode;
+    const s = nextStatus(task.status, state, message, err, pid, exitCode);
     task.status = s;
     // State, exit code and error text only: never the task's output.
     const level = state === 'failed' || state === 'rejected' ? 'warn' : 'info';

@@ -151,3 +151,13 @@ export function isUnder(p: string, dir: string, orSame = false): boolean {
   if (p === dir) return orSame;
   return dir === '/' ? p !== '/' : p.startsWith(dir + '/');
 }
+
+/** A task's next status (both runtimes): the pid is kept from the previous one unless a new one is given. */
+export function nextStatus(prev: TaskStatus, state: TaskState, message: string, err?: string, pid?: number, exitCode?: number): TaskStatus {
+  const s: TaskStatus = { id: prev.id, state, message, timestamp: new Date().toISOString() };
+  if (err !== undefined) s.err = err;
+  const p = pid ?? prev.pid;
+  if (p !== undefined) s.pid = p;
+  if (exitCode !== undefined) s.exitCode = exitCode;
+  return s;
+}

@@ -158,3 +158,24 @@ export function listCommand(description: string): Command {
   dockerLeaf(cmd, 'ls [OPTIONS]');
   return cmd;
 }
+
+/** A command group as docker's: -H on it; alone it prints its help; an unknown subcommand is a usage error. */
+export function commandGroup(name: string, description: string, subs: Command[], o: { positionalOptions?: boolean } = {}): Command {
+  const g = new Command(name).description(description);
+  addHostOptions(g);
+  // `service create IMAGE CMD -x`: the leaf stops reading flags at IMAGE, which commander allows only under a
+  // parent with positional options.
+  if (o.positionalOptions ?? true) g.enablePositionalOptions();
+  for (const sub of subs) g.addCommand(sub);
+  // Like `docker service`: alone it prints its help (exit 0); an unknown subcommand is a usage error.
+  g.allowExcessArguments().action(() => {
+    const [first] = g.args;
+    if (first === undefined) {
+      g.outputHelp();
+      return;
+    }
+    const path = commandPath(g);
+    dockerUsageExit(`runsecrets: unknown command: ${path} ${first}\n\nUsage:  ${path}\n\nRun '${path} --help' for more information`);
+  });
+  return g;
+}

@@ -96,7 +96,8 @@ t.test('from nothing to a manager and two agents, by the guide (no systemd)', sk
       tokenLine = `token-file: ${join(dir, 'join-token')}`;
     }
     const yaml = join(dir, 'agent.yaml');
-    writeFileSync(yaml, `manager: 127.0.0.1:${apiPort}\n${tokenLine}\nstate-dir: ${state}\nmount: ${mount}\nhostname: ${name}\nmetrics-listen: 127.0.0.1:${port}\nlabel: [zone=${name}]\n`);
+    writeFileSync(yaml, `manager: 127.0.0.1:${apiPort}\n${tokenLine}\nstate-dir: ${state}\nmount: ${mount}\nhostname: ${name}\nmetrics-listen: 127.0.0.1:${port}\nlabel: [zone=${name}]\nruntime: process\n`);
+    // runtime: process, since the service runs a host command (`sleep`), not an image.
     start(['agent', 'run', '--config', yaml]);
     await waitFor(async () => (await status(port, '/readyz')) === 200, `${name} /readyz`, 30_000);
   }

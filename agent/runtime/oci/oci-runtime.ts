@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { containerIdOf } from '../../../shared/container-id.js';
 import { createLogger, type Logger } from '../../../shared/log.js';
 import type { RegistryRules } from '../../../shared/registry-rules.js';
-import { DEFAULT_PATH, DEFAULT_STOP_GRACE_MS, FINAL_STATES, TaskSpecError, checkHostname, type TaskState, type TaskStatus } from '../../executor/spec.js';
+import { DEFAULT_PATH, DEFAULT_STOP_GRACE_MS, FINAL_STATES, TaskSpecError, checkHostname, nextStatus, type TaskState, type TaskStatus } from '../../executor/spec.js';
 import { mergeImageConfig, NoCommandError, type MergedConfig } from '../../images/merge.js';
 import { ImagePullError, ImageStore, type GcResult, type StoredImage } from '../../images/store.js';
 import type { ContainerInfo, ExecRequest, HostCommand, RuntimeTaskSpec, TaskRuntime } from '../runtime.js';
@@ -354,11 +354,7 @@ export class OciRuntime extends EventEmitter implements TaskRuntime {
   }
 
   private setState(task: OciTask, state: TaskState, message: string, err?: string, pid?: number, exitCode?: number): TaskStatus {
-    const s: TaskStatus = { id: task.spec.id, state, message, timestamp: new Date().toISOString() };
-    if (err !== undefined) s.err = err;
-    const p = pid ?? task.status.pid;
-    if (p !== undefined) s.pid = p;
-    if (exitCode !== undefined) s.exitCode = exitCode;
+    const s = nextStatus(task.status, state, message, err, pid, exitCode);
     task.status = s;
     const level = state === 'failed' || state === 'rejected' ? 'warn' : 'info';
     this.log[level]({ task: s.id, container: task.containerId, state, exitCode, err, pid: s.pid }, 'task state');
