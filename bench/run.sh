@@ -10,5 +10,7 @@ command -v etcd >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get u
 node dist/bench/manager-bench.js
 # cluster: grant/revoke latency and agent memory per 1,000 tasks, a real manager and 1 then 20 real agents on this machine
 node dist/bench/cluster-bench.js
+# idle agent memory against a bare Node process, side by side
+node dist/bench/agent-rss-bench.js
 # task start for a cached image: runc containers vs the process runtime (a local registry with the fixture images)
 bash scripts/images/with-registry.sh node dist/bench/container-start-bench.js

@@ -3,8 +3,6 @@ import { Command, Option } from 'commander';
 import { createLogger, flushLogs, isLogLevel, LOG_LEVELS } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
 import { hostname } from 'node:os';
-import { startStandaloneAgent } from '../agent/standalone-agent.js';
-import { startManagedAgent } from '../agent/managed-agent.js';
 import { parseLogFileCount, parseLogSize } from '../agent/logs/index.js';
 import { DEFAULT_STATE_DIR, parseManagerAddr } from '../agent/session/join.js';
 import { tokenSource } from './join-token-source.js';
@@ -91,8 +89,9 @@ async function run(opts: RunOpts): Promise<void> {
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   try {
+    // Each mode loads only its own code: a standalone agent never pays for the session, runtimes and engine API.
     agent = manager
-      ? await startManagedAgent({
+      ? await (await import('../agent/managed-agent.js')).startManagedAgent({
           manager,
           ...(token ? { token } : {}),
           stateDir: opts.stateDir,
@@ -109,7 +108,7 @@ async function run(opts: RunOpts): Promise<void> {
           },
           ...(runtime !== undefined ? { runtime } : {}),
         })
-      : await startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log, ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}) });
+      : await (await import('../agent/standalone-agent.js')).startStandaloneAgent({ tasksDir: opts.tasksDir ?? '', mountPoint: opts.mount, log, ...(opts.metricsListen ? { metricsListen: opts.metricsListen } : {}) });
     token = undefined; // used once: the node's identity is now its certificate
   } catch (err) {
     log.fatal({ err: errorMessage(err) }, 'agent failed to start');

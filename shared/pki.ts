@@ -1,25 +1,15 @@
-// PKI helpers both sides use: ECDSA P-256 keys, CSRs, PEM, and reading a peer's identity from its certificate.
-// The certificate is the only source of a peer's identity: role in OU, node ID in CN, cluster ID in O.
+// PKI helpers both sides use: ECDSA P-256 keys, CSRs, PEM. Reading a peer's identity from its certificate lives in
+// cert-identity.ts (node:crypto only) and is re-exported here.
 import 'reflect-metadata';
-import { webcrypto, X509Certificate, createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
+export * from './cert-identity.js';
+
 export const EC_ALG = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 export const SIGN_ALG = { name: 'ECDSA', hash: 'SHA-256' } as const;
-
-export type Role = 'manager' | 'worker' | 'admin';
-export const ROLE_OU: Record<Role, string> = {
-  manager: 'swarm-manager',
-  worker: 'swarm-worker',
-  admin: 'runsecrets-admin',
-};
-
-export function roleFromOu(ou: string | undefined): Role | null {
-  for (const [role, name] of Object.entries(ROLE_OU)) if (name === ou) return role as Role;
-  return null;
-}
 
 export async function generateKeyPair(): Promise<CryptoKeyPair> {
   return (await webcrypto.subtle.generateKey(EC_ALG, true, ['sign', 'verify'])) as CryptoKeyPair;
@@ -45,39 +35,6 @@ export async function createCsrPem(keys: CryptoKeyPair, commonName = 'runsecrets
     signingAlgorithm: SIGN_ALG,
   });
   return csr.toString('pem') + '\n';
-}
-
-/** SHA-256 of the certificate's DER, as lower-case hex. */
-export function certFingerprintHex(certPem: string): string {
-  return createHash('sha256').update(new X509Certificate(certPem).raw).digest('hex');
-}
-
-/** Docker-style CA digest for join tokens: SHA-256 of the DER in base 36, left-padded to 50 characters. */
-export function caDigestBase36(caCertPem: string): string {
-  return BigInt('0x' + certFingerprintHex(caCertPem)).toString(36).padStart(50, '0');
-}
-
-export interface PeerIdentity {
-  role: Role | null;
-  nodeId: string;
-  clusterId: string;
-  serial: string; // upper-case hex, as node:tls reports it
-}
-
-/** Parses "CN=..\nOU=..\nO=.." as node:crypto prints a subject. */
-export function parseSubject(subject: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of subject.split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1);
-  }
-  return out;
-}
-
-export function identityOfCert(certPem: string | Buffer): PeerIdentity {
-  const cert = new X509Certificate(certPem);
-  const s = parseSubject(cert.subject);
-  return { role: roleFromOu(s.OU), nodeId: s.CN ?? '', clusterId: s.O ?? '', serial: cert.serialNumber.toUpperCase() };
 }
 
 export { x509 };

@@ -6,8 +6,8 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
-import { caDigestBase36, createCsrPem, generateKeyPair, identityOfCert, privateKeyPem, parseSubject, ROLE_OU } from '../../shared/pki.js';
-import { parseToken } from '../../manager/pki/tokens.js';
+import { caDigestBase36, identityOfCert, parseSubject, ROLE_OU } from '../../shared/cert-identity.js';
+import { parseToken } from '../../shared/join-token.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/runsecrets-agent';
 const FILES = { key: 'node.key', cert: 'node.crt', ca: 'ca.crt', managerId: 'manager.id' } as const;
@@ -122,6 +122,8 @@ export async function joinCluster(o: JoinOptions): Promise<NodeIdentity> {
   }
   if (digest !== parsed.caDigest) throw new Error("the manager's CA does not match the join token's fingerprint: refusing to join");
   // 2. From here on the manager is authenticated by the pinned CA; only now does the token leave this host.
+  // Key and CSR tools are loaded only here, at the first start: they cost an idle agent 15 MiB (cert-identity.ts).
+  const { createCsrPem, generateKeyPair, privateKeyPem } = await import('../../shared/pki.js');
   const keys = await generateKeyPair();
   const csr = await createCsrPem(keys, o.hostname);
   const res = await requestJson(

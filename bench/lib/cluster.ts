@@ -100,6 +100,7 @@ export function isMounted(path: string): boolean {
 // ---- everything started, for the cleanup ----
 export interface Proc {
   name: string;
+  args: string[];
   proc: ChildProcess;
   exited: Promise<void>;
   stderr: string;
@@ -110,7 +111,7 @@ const mounts: string[] = [];
 
 export function start(name: string, args: string[]): Proc {
   const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: childEnv() });
-  const p: Proc = { name, proc, exited: new Promise((r) => proc.once('exit', () => r())), stderr: '' };
+  const p: Proc = { name, args, proc, exited: new Promise((r) => proc.once('exit', () => r())), stderr: '' };
   proc.stderr!.on('data', (b: Buffer) => {
     p.stderr = (p.stderr + b.toString()).slice(-20000);
   });

@@ -3,11 +3,11 @@
 // a token key (held encrypted) and the role's generation, so rotating means bumping the generation.
 import { createHash } from 'node:crypto';
 import { hmac, constantTimeEqual } from '../../shared/crypto.js';
+import { parseToken } from '../../shared/join-token.js';
+
+export { formatToken, parseToken } from '../../shared/join-token.js';
 
 export type TokenRole = 'worker' | 'manager';
-export const TOKEN_PREFIX = 'RSTKN-1-';
-const TOKEN_PATTERN = /^RSTKN-1-([0-9a-z]{50})-([0-9a-z]{25})$/;
-
 export interface TokenState {
   generation: number;
   secretHash: string; // hex SHA-256 of the secret part
@@ -25,20 +25,6 @@ export function hashSecret(secret: string): string {
 
 export function tokenState(tokenKey: Buffer, role: TokenRole, generation: number): TokenState {
   return { generation, secretHash: hashSecret(tokenSecret(tokenKey, role, generation)) };
-}
-
-export function formatToken(caDigest: string, secret: string): string {
-  return `${TOKEN_PREFIX}${caDigest}-${secret}`;
-}
-
-export interface ParsedToken {
-  caDigest: string;
-  secret: string;
-}
-
-export function parseToken(token: string): ParsedToken | null {
-  const m = TOKEN_PATTERN.exec(token.trim());
-  return m ? { caDigest: m[1] ?? '', secret: m[2] ?? '' } : null;
 }
 
 /** The role a presented token grants, or null. Compares hashes in constant time. */
