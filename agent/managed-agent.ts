@@ -211,7 +211,7 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
     control = await startControlServer({
       path: opts.controlSocket ?? defaultControlSocket(opts.stateDir),
       log: log.child({ part: 'control' }),
-      execTarget: (query) => execTarget(query, worker.tasks(), runtime, nodeId),
+      execTarget: (query, exec) => execTarget(query, worker.tasks(), runtime, nodeId, exec),
     });
   } catch (err) {
     // Tasks matter more than exec: run without it, loudly.

@@ -5,13 +5,14 @@ import net from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import { listenRootOnly } from '../root-socket.js';
-import { CONTROL_VERSION, MAX_REQUEST_BYTES, type ControlAnswer, type ExecTarget } from './protocol.js';
+import { CONTROL_VERSION, MAX_REQUEST_BYTES, parseExecCommandRequest, type ControlAnswer, type ExecCommandRequest, type ExecTarget } from './protocol.js';
 
 export interface ControlServerOptions {
   path: string;
   log: Logger;
-  /** The running task the argument names; throws (with the text for the caller) when there is none. */
-  execTarget(task: string): ExecTarget;
+  /** The running task the argument names; throws (with the text for the caller) when there is none. With exec, a
+   * task in a container also gets the command that runs it inside. */
+  execTarget(task: string, exec: ExecCommandRequest | null): ExecTarget;
 }
 
 export interface ControlServer {
@@ -37,7 +38,7 @@ function handle(sock: net.Socket, o: ControlServerOptions): void {
       answer(sock, { v: CONTROL_VERSION, ok: false, error: 'request too long' });
       return;
     }
-    let req: { v?: unknown; op?: unknown; task?: unknown };
+    let req: { v?: unknown; op?: unknown; task?: unknown; exec?: unknown };
     try {
       req = JSON.parse(buf.slice(0, nl)) as typeof req;
     } catch {
@@ -52,9 +53,15 @@ function handle(sock: net.Socket, o: ControlServerOptions): void {
       answer(sock, { v: CONTROL_VERSION, ok: false, error: `unknown request ${JSON.stringify(req.op)}: expected {"op":"exec-target","task":…}` });
       return;
     }
+    const exec = parseExecCommandRequest(req.exec);
+    if (exec instanceof Error) {
+      answer(sock, { v: CONTROL_VERSION, ok: false, error: `bad request: ${exec.message}` });
+      return;
+    }
     try {
-      const target = o.execTarget(req.task);
-      o.log.info({ task: target.id, pid: target.pid }, 'exec target given'); // never the env: values may be private
+      const target = o.execTarget(req.task, exec);
+      // Never the env or the command line: values may be private.
+      o.log.info({ task: target.id, pid: target.pid, container: target.command !== undefined }, 'exec target given');
       answer(sock, { v: CONTROL_VERSION, ok: true, target });
     } catch (err) {
       answer(sock, { v: CONTROL_VERSION, ok: false, error: errorMessage(err) });

@@ -1,6 +1,6 @@
 // The CLI's side of the agent's control socket (agent/control/protocol.ts): one request line, one answer line.
 import net from 'node:net';
-import { CONTROL_VERSION, MAX_REQUEST_BYTES, type ControlAnswer, type ExecTarget } from '../../agent/control/protocol.js';
+import { CONTROL_VERSION, MAX_REQUEST_BYTES, type ControlAnswer, type ExecCommandRequest, type ExecTarget } from '../../agent/control/protocol.js';
 
 /** An error of ours (not the command's): printed as "Error: …", exit 1. */
 export class ExecError extends Error {
@@ -21,8 +21,9 @@ function unreachable(path: string, err: NodeJS.ErrnoException): ExecError {
   return new ExecError(`cannot reach the agent at ${path}: ${why[err.code ?? ''] ?? err.message}`);
 }
 
-/** Asks the agent which process runs the task; throws ExecError with the agent's or the connection's reason. */
-export function askExecTarget(path: string, task: string, timeoutMs = 10_000): Promise<ExecTarget> {
+/** Asks the agent which process runs the task (and, for a container, the runc exec that runs `exec` in it); throws
+ * ExecError with the agent's or the connection's reason. */
+export function askExecTarget(path: string, task: string, exec?: ExecCommandRequest, timeoutMs = 10_000): Promise<ExecTarget> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(path);
     let buf = '';
@@ -37,7 +38,7 @@ export function askExecTarget(path: string, task: string, timeoutMs = 10_000): P
     };
     const timer = setTimeout(() => done(new ExecError(`cannot reach the agent at ${path}: no answer within ${timeoutMs / 1000} s`)), timeoutMs);
     sock.setEncoding('utf8');
-    sock.once('connect', () => sock.write(JSON.stringify({ v: CONTROL_VERSION, op: 'exec-target', task }) + '\n'));
+    sock.once('connect', () => sock.write(JSON.stringify({ v: CONTROL_VERSION, op: 'exec-target', task, exec }) + '\n'));
     sock.on('error', (err: NodeJS.ErrnoException) => done(unreachable(path, err)));
     sock.on('data', (chunk: string) => {
       buf += chunk;

@@ -1,11 +1,13 @@
 // `runsecrets task exec [OPTIONS] TASK [--] CMD [ARG...]`: docker exec for a task of this host's agent. The agent
 // (control socket) names the task's process, user, folder and environment; we enter its mount namespace ourselves
 // with stdio inherited, so the terminal, stdin, signals and the exit code are the command's own, as with docker.
-import { spawn } from 'node:child_process';
+// A task in a container is entered with the runc exec the agent gives, with the same stdio: the command then runs
+// under the container's seccomp filter, capabilities and cgroup, as docker exec's does.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants as fsConstants, openSync, readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { Command } from 'commander';
-import { defaultControlSocket, processStartTime, type ExecTarget } from '../../agent/control/protocol.js';
+import { defaultControlSocket, processStartTime, type ExecCommandRequest, type ExecTarget } from '../../agent/control/protocol.js';
 import { DEFAULT_PATH, parseUser } from '../../agent/executor/spec.js';
 import { findTools } from '../../agent/executor/tools.js';
 import { privilegeDrop } from '../../agent/executor/launcher.js';
@@ -89,11 +91,40 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-/** Runs the command; resolves with its exit code (128+n when a signal ended it). */
-function runInTask(t: ExecTarget, argv: string[], o: ExecOpts): Promise<number> {
+/** The command line checks both paths share; throws ExecError. */
+function checkArgv(argv: string[]): void {
   if (argv.length === 0 || argv[0] === '') throw new ExecError('exec needs a command');
   if (argv[0]!.includes('=')) throw new ExecError(`invalid command "${argv[0]}": an executable name cannot contain "="`);
   if (argv.some((a) => a.includes('\0'))) throw new ExecError('invalid command: argument contains a NUL byte');
+}
+
+/** Resolves with the child's exit code (128+n when a signal ended it), forwarding our signals as `forward` says. */
+function exitOf(child: ChildProcess, what: string, forward: (sig: NodeJS.Signals) => void): Promise<number> {
+  for (const s of FORWARDED) process.on(s, forward);
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      for (const s of FORWARDED) process.off(s, forward);
+    };
+    child.once('error', (err) => {
+      cleanup();
+      reject(new ExecError(`cannot start ${what}: ${err.message}`));
+    });
+    child.once('exit', (code, sig) => {
+      cleanup();
+      resolve(code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0));
+    });
+  });
+}
+
+/** A container's task: the agent's runc exec, run as given; runc passes our signals on to the command. */
+function runInContainer(command: NonNullable<ExecTarget['command']>, o: ExecOpts): Promise<number> {
+  const child = spawn(command.file, command.args, { stdio: [o.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'], env: command.env ?? { PATH: DEFAULT_PATH }, cwd: '/' });
+  return exitOf(child, command.file, (sig) => child.kill(sig));
+}
+
+/** Runs the command; resolves with its exit code (128+n when a signal ended it). */
+function runInTask(t: ExecTarget, exec: ExecCommandRequest, o: ExecOpts): Promise<number> {
+  const argv = exec.argv;
   let who = { uid: t.uid, gid: t.gid };
   if (o.user !== undefined) {
     try {
@@ -104,7 +135,7 @@ function runInTask(t: ExecTarget, argv: string[], o: ExecOpts): Promise<number> 
   }
   const dir = o.workdir ?? t.dir;
   if (!dir.startsWith('/')) throw new ExecError(`invalid working folder "${dir}": it must be an absolute path`);
-  const env = [...t.env, ...extraEnv(o.env ?? [])];
+  const env = [...t.env, ...(exec.env ?? [])];
   const tools = findTools();
   const nsFds = openTaskNamespaces(t, dir);
   // nsenter enters the namespaces held open by fds 3-6 (the process we checked, whatever the pid means by now) and
@@ -136,20 +167,7 @@ function runInTask(t: ExecTarget, argv: string[], o: ExecOpts): Promise<number> 
       }
     }
   };
-  for (const s of FORWARDED) process.on(s, forward);
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      for (const s of FORWARDED) process.off(s, forward);
-    };
-    child.once('error', (err) => {
-      cleanup();
-      reject(new ExecError(`cannot start ${tools.nsenter}: ${err.message}`));
-    });
-    child.once('exit', (code, sig) => {
-      cleanup();
-      resolve(code ?? 128 + (sig ? (osConstants.signals[sig] ?? 0) : 0));
-    });
-  });
+  return exitOf(child, tools.nsenter, forward);
 }
 
 export function taskExecCommand(): Command {
@@ -170,8 +188,17 @@ export function taskExecCommand(): Command {
     .action(async (task: string, command: string[], o: ExecOpts) => {
       const argv = command[0] === '--' ? command.slice(1) : command;
       try {
-        const target = await askExecTarget(o.agentSocket ?? defaultControlSocket(o.stateDir), task);
-        process.exitCode = await runInTask(target, argv, o);
+        checkArgv(argv);
+        if (o.workdir !== undefined && !o.workdir.startsWith('/')) throw new ExecError(`invalid working folder "${o.workdir}": it must be an absolute path`);
+        const exec: ExecCommandRequest = {
+          argv,
+          tty: o.tty === true,
+          ...(o.user !== undefined ? { user: o.user } : {}),
+          ...(o.workdir !== undefined ? { workingDir: o.workdir } : {}),
+          env: extraEnv(o.env ?? []),
+        };
+        const target = await askExecTarget(o.agentSocket ?? defaultControlSocket(o.stateDir), task, exec);
+        process.exitCode = target.command ? await runInContainer(target.command, o) : await runInTask(target, exec, o);
       } catch (err) {
         process.stderr.write(`Error: ${errorMessage(err)}\n`);
         process.exitCode = err instanceof ExecError ? err.exitCode : 1;

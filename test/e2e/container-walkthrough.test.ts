@@ -77,6 +77,17 @@ t.test('the seed walkthrough on runc containers, through the manager with the st
   t.not((await exec(cid, 'umount', '/run/secrets')).code, 0, '/run/secrets cannot be unmounted');
   t.equal(ok(await exec(cid, 'cat', '/run/secrets/my_secret_data'), 'exec cat again'), SECRET, 'still in place');
 
+  // runsecrets task exec on a container's task goes through runc exec: the command is under the container's own
+  // seccomp filter and capabilities, as docker exec's is, not merely in its namespaces.
+  const taskId = ok(await docker(['service', 'ps', '-q', '--no-trunc', 'redis']), 'service ps -q').trim().split('\n')[0]!;
+  const viaTask = await ag.exec([taskId, 'cat', '/proc/self/status']);
+  t.equal(viaTask.code, 0, `runsecrets task exec (${viaTask.stderr.trim()})`);
+  t.match(viaTask.stdout, /^CapEff:\s+00000000a80425fb$/m, "task exec: Docker's default capabilities only");
+  t.match(viaTask.stdout, /^Seccomp:\s+2$/m, "task exec: under the container's seccomp filter");
+  t.match(viaTask.stdout, /^NoNewPrivs:\s+1$/m, 'task exec: no_new_privs');
+  t.equal((await ag.exec([taskId, 'cat', '/run/secrets/my_secret_data'])).stdout, SECRET, 'task exec reads the secret inside');
+  t.equal((await ag.exec([taskId, 'sh', '-c', 'exit 7'])).code, 7, "task exec passes the command's exit code through");
+
   await t.test('configs at their absolute targets, folders made in the container layer only', async (t) => {
     const hostHad = existsSync('/etc/nginx/conf.d');
     ok(await docker(['config', 'create', 'site', '-'], 'server { listen 8080; }\n'), 'config create');
