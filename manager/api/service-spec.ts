@@ -1,7 +1,6 @@
 // Service specs from Docker's clients: checked like moby's convert and swarmkit's controlapi (same texts), then kept
 // as sent, with the known fields' names in their canonical case, so that fields we do not use round-trip.
 import type { Store } from '../store/types.js';
-import type { ObjectSpec } from './objects.js';
 import { parseConstraints } from '../orchestrator/constraints.js';
 import type { ServiceSpec } from '../orchestrator/types.js';
 import { ApiError, rpcError } from './http.js';
@@ -192,7 +191,7 @@ export async function checkRefsExist(store: Store, c: CheckedSpec): Promise<void
   ] as const) {
     const failed: string[] = [];
     for (const r of list) {
-      const o = await store.get<ObjectSpec>(kind, r.id);
+      const o = await store.get(kind, r.id);
       if (!o || o.name !== r.name) failed.push(r.name);
     }
     if (failed.length > 0) throw rpcError('InvalidArgument', `${kind}${failed.length === 1 ? '' : 's'} not found: ${failed.join(', ')}`);
