@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { newId } from '../../shared/ids.js';
 import type { Store, StoredObject } from '../store/types.js';
-import { NameConflictError, NotFoundError } from '../store/errors.js';
+import { GuardError, NameConflictError, NotFoundError } from '../store/errors.js';
 import type { ServiceRecord } from '../orchestrator/types.js';
 import { isFinished, stateRank } from '../orchestrator/types.js';
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
@@ -94,9 +94,11 @@ export function registerNetworkRoutes(router: Router, deps: NetworksDeps): void 
     if (n.predefined) throw rpcError('FailedPrecondition', `network ${n.name} (${n.id}) is a swarm predefined network and cannot be removed`);
     if (n.rec.Scope === 'swarm') await checkNotInUse(deps.store(), n.id);
     try {
-      await deps.store().delete('network', n.id);
+      // A service attaching to it meanwhile fails the delete (checkNotInUse's first check, committed with it).
+      await deps.store().delete('network', n.id, [{ guard: 'unreferenced', kind: 'network', id: n.id, by: 'service' }]);
     } catch (err) {
       if (err instanceof NotFoundError) throw new ApiError(404, `network ${n.id} not found`);
+      if (err instanceof GuardError) throw rpcError('FailedPrecondition', `network ${n.id} is in use by service ${err.referrers[0]?.id ?? ''}`);
       throw err;
     }
     ctx.log.info({ network: n.id, name: n.name }, 'network removed');

@@ -4,12 +4,12 @@ import { objectNameError } from '../../shared/names.js';
 import { maxPayloadSize, payloadSizeError } from '../../shared/limits.js';
 import { newId } from '../../shared/ids.js';
 import type { Store, StoredObject } from '../store/types.js';
-import { NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
+import { GuardError, NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
+import type { ServiceRecord } from '../orchestrator/types.js';
 import { ApiError, rpcError, readJson, sendJson, sendEmpty } from './http.js';
 import { decodeBase64, decodeDriver, decodeObject, decodeString, decodeStringMap, field, type DriverSpec } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
 import type { Ctx, Router } from './router.js';
-import { referencedIds } from './service-spec.js';
 
 export type ObjectKind = 'secret' | 'config';
 
@@ -166,17 +166,15 @@ export function registerObjectRoutes(router: Router, kind: ObjectKind, getStore:
     const store = getStore();
     const cur = await resolve(store, kind, ctx.params.id ?? '');
     // swarmkit RemoveSecret/RemoveConfig: refused while a service's current spec references it (services by ID).
-    const users = (await store.list('service'))
-      .filter((s) => referencedIds(s.spec.Spec, kind).includes(cur.id))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .map((s) => s.spec.Spec.Name);
-    if (users.length > 0) {
-      throw rpcError('InvalidArgument', `${kind} '${cur.name ?? ''}' is in use by the following service${users.length === 1 ? '' : 's'}: ${users.join(', ')}`);
-    }
+    // The check is a guard of the delete itself, so no service can come to reference it in between.
     try {
-      await store.delete(kind, cur.id);
+      await store.delete(kind, cur.id, [{ guard: 'unreferenced', kind, id: cur.id, by: 'service' }]);
     } catch (err) {
       if (err instanceof NotFoundError) throw rpcError('NotFound', `could not find ${kind} ${cur.id}`);
+      if (err instanceof GuardError && err.guard.guard === 'unreferenced') {
+        const users = err.referrers.map((s) => (s.spec as ServiceRecord).Spec.Name);
+        throw rpcError('InvalidArgument', `${kind} '${cur.name ?? ''}' is in use by the following service${users.length === 1 ? '' : 's'}: ${users.join(', ')}`);
+      }
       throw err;
     }
     ctx.log.info({ kind, id: cur.id }, `${kind} removed`);

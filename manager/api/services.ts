@@ -3,13 +3,13 @@
 import { hostname } from 'node:os';
 import { newId } from '../../shared/ids.js';
 import type { Store, StoredObject } from '../store/types.js';
-import { NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
+import { GuardError, NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
 import type { OpenCluster } from '../cluster/state.js';
 import { isAccepted, isFinished, stateRank, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
 import { decodeObject, decodeString, decodeStringMap, field } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
-import { checkRefsExist, checkServiceSpec } from './service-spec.js';
+import { checkRefsExist, checkServiceSpec, refGuards, type CheckedSpec } from './service-spec.js';
 import { pullAuthHeader, pullAuthOnCreate, pullAuthOnUpdate, withoutPullOptions } from './pull-auth.js';
 import type { Ctx, Router } from './router.js';
 import { allNetworks } from './networks.js';
@@ -125,6 +125,13 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
   const resolveService = async (input: string): Promise<StoredObject<ServiceRecord>> =>
     (await store().get('service', input)) ?? pick(await services(), input, 'service', (s) => s.spec.Spec.Name);
 
+  /** A reference guard failed: a secret, config or network went between the check and the write. The checks,
+   * run again, give Docker's message for what is gone now. */
+  const refsGone = async (checked: CheckedSpec): Promise<void> => {
+    resolveServiceNetworks(checked.spec, await networks());
+    await checkRefsExist(store(), checked);
+  };
+
   // ---- services ----
 
   router.add('GET', '/services', async (ctx) => {
@@ -151,16 +158,19 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
   router.add('POST', '/services/create', async (ctx) => {
     const auth = pullAuthOnCreate(pullAuthHeader(ctx.req));
     const checked = checkServiceSpec(await readJson(ctx.req, SPEC_BODY_LIMIT));
-    resolveServiceNetworks(checked.spec, await networks());
+    const nets = await networks();
+    resolveServiceNetworks(checked.spec, nets);
     await checkRefsExist(store(), checked);
     const name = checked.spec.Name;
     try {
-      const s = await store().create('service', { id: newId(), name, spec: { Spec: withoutPullOptions(checked.spec), ...auth } });
+      // The references checked above commit with the service (a secret removed meanwhile fails it).
+      const s = await store().create('service', { id: newId(), name, spec: { Spec: withoutPullOptions(checked.spec), ...auth } }, refGuards(checked, nets));
       ctx.log.info({ service: s.id, name, index: s.version }, 'service created');
       sendJson(ctx.res, 201, { ID: s.id });
     } catch (err) {
       // swarmkit keeps the store's text in front, for clients that match on it.
       if (err instanceof NameConflictError) throw rpcError('AlreadyExists', `name conflicts with an existing object: service ${name} already exists`);
+      if (err instanceof GuardError) await refsGone(checked);
       throw err;
     }
   });
@@ -184,15 +194,17 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const isGlobal = (s: Record<string, unknown>): boolean => (s.Mode as { Global?: unknown } | undefined)?.Global != null;
     if (isGlobal(checked.spec) !== isGlobal(cur.spec.Spec)) throw rpcError('Unimplemented', 'service mode change is not allowed');
     if (checked.spec.Name !== cur.spec.Spec.Name) throw rpcError('Unimplemented', 'renaming services is not supported');
-    resolveServiceNetworks(checked.spec, await networks());
+    const nets = await networks();
+    resolveServiceNetworks(checked.spec, nets);
     await checkRefsExist(store(), checked);
     try {
-      const s = await store().update('service', cur.id, version, { Spec: withoutPullOptions(checked.spec), PreviousSpec: cur.spec.Spec, ...auth });
+      const s = await store().update('service', cur.id, version, { Spec: withoutPullOptions(checked.spec), PreviousSpec: cur.spec.Spec, ...auth }, undefined, refGuards(checked, nets));
       ctx.log.info({ service: s.id, index: s.version }, 'service updated');
       sendJson(ctx.res, 200, {});
     } catch (err) {
       if (err instanceof SequenceConflictError) throw rpcError('Unknown', 'update out of sequence');
       if (err instanceof NotFoundError) throw rpcError('NotFound', `service ${cur.id} not found`);
+      if (err instanceof GuardError) await refsGone(checked);
       throw err;
     }
   });
