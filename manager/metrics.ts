@@ -4,7 +4,7 @@
 import { Counter, Histogram, Registry } from '../shared/metrics/registry.js';
 import { registerProcessMetrics } from '../shared/metrics/process.js';
 import type { Store } from './store/types.js';
-import { TASK_STATES, type NodeRecord, type TaskRecord } from './orchestrator/types.js';
+import { TASK_STATES } from './orchestrator/types.js';
 
 /** Requests and connections refused, by reason: no-cert, revoked, handshake (TLS), unauthorized, forbidden,
  * locked (API), session (agent sessions refused). */
@@ -49,11 +49,11 @@ export function managerRegistry(src: ManagerMetricsSource): Registry {
   r.gauge('runsecrets_manager_services', 'Services in the store.', count('service'));
   r.gauge('runsecrets_manager_tasks', 'Tasks in the store, by current state.', async () => {
     const st = src.store();
-    return st ? countBy(await st.list<TaskRecord>('task'), 'state', (t) => t.spec.Status.State, TASK_STATES) : [];
+    return st ? countBy(await st.list('task'), 'state', (t) => t.spec.Status.State, TASK_STATES) : [];
   });
   r.gauge('runsecrets_manager_nodes', 'Worker nodes in the store, by state.', async () => {
     const st = src.store();
-    return st ? countBy(await st.list<NodeRecord>('node'), 'state', (n) => n.spec.Status.State, NODE_STATES) : [];
+    return st ? countBy(await st.list('node'), 'state', (n) => n.spec.Status.State, NODE_STATES) : [];
   });
   r.gauge('runsecrets_manager_sessions', 'Agents connected now (one session each).', () => src.sessions());
   r.gauge('runsecrets_manager_heartbeat_age_max_seconds', 'The longest time since a connected agent was last heard from.', () =>

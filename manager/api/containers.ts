@@ -6,7 +6,6 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import type { Store } from '../store/types.js';
-import type { TaskRecord } from '../orchestrator/types.js';
 import type { Ctx, Router } from './router.js';
 import { ApiError, readBody, sendJson } from './http.js';
 import { findContainerRef } from './container-lookup.js';
@@ -44,7 +43,7 @@ async function relay(ctx: Ctx, deps: ContainerRouteDeps, nodeId: string, body?: 
 
 export function registerContainerRoutes(router: Router, deps: ContainerRouteDeps): ExecUpgrade {
   const execs = new ExecNodes();
-  const nodeOf = async (ref: string): Promise<string> => findContainerRef(await deps.store().list<TaskRecord>('task'), ref).task.spec.NodeID;
+  const nodeOf = async (ref: string): Promise<string> => findContainerRef(await deps.store().list('task'), ref).task.spec.NodeID;
 
   router.add('GET', '/containers/json', async (ctx) => {
     const tunnels = deps.tunnels();

@@ -3,13 +3,13 @@
 import { randomBytes } from 'node:crypto';
 import { newId } from '../../shared/ids.js';
 import type { Store, StoredObject } from '../store/types.js';
-import { NameConflictError, NotFoundError } from '../store/errors.js';
-import type { ServiceRecord, TaskRecord } from '../orchestrator/types.js';
+import { GuardError, NameConflictError, NotFoundError } from '../store/errors.js';
+import type { ServiceRecord } from '../orchestrator/types.js';
 import { isFinished, stateRank } from '../orchestrator/types.js';
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
 import { parseFilters } from './filters.js';
 import type { Ctx, Router } from './router.js';
-import { networkJson, viewOf, type NetworkRecord, type NetworkView } from './network-record.js';
+import { networkJson, viewOf, type NetworkView } from './network-record.js';
 import { predefinedNetworks } from './network-predefined.js';
 import { checkNetworkCreate, parseNetworkCreate } from './network-create.js';
 import { networkFilter } from './network-filters.js';
@@ -29,7 +29,7 @@ function byId(a: NetworkView, b: NetworkView): number {
 
 /** Every network the manager knows: predefined ones (hidden included), then the stored ones. */
 export async function allNetworks(deps: NetworksDeps): Promise<NetworkView[]> {
-  const stored = (await deps.store().list<NetworkRecord>('network')).map(viewOf);
+  const stored = (await deps.store().list('network')).map(viewOf);
   return [...predefinedNetworks(deps.cluster()), ...stored];
 }
 
@@ -42,7 +42,7 @@ function verboseParam(v: string | null): void {
 }
 
 export function registerNetworkRoutes(router: Router, deps: NetworksDeps): void {
-  const services = async (): Promise<StoredObject<ServiceRecord>[]> => deps.store().list<ServiceRecord>('service');
+  const services = async (): Promise<StoredObject<ServiceRecord>[]> => deps.store().list('service');
 
   router.add('GET', '/networks', async (ctx: Ctx) => {
     const svcs = await services();
@@ -75,7 +75,7 @@ export function registerNetworkRoutes(router: Router, deps: NetworksDeps): void 
     // Swarm networks get swarmkit's IDs, local ones an engine's 64 hex digits.
     const id = c.record.Scope === 'swarm' ? newId() : randomBytes(32).toString('hex');
     try {
-      const o = await deps.store().create<NetworkRecord>('network', { id, name: c.name, spec: c.record });
+      const o = await deps.store().create('network', { id, name: c.name, spec: c.record });
       ctx.log.info({ network: o.id, name: c.name, driver: c.record.Driver, scope: c.record.Scope, index: o.version }, 'network created');
       sendJson(ctx.res, 201, { Id: o.id, Warning: '' });
     } catch (err) {
@@ -94,9 +94,11 @@ export function registerNetworkRoutes(router: Router, deps: NetworksDeps): void 
     if (n.predefined) throw rpcError('FailedPrecondition', `network ${n.name} (${n.id}) is a swarm predefined network and cannot be removed`);
     if (n.rec.Scope === 'swarm') await checkNotInUse(deps.store(), n.id);
     try {
-      await deps.store().delete('network', n.id);
+      // A service attaching to it meanwhile fails the delete (checkNotInUse's first check, committed with it).
+      await deps.store().delete('network', n.id, [{ guard: 'unreferenced', kind: 'network', id: n.id, by: 'service' }]);
     } catch (err) {
       if (err instanceof NotFoundError) throw new ApiError(404, `network ${n.id} not found`);
+      if (err instanceof GuardError) throw rpcError('FailedPrecondition', `network ${n.id} is in use by service ${err.referrers[0]?.id ?? ''}`);
       throw err;
     }
     ctx.log.info({ network: n.id, name: n.name }, 'network removed');
@@ -110,11 +112,11 @@ export function registerNetworkRoutes(router: Router, deps: NetworksDeps): void 
  * they are all being stopped, and counting them makes `docker stack rm` fail at random with "in use by task".
  */
 async function checkNotInUse(store: Store, id: string): Promise<void> {
-  const svcs = (await store.list<ServiceRecord>('service')).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const svcs = (await store.list('service')).sort((a, b) => (a.id < b.id ? -1 : 1));
   const user = svcs.find((s) => attachedNetworkIds(s.spec.Spec).includes(id));
   if (user) throw rpcError('FailedPrecondition', `network ${id} is in use by service ${user.id}`);
   const alive = new Set(svcs.map((s) => s.id));
-  const tasks = (await store.list<TaskRecord>('task')).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const tasks = (await store.list('task')).sort((a, b) => (a.id < b.id ? -1 : 1));
   const running = tasks.find((t) => {
     if (!alive.has(t.spec.ServiceID)) return false;
     if (stateRank(t.spec.DesiredState) > stateRank('running') || isFinished(t.spec.Status.State)) return false;

@@ -4,13 +4,12 @@ import { objectNameError } from '../../shared/names.js';
 import { maxPayloadSize, payloadSizeError } from '../../shared/limits.js';
 import { newId } from '../../shared/ids.js';
 import type { Store, StoredObject } from '../store/types.js';
-import { NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
+import { GuardError, NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
+import type { ServiceRecord } from '../orchestrator/types.js';
 import { ApiError, rpcError, readJson, sendJson, sendEmpty } from './http.js';
 import { decodeBase64, decodeDriver, decodeObject, decodeString, decodeStringMap, field, type DriverSpec } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
 import type { Ctx, Router } from './router.js';
-import type { ServiceRecord } from '../orchestrator/types.js';
-import { referencedIds } from './service-spec.js';
 
 export type ObjectKind = 'secret' | 'config';
 
@@ -63,11 +62,11 @@ export function toDocker(kind: ObjectKind, o: StoredObject<ObjectSpec>): Record<
 
 /** moby daemon/cluster/helpers.go getSecret/getConfig: full ID, then exact name, then a unique ID prefix. */
 export async function resolve(store: Store, kind: ObjectKind, input: string): Promise<StoredObject<ObjectSpec>> {
-  const byId = await store.get<ObjectSpec>(kind, input);
+  const byId = await store.get(kind, input);
   if (byId) return byId;
-  const byName = await store.getByName<ObjectSpec>(kind, input);
+  const byName = await store.getByName(kind, input);
   if (byName) return byName;
-  const matches = (await store.list<ObjectSpec>(kind)).filter((o) => o.id.startsWith(input));
+  const matches = (await store.list(kind)).filter((o) => o.id.startsWith(input));
   if (matches.length === 0) throw new ApiError(404, `${kind} ${input} not found`);
   if (matches.length > 1) throw new ApiError(400, `${kind} ${input} is ambiguous (${matches.length} matches found)`);
   return matches[0]!;
@@ -102,7 +101,7 @@ export function registerObjectRoutes(router: Router, kind: ObjectKind, getStore:
     const prefixes = (args.get('name') ?? []).map((n) => n.toLowerCase());
     const ids = args.get('id') ?? [];
     const labels = args.get('label') ?? [];
-    const all = await getStore().list<ObjectSpec>(kind);
+    const all = await getStore().list(kind);
     const out = all
       .filter((o) => {
         // swarmkit ListSecrets: every names/name/id filter value is OR-ed together (store.Or), labels then AND.
@@ -128,7 +127,7 @@ export function registerObjectRoutes(router: Router, kind: ObjectKind, getStore:
     s.data!.fill(0); // the decoded bytes are not kept: the store holds the base64 text
     if (s.templating) spec.Templating = s.templating;
     try {
-      const o = await getStore().create<ObjectSpec>(kind, { id: newId(), name: s.name, spec });
+      const o = await getStore().create(kind, { id: newId(), name: s.name, spec });
       ctx.log.info({ kind, id: o.id, index: o.version }, `${kind} created`);
       sendJson(ctx.res, 201, { ID: o.id });
     } catch (err) {
@@ -153,7 +152,7 @@ export function registerObjectRoutes(router: Router, kind: ObjectKind, getStore:
     const sameData = s.data === null || sameBytes(s.data, cur.spec.Data);
     if (s.name !== cur.name || !sameData) throw rpcError('InvalidArgument', 'only updates to Labels are allowed');
     try {
-      const o = await store.update<ObjectSpec>(kind, cur.id, Number(rawVersion), { ...cur.spec, Labels: s.labels });
+      const o = await store.update(kind, cur.id, Number(rawVersion), { ...cur.spec, Labels: s.labels });
       ctx.log.info({ kind, id: o.id, index: o.version }, `${kind} updated`);
       sendEmpty(ctx.res, 200);
     } catch (err) {
@@ -167,17 +166,15 @@ export function registerObjectRoutes(router: Router, kind: ObjectKind, getStore:
     const store = getStore();
     const cur = await resolve(store, kind, ctx.params.id ?? '');
     // swarmkit RemoveSecret/RemoveConfig: refused while a service's current spec references it (services by ID).
-    const users = (await store.list<ServiceRecord>('service'))
-      .filter((s) => referencedIds(s.spec.Spec, kind).includes(cur.id))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .map((s) => s.spec.Spec.Name);
-    if (users.length > 0) {
-      throw rpcError('InvalidArgument', `${kind} '${cur.name ?? ''}' is in use by the following service${users.length === 1 ? '' : 's'}: ${users.join(', ')}`);
-    }
+    // The check is a guard of the delete itself, so no service can come to reference it in between.
     try {
-      await store.delete(kind, cur.id);
+      await store.delete(kind, cur.id, [{ guard: 'unreferenced', kind, id: cur.id, by: 'service' }]);
     } catch (err) {
       if (err instanceof NotFoundError) throw rpcError('NotFound', `could not find ${kind} ${cur.id}`);
+      if (err instanceof GuardError && err.guard.guard === 'unreferenced') {
+        const users = err.referrers.map((s) => (s.spec as ServiceRecord).Spec.Name);
+        throw rpcError('InvalidArgument', `${kind} '${cur.name ?? ''}' is in use by the following service${users.length === 1 ? '' : 's'}: ${users.join(', ')}`);
+      }
       throw err;
     }
     ctx.log.info({ kind, id: cur.id }, `${kind} removed`);

@@ -6,7 +6,7 @@ import { containerIdOf } from '../../shared/container-id.js';
 import { errorMessage } from '../../shared/errors.js';
 import { FrameReader, frame } from '../../shared/stdcopy.js';
 import type { StoredObject } from '../store/types.js';
-import type { ServiceRecord, TaskRecord } from '../orchestrator/types.js';
+import type { TaskRecord } from '../orchestrator/types.js';
 import type { Ctx, Router } from './router.js';
 import { ApiError } from './http.js';
 import { pick } from './services.js';
@@ -122,13 +122,13 @@ export function registerServiceLogRoutes(router: Router, deps: ContainerRouteDep
   router.add('GET', '/services/:id/logs', async (ctx) => {
     const store = deps.store();
     const input = ctx.params.id ?? '';
-    const svc = (await store.get<ServiceRecord>('service', input)) ?? pick(await store.list<ServiceRecord>('service'), input, 'service', (s) => s.spec.Spec.Name);
+    const svc = (await store.get('service', input)) ?? pick(await store.list('service'), input, 'service', (s) => s.spec.Spec.Name);
     const fromIndex = await store.currentIndex();
-    const tasks = (await store.list<TaskRecord>('task')).filter((t) => t.spec.ServiceID === svc.id).sort((a, b) => a.spec.Slot - b.spec.Slot);
+    const tasks = (await store.list('task')).filter((t) => t.spec.ServiceID === svc.id).sort((a, b) => a.spec.Slot - b.spec.Slot);
     await serveLogs(ctx, deps, tasks, { serviceId: svc.id, fromIndex });
   });
   router.add('GET', '/tasks/:id/logs', async (ctx) => {
-    const all = await deps.store().list<TaskRecord>('task');
+    const all = await deps.store().list('task');
     const t = pick(all, ctx.params.id ?? '', 'task', (x) => x.id);
     await serveLogs(ctx, deps, [t]);
   });

@@ -1,12 +1,13 @@
 // Service specs from Docker's clients: checked like moby's convert and swarmkit's controlapi (same texts), then kept
 // as sent, with the known fields' names in their canonical case, so that fields we do not use round-trip.
-import type { Store } from '../store/types.js';
-import type { ObjectSpec } from './objects.js';
+import type { Guard, Store } from '../store/types.js';
 import { parseConstraints } from '../orchestrator/constraints.js';
 import type { ServiceSpec } from '../orchestrator/types.js';
 import { ApiError, rpcError } from './http.js';
 import { fileTargetProblem } from '../../shared/file-target.js';
 import { decodeObject, decodeStringMap, jsonTypeName } from './decode.js';
+import { attachedNetworkIds } from './service-networks.js';
+import type { NetworkView } from './network-record.js';
 
 const DNS_NAME = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
 
@@ -192,17 +193,23 @@ export async function checkRefsExist(store: Store, c: CheckedSpec): Promise<void
   ] as const) {
     const failed: string[] = [];
     for (const r of list) {
-      const o = await store.get<ObjectSpec>(kind, r.id);
+      const o = await store.get(kind, r.id);
       if (!o || o.name !== r.name) failed.push(r.name);
     }
     if (failed.length > 0) throw rpcError('InvalidArgument', `${kind}${failed.length === 1 ? '' : 's'} not found: ${failed.join(', ')}`);
   }
 }
 
-/** The IDs of the secrets or configs a service spec references. */
-export function referencedIds(spec: ServiceSpec, kind: 'secret' | 'config'): string[] {
-  const cs = (spec.TaskTemplate as { ContainerSpec?: Record<string, unknown> } | undefined)?.ContainerSpec;
-  const list = cs?.[kind === 'secret' ? 'Secrets' : 'Configs'];
-  if (!Array.isArray(list)) return [];
-  return list.map((r) => String((r as Record<string, unknown>)[kind === 'secret' ? 'SecretID' : 'ConfigID'] ?? ''));
+/**
+ * The guards a service write commits with, so that what checkRefsExist saw still holds when it lands: each secret
+ * and config it references exists under the name it gives, and each stored network it attaches to exists
+ * (predefined networks are not stored and cannot go).
+ */
+export function refGuards(c: CheckedSpec, networks: readonly NetworkView[]): Guard[] {
+  const guards: Guard[] = [];
+  for (const r of c.secrets) guards.push({ guard: 'present', kind: 'secret', id: r.id, name: r.name });
+  for (const r of c.configs) guards.push({ guard: 'present', kind: 'config', id: r.id, name: r.name });
+  const stored = new Set(networks.filter((n) => !n.predefined).map((n) => n.id));
+  for (const id of new Set(attachedNetworkIds(c.spec))) if (stored.has(id)) guards.push({ guard: 'present', kind: 'network', id });
+  return guards;
 }

@@ -3,13 +3,13 @@
 import { hostname } from 'node:os';
 import { newId } from '../../shared/ids.js';
 import type { Store, StoredObject } from '../store/types.js';
-import { NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
+import { GuardError, NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
 import type { OpenCluster } from '../cluster/state.js';
 import { isAccepted, isFinished, stateRank, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
 import { decodeObject, decodeString, decodeStringMap, field } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
-import { checkRefsExist, checkServiceSpec } from './service-spec.js';
+import { checkRefsExist, checkServiceSpec, refGuards, type CheckedSpec } from './service-spec.js';
 import { pullAuthHeader, pullAuthOnCreate, pullAuthOnUpdate, withoutPullOptions } from './pull-auth.js';
 import type { Ctx, Router } from './router.js';
 import { allNetworks } from './networks.js';
@@ -120,10 +120,17 @@ function taskServiceLabels(t: TaskRecord, current: Map<string, Record<string, st
 
 export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps): void {
   const store = (): Store => deps.store();
-  const services = async (): Promise<StoredObject<ServiceRecord>[]> => (await store().list<ServiceRecord>('service')).sort(byId);
+  const services = async (): Promise<StoredObject<ServiceRecord>[]> => (await store().list('service')).sort(byId);
   const networks = () => allNetworks({ store, cluster: () => deps.cluster().config });
   const resolveService = async (input: string): Promise<StoredObject<ServiceRecord>> =>
-    (await store().get<ServiceRecord>('service', input)) ?? pick(await services(), input, 'service', (s) => s.spec.Spec.Name);
+    (await store().get('service', input)) ?? pick(await services(), input, 'service', (s) => s.spec.Spec.Name);
+
+  /** A reference guard failed: a secret, config or network went between the check and the write. The checks,
+   * run again, give Docker's message for what is gone now. */
+  const refsGone = async (checked: CheckedSpec): Promise<void> => {
+    resolveServiceNetworks(checked.spec, await networks());
+    await checkRefsExist(store(), checked);
+  };
 
   // ---- services ----
 
@@ -136,7 +143,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     for (const m of modes) if (m !== 'replicated' && m !== 'global') throw new ApiError(400, `Invalid filter: 'mode'='${m}'`);
     const labels = args.get('label') ?? [];
     const withStatus = ['1', 'true'].includes((ctx.query.get('status') ?? '').toLowerCase());
-    const tasks = withStatus ? await store().list<TaskRecord>('task') : [];
+    const tasks = withStatus ? await store().list('task') : [];
     const out = (await services())
       .filter((s) => {
         if (ids.length > 0 && !ids.some((p) => s.id.startsWith(p))) return false;
@@ -151,16 +158,19 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
   router.add('POST', '/services/create', async (ctx) => {
     const auth = pullAuthOnCreate(pullAuthHeader(ctx.req));
     const checked = checkServiceSpec(await readJson(ctx.req, SPEC_BODY_LIMIT));
-    resolveServiceNetworks(checked.spec, await networks());
+    const nets = await networks();
+    resolveServiceNetworks(checked.spec, nets);
     await checkRefsExist(store(), checked);
     const name = checked.spec.Name;
     try {
-      const s = await store().create<ServiceRecord>('service', { id: newId(), name, spec: { Spec: withoutPullOptions(checked.spec), ...auth } });
+      // The references checked above commit with the service (a secret removed meanwhile fails it).
+      const s = await store().create('service', { id: newId(), name, spec: { Spec: withoutPullOptions(checked.spec), ...auth } }, refGuards(checked, nets));
       ctx.log.info({ service: s.id, name, index: s.version }, 'service created');
       sendJson(ctx.res, 201, { ID: s.id });
     } catch (err) {
       // swarmkit keeps the store's text in front, for clients that match on it.
       if (err instanceof NameConflictError) throw rpcError('AlreadyExists', `name conflicts with an existing object: service ${name} already exists`);
+      if (err instanceof GuardError) await refsGone(checked);
       throw err;
     }
   });
@@ -184,15 +194,17 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const isGlobal = (s: Record<string, unknown>): boolean => (s.Mode as { Global?: unknown } | undefined)?.Global != null;
     if (isGlobal(checked.spec) !== isGlobal(cur.spec.Spec)) throw rpcError('Unimplemented', 'service mode change is not allowed');
     if (checked.spec.Name !== cur.spec.Spec.Name) throw rpcError('Unimplemented', 'renaming services is not supported');
-    resolveServiceNetworks(checked.spec, await networks());
+    const nets = await networks();
+    resolveServiceNetworks(checked.spec, nets);
     await checkRefsExist(store(), checked);
     try {
-      const s = await store().update<ServiceRecord>('service', cur.id, version, { Spec: withoutPullOptions(checked.spec), PreviousSpec: cur.spec.Spec, ...auth });
+      const s = await store().update('service', cur.id, version, { Spec: withoutPullOptions(checked.spec), PreviousSpec: cur.spec.Spec, ...auth }, undefined, refGuards(checked, nets));
       ctx.log.info({ service: s.id, index: s.version }, 'service updated');
       sendJson(ctx.res, 200, {});
     } catch (err) {
       if (err instanceof SequenceConflictError) throw rpcError('Unknown', 'update out of sequence');
       if (err instanceof NotFoundError) throw rpcError('NotFound', `service ${cur.id} not found`);
+      if (err instanceof GuardError) await refsGone(checked);
       throw err;
     }
   });
@@ -229,7 +241,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const labels = args.get('label') ?? [];
     const svcLabels = labels.length > 0 ? await serviceLabelsOf() : null;
     const live = new Set((await services()).map((s) => s.id));
-    const out = (await store().list<TaskRecord>('task'))
+    const out = (await store().list('task'))
       .filter((t) => {
         // A stopped task of a removed service is garbage the orchestrator deletes on its next run (swarmkit's
         // reaper deletes it at once): not listed. So `docker stack rm --detach=false`, whose wait loop counts the
@@ -249,13 +261,13 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
 
   router.add('GET', '/tasks/:id', async (ctx) => {
     const input = ctx.params.id ?? '';
-    const all = await store().list<TaskRecord>('task');
+    const all = await store().list('task');
     sendJson(ctx.res, 200, taskJson(pick(all, input, 'task', taskName)));
   });
 
   // ---- nodes ----
 
-  const nodes = async (): Promise<StoredObject<NodeRecord>[]> => (await store().list<NodeRecord>('node')).sort(byId);
+  const nodes = async (): Promise<StoredObject<NodeRecord>[]> => (await store().list('node')).sort(byId);
   type ManagerEntry = { id: string; manager: true };
   async function resolveNode(input: string): Promise<StoredObject<NodeRecord> | ManagerEntry> {
     const me: ManagerEntry = { id: deps.cluster().config.nodeId, manager: true };
@@ -314,7 +326,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     if (typeof name === 'string' && name !== '') spec.Name = name;
     else delete spec.Name;
     try {
-      const o = await store().update<NodeRecord>('node', n.id, version, { ...n.spec, Spec: spec });
+      const o = await store().update('node', n.id, version, { ...n.spec, Spec: spec });
       if (membership !== (n.spec.Spec.Membership ?? 'accepted')) ctx.log.info({ node: o.id, membership }, 'node accepted');
       ctx.log.info({ node: o.id, availability, index: o.version }, 'node updated');
       sendEmpty(ctx.res, 200);

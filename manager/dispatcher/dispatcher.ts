@@ -23,9 +23,8 @@ import {
 } from '../../shared/protocol.js';
 import type { Store, StoredObject, Unwatch } from '../store/types.js';
 import { StoreClosedError } from '../store/errors.js';
-import { isAccepted, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
+import { isAccepted, isTaskState } from '../orchestrator/types.js';
 import { reportTaskStatus, setNodeState } from '../orchestrator/nodes.js';
-import type { ObjectSpec } from '../api/objects.js';
 import { isNodeTask, referencedObjects, toAssignment, withRegistryAuth } from './assignments.js';
 import { TunnelMux, type TunnelStream } from '../../shared/tunnel.js';
 
@@ -138,7 +137,7 @@ export class Dispatcher {
     if (stalled) return;
     const limit = now - MISSED_HEARTBEATS * period;
     try {
-      for (const n of await this.opts.store.list<NodeRecord>('node')) {
+      for (const n of await this.opts.store.list('node')) {
         if (n.spec.Status.State !== 'ready') continue;
         if ((this.lastSeen.get(n.id) ?? this.startedAt + STARTUP_GRACE_MS) >= limit) continue;
         this.opts.log.warn({ node: n.id }, `node down: no heartbeat for ${MISSED_HEARTBEATS} periods`);
@@ -171,7 +170,7 @@ export class Dispatcher {
     const role = roleFromOu(s.OU);
     const nodeId = s.CN ?? '';
     if ((role !== 'worker' && role !== 'manager') || !nodeId) return refuse(403, 'Forbidden');
-    void this.opts.store.get<NodeRecord>('node', nodeId).then(
+    void this.opts.store.get('node', nodeId).then(
       (node) => {
         if (!node) return refuse(403, 'Forbidden');
         this.wss.handleUpgrade(req, socket, head, (ws) => this.open(nodeId, ws));
@@ -201,7 +200,7 @@ export class Dispatcher {
     session.send(encodeFrame({ type: 'welcome', nodeId, heartbeatMs: this.heartbeatMs }));
     void (async () => {
       try {
-        const cur = await this.opts.store.get<NodeRecord>('node', nodeId);
+        const cur = await this.opts.store.get('node', nodeId);
         if (cur && cur.spec.Status.State !== 'ready') await setNodeState(this.opts.store, nodeId, 'ready');
       } catch (err) {
         log.error({ err: errorMessage(err) }, 'cannot mark the node ready');
@@ -283,10 +282,10 @@ class Session {
 
   private async sync(): Promise<void> {
     // A pending node (join approval) gets nothing, even if a task named it: the scheduler skips it too.
-    const node = await this.store.get<NodeRecord>('node', this.nodeId);
+    const node = await this.store.get('node', this.nodeId);
     const member = !!node && isAccepted(node.spec);
-    const mine = member ? (await this.store.list<TaskRecord>('task')).filter((t) => isNodeTask(t, this.nodeId)) : [];
-    const pullAuth = new Map(mine.length === 0 ? [] : (await this.store.list<ServiceRecord>('service')).map((s) => [s.id, s.spec.pullAuth]));
+    const mine = member ? (await this.store.list('task')).filter((t) => isNodeTask(t, this.nodeId)) : [];
+    const pullAuth = new Map(mine.length === 0 ? [] : (await this.store.list('service')).map((s) => [s.id, s.spec.pullAuth]));
     // A service's registry credentials go to this node only with the assignments of the tasks of it that it runs.
     const tasks = mine.map((t) => withRegistryAuth(toAssignment(t), pullAuth.get(t.spec.ServiceID)));
     const wanted = referencedObjects(tasks);
@@ -295,7 +294,7 @@ class Session {
     const removeObjects: { kind: 'secret' | 'config'; id: string }[] = [];
     for (const key of wanted) {
       const [kind, id] = key.split('/') as ['secret' | 'config', string];
-      const o = await this.store.get<ObjectSpec>(kind, id);
+      const o = await this.store.get(kind, id);
       if (!o) continue; // removal is refused while in use; a vanished object simply is not sent
       if (!this.full && this.sentObjects.get(key) === o.version) continue;
       objects.push({ kind, id, version: o.version, blob: blobs.length });
@@ -351,7 +350,7 @@ class Session {
       return;
     }
     try {
-      const t = await this.store.get<TaskRecord>('task', msg.taskId);
+      const t = await this.store.get('task', msg.taskId);
       // A node reports only its own tasks: its identity is the certificate's, never the message's.
       if (!t || t.spec.NodeID !== this.nodeId) {
         this.log.warn({ task: msg.taskId }, "status for a task that is not this node's: ignored");

@@ -8,7 +8,6 @@ import { nowNs } from '../../shared/time.js';
 import type { Store, Unwatch } from '../store/types.js';
 import { NotFoundError, SequenceConflictError, StoreClosedError } from '../store/errors.js';
 import { reconcile } from './reconcile.js';
-import type { NodeRecord, ServiceRecord, TaskRecord } from './types.js';
 
 export class Orchestrator {
   private unwatch: Unwatch | null = null;
@@ -59,9 +58,9 @@ export class Orchestrator {
 
   private async runOnce(): Promise<void> {
     const [services, tasks, nodes] = await Promise.all([
-      this.store.list<ServiceRecord>('service'),
-      this.store.list<TaskRecord>('task'),
-      this.store.list<NodeRecord>('node'),
+      this.store.list('service'),
+      this.store.list('task'),
+      this.store.list('node'),
     ]);
     const taskHistory = this.taskHistory();
     const plan = reconcile({ services, tasks, nodes, ...(taskHistory === undefined ? {} : { taskHistory }) }, nowNs(), newId);
@@ -71,8 +70,8 @@ export class Orchestrator {
         if (err instanceof SequenceConflictError || err instanceof NotFoundError) return;
         throw err;
       });
-    for (const c of plan.create) writes.push(this.store.create<TaskRecord>('task', { id: c.id, name: null, spec: c.task }));
-    for (const u of plan.update) writes.push(dropStale(this.store.update<TaskRecord>('task', u.id, u.version, u.task)));
+    for (const c of plan.create) writes.push(this.store.create('task', { id: c.id, name: null, spec: c.task }));
+    for (const u of plan.update) writes.push(dropStale(this.store.update('task', u.id, u.version, u.task)));
     for (const d of plan.delete) {
       const cur = await this.store.get('task', d.id);
       if (cur && cur.version === d.version) writes.push(dropStale(this.store.delete('task', d.id)));

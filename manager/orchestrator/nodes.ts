@@ -30,19 +30,19 @@ export async function registerNode(store: Store, n: RegisterNode): Promise<Store
     Status: { State: 'ready', Addr: n.addr ?? '' },
     certSerials: n.certSerial ? [n.certSerial] : [],
   };
-  return store.create<NodeRecord>('node', { id: n.id ?? newId(), name: null, spec: rec });
+  return store.create('node', { id: n.id ?? newId(), name: null, spec: rec });
 }
 
 /** Sets a node's status (ready, down: e.g. after missed heartbeats). Retries on concurrent writes. */
 export async function setNodeState(store: Store, id: string, state: NodeState, message?: string): Promise<void> {
   for (;;) {
-    const cur = await store.get<NodeRecord>('node', id);
+    const cur = await store.get('node', id);
     if (!cur) throw new Error(`node ${id} not found`);
     const Status = { ...cur.spec.Status, State: state };
     if (message) Status.Message = message;
     else delete Status.Message;
     try {
-      await store.update<NodeRecord>('node', id, cur.version, { ...cur.spec, Status });
+      await store.update('node', id, cur.version, { ...cur.spec, Status });
       return;
     } catch (err) {
       if ((err as Error).name !== 'SequenceConflictError') throw err;
@@ -60,7 +60,7 @@ export interface StatusReport {
 /** A task's state as its agent reports it. States only move forward; a report of an older state is ignored. */
 export async function reportTaskStatus(store: Store, id: string, r: StatusReport): Promise<boolean> {
   for (;;) {
-    const cur = await store.get<TaskRecord>('task', id);
+    const cur = await store.get('task', id);
     if (!cur) throw new Error(`task ${id} not found`);
     if (stateRank(r.state) < stateRank(cur.spec.Status.State)) return false;
     const s = cur.spec.Status;
@@ -70,7 +70,7 @@ export async function reportTaskStatus(store: Store, id: string, r: StatusReport
     if (r.err) Status.Err = r.err;
     if (r.exitCode !== undefined) Status.ContainerStatus = { ExitCode: r.exitCode };
     try {
-      await store.update<TaskRecord>('task', id, cur.version, { ...cur.spec, Status });
+      await store.update('task', id, cur.version, { ...cur.spec, Status });
       return true;
     } catch (err) {
       if ((err as Error).name !== 'SequenceConflictError') throw err;
@@ -85,12 +85,12 @@ export async function reportTaskStatus(store: Store, id: string, r: StatusReport
  */
 export async function migrateNodeRows(store: Store): Promise<string[]> {
   const moved: string[] = [];
-  for (const n of await store.list<NodeRecord>('node')) {
+  for (const n of await store.list('node')) {
     if (n.spec.Description.Engine) continue;
     const Description = { ...n.spec.Description, Engine: { Labels: n.spec.Spec.Labels ?? {} } };
     const Spec = { ...n.spec.Spec, Labels: {}, Membership: n.spec.Spec.Membership ?? 'accepted' };
     try {
-      await store.update<NodeRecord>('node', n.id, n.version, { ...n.spec, Spec, Description });
+      await store.update('node', n.id, n.version, { ...n.spec, Spec, Description });
       moved.push(n.id);
     } catch (err) {
       // Only the manager writes nodes, and it migrates before anything else runs; a conflict means a bug.

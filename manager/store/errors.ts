@@ -41,3 +41,28 @@ export class StoreIntegrityError extends StoreError {
     super(`store.db was changed outside the manager: ${why}; refusing to start on it (restore it from a backup the manager wrote, or investigate)`);
   }
 }
+/** A commit's guard (types.ts Guard) did not hold; nothing of the commit was written. */
+export class GuardError extends StoreError {
+  constructor(
+    readonly guard: import('./types.js').Guard,
+    /** For an 'unreferenced' guard: the objects that reference it, sorted by ID. */
+    readonly referrers: import('./types.js').StoredObject[] = [],
+  ) {
+    super(`guard failed: ${guardText(guard)}`);
+  }
+}
+
+function guardText(g: import('./types.js').Guard): string {
+  switch (g.guard) {
+    case 'present':
+      return `${g.kind} ${g.id}${g.name === undefined ? '' : ` named ${g.name}`} does not exist`;
+    case 'absent':
+      return `${g.kind} ${g.id} exists`;
+    case 'version':
+      return `${g.kind} ${g.id} is not at version ${g.version}`;
+    case 'unreferenced':
+      return `${g.kind} ${g.id} is referenced by a ${g.by}`;
+    case 'nameFree':
+      return `a ${g.kind} holds that name`;
+  }
+}

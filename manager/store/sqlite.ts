@@ -10,8 +10,10 @@ import { createRequire } from 'node:module';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { deriveKey, hmac, open, seal } from '../../shared/crypto.js';
 import { nowRfc3339Nano } from '../../shared/time.js';
-import type { CreateInput, Kind, Store, StoreEvent, StoredObject, Unwatch } from './types.js';
-import { CompactedError, ExistsError, NameConflictError, NotFoundError, SequenceConflictError, StoreClosedError, StoreIntegrityError } from './errors.js';
+import type { CreateInput, Guard, Kind, KindMap, Store, Stored, StoreEvent, StoredObject, Unwatch, WriteOp } from './types.js';
+import { CompactedError, StoreClosedError, StoreIntegrityError } from './errors.js';
+import { nameSlot, planCommit, type PlannedWrite, type ReadView } from './plan.js';
+import { references } from './references.js';
 import { StateDigest } from './state-digest.js';
 import { FormatError, refuseNewer, STATE_FORMAT } from '../cluster/format.js';
 import { WRITER_SOURCE, makeCommitter, type FromWriter, type ToWriter, type Write, type WriterInit } from './sqlite-writer.js';
@@ -37,27 +39,15 @@ interface Body {
   spec: unknown;
 }
 
-/** What a queued write sees while its group is formed: committed state plus the group's earlier members. */
-interface GroupView {
-  get(kind: Kind, id: string): StoredObject | null;
-  nameHolder(kind: Kind, name: string): string | null;
-  nextIndex(): number;
-}
-interface OpResult {
-  obj: StoredObject;
-  action: StoreEvent['action'];
-  previous?: StoredObject;
-  version?: number; // a delete's own index
-}
-type Op = (g: GroupView) => OpResult;
 interface Pending {
-  op: Op;
-  resolve: (o: StoredObject) => void;
+  writes: WriteOp[];
+  guards: Guard[];
+  resolve: (o: StoredObject[]) => void;
   reject: (e: unknown) => void;
 }
 interface Member {
   pending: Pending;
-  event: StoreEvent;
+  events: StoreEvent[];
 }
 interface InFlight {
   seq: number;
@@ -234,58 +224,41 @@ export class SqliteStore implements Store {
     return this.committedIndex;
   }
 
-  async get<S>(kind: Kind, id: string): Promise<StoredObject<S> | null> {
-    return (this.kindMap(kind).get(id) as StoredObject<S> | undefined) ?? null;
+  async get<K extends Kind>(kind: K, id: string): Promise<Stored<K> | null> {
+    return (this.kindMap(kind).get(id) as Stored<K> | undefined) ?? null;
   }
 
-  async getByName<S>(kind: Kind, name: string): Promise<StoredObject<S> | null> {
-    const id = this.names.get(`${kind}\0${name.toLowerCase()}`);
-    return id === undefined ? null : ((this.kindMap(kind).get(id) as StoredObject<S> | undefined) ?? null);
+  async getByName<K extends Kind>(kind: K, name: string): Promise<Stored<K> | null> {
+    const id = this.names.get(nameSlot(kind, name));
+    return id === undefined ? null : ((this.kindMap(kind).get(id) as Stored<K> | undefined) ?? null);
   }
 
-  async list<S>(kind: Kind): Promise<StoredObject<S>[]> {
-    return [...this.kindMap(kind).values()] as StoredObject<S>[];
+  async list<K extends Kind>(kind: K): Promise<Stored<K>[]> {
+    return [...this.kindMap(kind).values()] as Stored<K>[];
   }
 
-  // ---- writes: checked and sealed here, committed in groups by the writer thread ----
+  // ---- writes: checked (plan.ts) and sealed here, committed in groups by the writer thread ----
 
-  create<S>(kind: Kind, input: CreateInput<S>): Promise<StoredObject<S>> {
-    return this.enqueue((g) => {
-      if (g.get(kind, input.id) !== null) throw new ExistsError();
-      if (input.name !== null && g.nameHolder(kind, input.name) !== null) throw new NameConflictError();
-      const now = nowRfc3339Nano();
-      const obj: StoredObject = { kind, id: input.id, name: input.name, version: g.nextIndex(), createdAt: now, updatedAt: now, spec: input.spec };
-      return { obj, action: 'create' };
-    }) as Promise<StoredObject<S>>;
+  async create<K extends Kind>(kind: K, input: CreateInput<KindMap[K]>, guards: Guard[] = []): Promise<Stored<K>> {
+    const [o] = await this.commit([{ op: 'create', kind, id: input.id, name: input.name, spec: input.spec } as WriteOp], guards);
+    return o as Stored<K>;
   }
 
-  update<S>(kind: Kind, id: string, expectedVersion: number, spec: S, name?: string | null): Promise<StoredObject<S>> {
-    return this.enqueue((g) => {
-      const cur = g.get(kind, id);
-      if (!cur) throw new NotFoundError();
-      if (cur.version !== expectedVersion) throw new SequenceConflictError();
-      const newName = name === undefined ? cur.name : name;
-      if (newName !== null) {
-        const holder = g.nameHolder(kind, newName);
-        if (holder !== null && holder !== id) throw new NameConflictError();
-      }
-      const obj: StoredObject = { ...cur, name: newName, version: g.nextIndex(), updatedAt: nowRfc3339Nano(), spec };
-      return { obj, action: 'update', previous: cur };
-    }) as Promise<StoredObject<S>>;
+  async update<K extends Kind>(kind: K, id: string, expectedVersion: number, spec: KindMap[K], name?: string | null, guards: Guard[] = []): Promise<Stored<K>> {
+    const [o] = await this.commit([{ op: 'update', kind, id, expectedVersion, spec, name } as WriteOp], guards);
+    return o as Stored<K>;
   }
 
-  delete<S>(kind: Kind, id: string): Promise<StoredObject<S>> {
-    return this.enqueue((g) => {
-      const cur = g.get(kind, id);
-      if (!cur) throw new NotFoundError();
-      return { obj: cur, action: 'delete', version: g.nextIndex() };
-    }) as Promise<StoredObject<S>>;
+  async delete<K extends Kind>(kind: K, id: string, guards: Guard[] = []): Promise<Stored<K>> {
+    const [o] = await this.commit([{ op: 'delete', kind, id } as WriteOp], guards);
+    return o as Stored<K>;
   }
 
-  private enqueue(op: Op): Promise<StoredObject> {
+  commit(writes: WriteOp[], guards: Guard[] = []): Promise<StoredObject[]> {
     if (this.closing) return Promise.reject(new StoreClosedError());
+    if (writes.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.queue.push({ op, resolve, reject });
+      this.queue.push({ writes, guards, resolve, reject });
       // Wait for the end of this event-loop turn: every request read in the same turn joins the same group.
       if (!this.pumpScheduled) {
         this.pumpScheduled = true;
@@ -304,16 +277,23 @@ export class SqliteStore implements Store {
     const startDigest = this.digest.snapshot();
     const overlay = new Map<string, StoredObject | null>(); // this group's changes, seen by its later members
     const names = new Map<string, string | null>(); // name slot -> holder id, for this group
-    const g: GroupView = {
-      get: (kind, id) => {
-        const k = `${kind}/${id}`;
-        return overlay.has(k) ? (overlay.get(k) ?? null) : (this.kindMap(kind).get(id) ?? null);
-      },
+    const get = (kind: Kind, id: string): StoredObject | null => {
+      const k = `${kind}/${id}`;
+      return overlay.has(k) ? (overlay.get(k) ?? null) : (this.kindMap(kind).get(id) ?? null);
+    };
+    const g: ReadView = {
+      get,
       nameHolder: (kind, name) => {
-        const slot = `${kind}\0${name.toLowerCase()}`;
+        const slot = nameSlot(kind, name);
         return names.has(slot) ? (names.get(slot) ?? null) : (this.names.get(slot) ?? null);
       },
-      nextIndex: () => ++this.index,
+      // Single writer: a scan of the committed copy plus this group's changes is the state the commit lands on.
+      referrers: (kind, id, by) => {
+        const out: StoredObject[] = [];
+        for (const o of this.kindMap(by).values()) if (!overlay.has(`${by}/${o.id}`) && references(o, kind, id)) out.push(o);
+        for (const [k, o] of overlay) if (o && k.startsWith(`${by}/`) && references(o, kind, id)) out.push(o);
+        return out;
+      },
     };
     const members: Member[] = [];
     const writes: Write[] = [];
@@ -321,40 +301,35 @@ export class SqliteStore implements Store {
     // One group is bounded in members and in bytes (big configs), so that no transaction or message grows huge.
     while (this.queue.length > 0 && members.length < MAX_BATCH && bytes < MAX_GROUP_BYTES) {
       const p = this.queue.shift()!;
-      const before = this.index;
-      let r: OpResult;
+      let planned: PlannedWrite[];
       try {
-        r = p.op(g);
+        planned = planCommit(g, p.writes, p.guards, nowRfc3339Nano());
       } catch (err) {
-        this.index = before;
         p.reject(err);
         continue;
       }
-      const { obj, action } = r;
-      const key = `${obj.kind}/${obj.id}`;
-      // The row that goes (update, delete) and the one that comes (create, update) in the sealed digest.
-      if (action !== 'create') this.digest.toggle(obj.kind, obj.id, action === 'update' ? r.previous!.version : obj.version);
-      if (action !== 'delete') this.digest.toggle(obj.kind, obj.id, obj.version);
-      if (action === 'delete') {
-        overlay.set(key, null);
-        if (obj.name !== null) names.set(`${obj.kind}\0${obj.name.toLowerCase()}`, null);
-        writes.push({ op: 'delete', kind: obj.kind, id: obj.id, version: r.version ?? this.index, action });
-      } else {
-        overlay.set(key, obj);
-        if (r.previous?.name != null) names.set(`${obj.kind}\0${r.previous.name.toLowerCase()}`, null);
-        if (obj.name !== null) names.set(`${obj.kind}\0${obj.name.toLowerCase()}`, obj.id);
-        writes.push({
-          op: action === 'create' ? 'insert' : 'update',
-          kind: obj.kind,
-          id: obj.id,
-          nameKey: own(this.nameKeyOf(obj.kind, obj.name)),
-          version: obj.version,
-          body: own(this.encode(obj))!,
-          action,
-        });
-        bytes += (writes.at(-1) as { body: Uint8Array }).body.byteLength;
+      const events: StoreEvent[] = [];
+      for (const { action, obj: o, previous } of planned) {
+        const index = ++this.index;
+        const obj = action === 'delete' ? o : { ...o, version: index };
+        const key = `${obj.kind}/${obj.id}`;
+        // The row that goes (update, delete) and the one that comes (create, update) in the sealed digest.
+        if (previous) this.digest.toggle(obj.kind, obj.id, previous.version);
+        if (action !== 'delete') this.digest.toggle(obj.kind, obj.id, obj.version);
+        if (previous?.name != null) names.set(nameSlot(obj.kind, previous.name), null);
+        if (action === 'delete') {
+          overlay.set(key, null);
+          writes.push({ op: 'delete', kind: obj.kind, id: obj.id, version: index, action });
+        } else {
+          overlay.set(key, obj);
+          if (obj.name !== null) names.set(nameSlot(obj.kind, obj.name), obj.id);
+          const body = own(this.encode(obj))!;
+          writes.push({ op: action === 'create' ? 'insert' : 'update', kind: obj.kind, id: obj.id, nameKey: own(this.nameKeyOf(obj.kind, obj.name)), version: index, body, action });
+          bytes += body.byteLength;
+        }
+        events.push({ index, action, kind: obj.kind, id: obj.id, object: obj });
       }
-      members.push({ pending: p, event: { index: writes.at(-1)!.version, action, kind: obj.kind, id: obj.id, object: obj } });
+      members.push({ pending: p, events });
     }
     if (writes.length === 0) {
       this.pump();
@@ -387,9 +362,9 @@ export class SqliteStore implements Store {
           if (holder === null) this.names.delete(slot);
           else this.names.set(slot, holder);
         }
-        this.committedIndex = Math.max(this.committedIndex, ...f.members.map((mem) => mem.event.index));
-        for (const mem of f.members) mem.pending.resolve(mem.event.object!);
-        for (const mem of f.members) this.emit(mem.event);
+        this.committedIndex = Math.max(this.committedIndex, ...f.members.map((mem) => mem.events.at(-1)!.index));
+        for (const mem of f.members) mem.pending.resolve(mem.events.map((e) => e.object!));
+        for (const mem of f.members) for (const e of mem.events) this.emit(e);
       } else {
         // The whole group failed (disk full, I/O error): nothing of it is visible, every caller gets the error.
         this.index = f.startIndex;

@@ -42,7 +42,7 @@ export function runsecretsArgv(bin: string, args: string[]): [string, string[]] 
 export function toolSkipReason(tools: string[]): string | false {
   for (const t of tools) {
     if (!/^[A-Za-z0-9._-]+$/.test(t)) throw new Error(`toolSkipReason: not a command name: ${t}`);
-    if (!has(t)) return `needs ${t} on PATH (run make setup: Debian packages runc skopeo umoci docker-registry busybox-static apache2-utils)`;
+    if (!has(t)) return `needs ${t} on PATH (run make setup: Debian packages runc skopeo umoci docker-registry busybox-static apache2-utils etcd-server)`;
   }
   return false;
 }

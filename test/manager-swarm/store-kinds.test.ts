@@ -16,10 +16,10 @@ t.test('service, task and node objects: names, versions, encryption at rest', as
   const dek = randomKey();
   const store = new SqliteStore({ path: join(dir, 'store.db'), dek, writer: 'inline' });
   const svc = await store.create('service', { id: newId(), name: 'websvcname', spec: { Spec: { Name: 'websvcname', Env: ['PLAINTEXTMARKER=1'] } } });
-  await t.rejects(store.create('service', { id: newId(), name: 'WebSvcName', spec: {} }), NameConflictError, 'unique case-insensitively');
-  const sec = await store.create('secret', { id: newId(), name: 'websvcname', spec: {} });
+  await t.rejects(store.create('service', { id: newId(), name: 'WebSvcName', spec: {} as never }), NameConflictError, 'unique case-insensitively');
+  const sec = await store.create('secret', { id: newId(), name: 'websvcname', spec: {} as never });
   t.ok(sec, 'names are per kind');
-  const task = await store.create('task', { id: newId(), name: null, spec: { ServiceID: svc.id } });
+  const task = await store.create('task', { id: newId(), name: null, spec: { ServiceID: svc.id } as never });
   const node = await registerNode(store, { hostname: 'hostnamemarker', labels: { zone: 'a' } });
   t.ok(svc.version < task.version && task.version < node.version, 'versions from the global index');
   t.equal((await store.list('task')).length, 1);

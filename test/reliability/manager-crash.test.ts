@@ -15,7 +15,6 @@ import Database from 'better-sqlite3';
 import { isRoot, startManager, type ManagerHandle } from '../helpers/manager.js';
 import { OpenCluster, FILES } from '../../manager/cluster/state.js';
 import { SqliteStore } from '../../manager/store/sqlite.js';
-import type { ObjectSpec } from '../../manager/api/objects.js';
 import { fuzzSeed, rng as prng } from '../helpers/fuzz.js';
 
 const ROUNDS = 4;
@@ -269,7 +268,7 @@ if (!isRoot()) {
       const store = new SqliteStore({ path: join(copyDir, FILES.store), dek: cluster.dek });
       const stored = new Map<string, { id: string; labels: Record<string, string> | null; version: number; dataHash?: string }>();
       for (const kind of ['secret', 'config'] as const) {
-        for (const o of await store.list<ObjectSpec>(kind)) {
+        for (const o of await store.list(kind)) {
           stored.set(`${kind}/${o.name ?? ''}`, { id: o.id, labels: o.spec.Labels, version: o.version, dataHash: sha(Buffer.from(o.spec.Data, 'base64')) });
         }
       }

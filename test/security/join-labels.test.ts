@@ -19,7 +19,6 @@ import { joinCluster } from '../../agent/session/join.js';
 import { ManagerSession } from '../../agent/session/session.js';
 import { OpenCluster } from '../../manager/cluster/state.js';
 import { SqliteStore } from '../../manager/store/sqlite.js';
-import type { NodeRecord } from '../../manager/orchestrator/types.js';
 
 interface NodeJson {
   ID: string;
@@ -163,11 +162,11 @@ if (skip) {
     // Write the row as the previous version did: the joiner's labels in Spec.Labels, no Description.Engine.
     const c = await OpenCluster.open(m.stateDir);
     const store = new SqliteStore({ path: c.storePath, dek: c.dek });
-    const cur = await store.get<NodeRecord>('node', old.nodeId);
+    const cur = await store.get('node', old.nodeId);
     if (!cur) throw new Error('the joined node is not stored');
     const { Engine: _dropped, ...desc } = cur.spec.Description;
     const { Membership: _m, ...oldSpec } = cur.spec.Spec;
-    await store.update<NodeRecord>('node', old.nodeId, cur.version, { ...cur.spec, Spec: { ...oldSpec, Labels: { n: 'a' } }, Description: desc });
+    await store.update('node', old.nodeId, cur.version, { ...cur.spec, Spec: { ...oldSpec, Labels: { n: 'a' } }, Description: desc });
     await store.close();
     await m.restart();
     const n = (await request(m.socket, 'GET', `/nodes/${old.nodeId}`)).json as NodeJson;

@@ -1,0 +1,66 @@
+// A throwaway single-member etcd for tests: Debian's /usr/bin/etcd on free 127.0.0.1 ports, data in the given dir,
+// killed by stop(). Plain HTTP (TLS to etcd is the member supervisor's business and its own tests').
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const ETCD_BIN = '/usr/bin/etcd';
+
+/** Why etcd tests cannot run here, or false. */
+export function etcdSkipReason(): string | false {
+  return existsSync(ETCD_BIN) ? false : `needs ${ETCD_BIN} (Debian package etcd-server; run make setup)`;
+}
+
+export interface EtcdMember {
+  endpoints: string[];
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+    return r.ok && ((await r.json()) as { health?: string }).health === 'true';
+  } catch {
+    return false;
+  }
+}
+
+/** Starts a member with its data under dataDir/etcd; extraArgs e.g. ['--snapshot-count', '10']. */
+export async function startEtcd(dataDir: string, extraArgs: string[] = []): Promise<EtcdMember> {
+  const [client, peer] = [await freePort(), await freePort()];
+  const c = `http://127.0.0.1:${client}`;
+  const p = `http://127.0.0.1:${peer}`;
+  const dir = join(dataDir, 'etcd');
+  const args = ['--name', 'test', '--data-dir', dir, '--listen-client-urls', c, '--advertise-client-urls', c];
+  args.push('--listen-peer-urls', p, '--initial-advertise-peer-urls', p, '--initial-cluster', `test=${p}`, '--log-level', 'error', '--logger', 'zap', ...extraArgs);
+  const child = spawn(ETCD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let alive = true;
+  void exited.then(() => (alive = false));
+  const stop = async (): Promise<void> => {
+    if (alive) child.kill('SIGKILL');
+    await exited;
+  };
+  for (let i = 0; i < 200; i++) {
+    if (!alive) throw new Error(`etcd exited on start: ${stderr}`);
+    if (await healthy(c)) return { endpoints: [c], dataDir: dir, stop };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stop();
+  throw new Error(`etcd did not become healthy in 20 s: ${stderr}`);
+}
