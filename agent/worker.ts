@@ -8,12 +8,13 @@
 // rewrites them in place (no restart); a stop or removal stops the task, then removes its folders (bytes zeroed).
 import type { Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
-import { clipStatusText, taskFolderName, type AgentMessage } from '../shared/protocol.js';
+import { clipStatusText, taskFolderName, type AgentMessage, type TaskAssignment } from '../shared/protocol.js';
 import { parseUser, FINAL_STATES, type TaskStatus } from './executor/spec.js';
 import type { TaskRecords } from './executor/task-records.js';
 import type { TaskRuntime } from './runtime/runtime.js';
 import type { KernelNotice, SecretTree, FileSpec } from './secretstore/tree.js';
 import { ownedCopy, wipe } from './secretstore/bytes.js';
+import { ContainerSpecExpandError, expandContainerSpec } from './template/container-spec.js';
 import { expandObject, hostPlatform, TemplateExpandError, type TemplateNode } from './template/payload.js';
 import { hostname } from 'node:os';
 import type { AssignMessage } from './session/session.js';
@@ -119,7 +120,10 @@ export class Worker {
       case 'files':
         // Files first, published: the task finds them from its first instruction. A templated file that cannot be
         // rendered fails a starting task (Docker's FAILED, at container start) and leaves a running one's files.
-        if ((await this.putFiles(step.task, step.start)) && step.start) this.start(step.task);
+        if (step.start) {
+          const spec = this.expandSpec(step.task);
+          if (spec && (await this.putFiles(step.task, true))) this.start(step.task, spec);
+        } else await this.putFiles(step.task, false);
         return;
     }
   }
@@ -140,8 +144,21 @@ export class Worker {
     this.o.send(msg);
   }
 
-  private start(t: LocalTask): void {
-    const a = t.a;
+  /** The assignment with its ContainerSpec templates expanded (Env values, Hostname), or null when that failed: the
+   * task is then rejected with Docker's Err, before any file of it is put. */
+  private expandSpec(t: LocalTask): TaskAssignment | null {
+    try {
+      return expandContainerSpec(t.a, this.templateNode);
+    } catch (err) {
+      if (!(err instanceof ContainerSpecExpandError)) throw err;
+      this.o.log.warn({ task: t.a.id }, 'task rejected: its container spec templates cannot be expanded'); // env values stay out of logs
+      this.onStatus({ id: t.a.id, state: 'rejected', message: 'resolving controller failed', err: err.message, timestamp: new Date().toISOString() });
+      return null;
+    }
+  }
+
+  /** Starts the task as a (the assignment after ContainerSpec expansion). */
+  private start(t: LocalTask, a: TaskAssignment): void {
     const spec = runtimeSpec(a, { mountPoint: this.o.mountPoint, nodeId: this.o.nodeId, configs: this.o.configs });
     this.o.runtime.start(spec).catch((err) => {
       this.o.log.error({ err: errorMessage(err), task: a.id }, 'task start failed');

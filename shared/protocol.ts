@@ -40,7 +40,7 @@ export interface TaskAssignment {
   stopGracePeriodMs?: number;
   /** ContainerSpec.Image as stored: pinned by digest (name:tag@sha256:…) when the CLI resolved it. */
   image?: string;
-  /** ContainerSpec.Hostname, verbatim (Docker's template expansion is not done; docs/agent-session.md). */
+  /** ContainerSpec.Hostname as stored; the agent expands its templates (agent/template/container-spec.ts). */
   hostname?: string;
   /** ContainerSpec.Labels, then the task's own labels over them (Docker's order); Swarm's com.docker.swarm.*
    * labels are added by the agent, which knows its node ID. */

@@ -32,10 +32,11 @@ export type ObjectLookup = (kind: 'secret' | 'config', id: string) => Buffer | u
 
 const fields = (entries: Array<[string, Value]>): Map<string, Value> => new Map(entries);
 
-/** swarmkit's template.Context for a task, with Go's type names (execution errors print them). */
-export function payloadContext(a: TaskAssignment, node: TemplateNode): GoStruct {
+/** swarmkit's template.Context for a task, with Go's type names (execution errors print them): payload templates
+ * run on a *template.PayloadContext, ContainerSpec fields on a *template.Context. */
+export function payloadContext(a: TaskAssignment, node: TemplateNode, type = '*template.PayloadContext'): GoStruct {
   const labels = new GoMap('map[string]string', new Map(Object.entries(a.serviceLabels ?? {})));
-  return new GoStruct('*template.PayloadContext', fields([
+  return new GoStruct(type, fields([
     ['Service', new GoStruct('struct { ID string; Name string; Labels map[string]string }', fields([['ID', a.serviceId], ['Name', a.serviceName], ['Labels', labels]]))],
     ['Node', new GoStruct('struct { ID string; Hostname string; Platform template.Platform }', fields([
       ['ID', node.id],
@@ -50,6 +51,9 @@ export function payloadContext(a: TaskAssignment, node: TemplateNode): GoStruct 
     ]))],
   ]));
 }
+
+/** swarmkit's join: the first argument is the separator. */
+export const JOIN: TemplateFunc = { params: 1, variadic: true, strings: true, call: (x) => x.slice(1).map((s) => stringArg(s, 'join')).join(stringArg(x[0]!, 'join')) };
 
 /** The functions of a payload template: secret and config by target among the task's own references, env from the
  * task's ContainerSpec.Env, join. */
@@ -76,7 +80,7 @@ function payloadFuncs(a: TaskAssignment, lookup: ObjectLookup): Map<string, Temp
         return '';
       },
     }],
-    ['join', { params: 1, variadic: true, strings: true, call: (x) => x.slice(1).map((s) => stringArg(s, 'join')).join(stringArg(x[0]!, 'join')) }],
+    ['join', JOIN],
   ]);
 }
 

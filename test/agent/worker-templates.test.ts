@@ -19,8 +19,10 @@ import { hostPlatform } from '../../agent/template/payload.js';
 class FakeRuntime extends EventEmitter implements TaskRuntime {
   readonly name = 'process' as const;
   started: string[] = [];
+  specs: RuntimeTaskSpec[] = [];
   async start(spec: RuntimeTaskSpec): Promise<TaskStatus> {
     this.started.push(spec.id);
+    this.specs.push(spec);
     const s: TaskStatus = { id: spec.id, state: 'running', message: 'running', timestamp: new Date().toISOString() };
     this.emit('status', s);
     return s;
@@ -152,4 +154,30 @@ t.test('the protocol carries templating and service labels', async (t) => {
   t.same(msg.tasks[0]!.serviceLabels, { tier: 'front', 'a.b': 'x' });
   const bad = encodeFrame({ type: 'assign', full: true, tasks: [], removeTasks: [], removeObjects: [], objects: [{ kind: 'config', id: 'c1', version: 2, blob: 0, templating: 7 as unknown as string }] }, [Buffer.from('x')]);
   t.throws(() => parseManagerMessage(bad), /object c1: templating is not a string/);
+});
+
+t.test('ContainerSpec templating: Env values and Hostname expanded before the start, Docker\'s Err when not', async (t) => {
+  const { w, runtime, sent, tree } = setup(t);
+  const base = task('ok', 2, []);
+  const msg: AssignMessage = {
+    type: 'assign', full: true, removeTasks: [], removeObjects: [], objects: [],
+    tasks: [
+      { ...base, env: ['NODE={{.Node.Hostname}}/{{.Node.Platform.OS}}', 'SLOT={{.Task.Slot}}', 'J={{join "-" .Service.Name "x"}}', 'RAW', 'PLAIN=a'], hostname: '{{.Service.Name}}-{{.Task.Slot}}' },
+      { ...task('badenv', 3, []), env: ['A=1', 'X={{.Nope}}'] },
+      { ...task('badhost', 4, []), hostname: '{{secret "pw"}}' },
+      { ...task('envfn', 5, []), env: ['E={{env "A"}}'] },
+    ],
+  };
+  await w.apply(msg, []);
+  await until('three rejections', () => sent.filter((m) => m.state === 'rejected').length === 3);
+  t.same(runtime.started, ['ok'], 'only the task whose templates expand starts');
+  const spec = runtime.specs[0]!;
+  t.same(spec.env, ['NODE=host-a/linux', 'SLOT=2', 'J=web-x', 'RAW', 'PLAIN=a']);
+  t.equal(spec.hostname, 'web-2');
+  const rejected = (id: string): { message?: string; err?: string } | undefined => sent.find((m) => m.taskId === id && m.state === 'rejected');
+  t.same(rejected('badenv'), { type: 'status', taskId: 'badenv', state: 'rejected', message: 'resolving controller failed',
+    err: 'expanding env failed: expanding env "X={{.Nope}}": template: expansion:1:2: executing "expansion" at <.Nope>: can\'t evaluate field Nope in type *template.Context' });
+  t.equal(rejected('badhost')?.err, 'expanding hostname failed: template: expansion:1: function "secret" not defined', 'no secret function here');
+  t.equal(rejected('envfn')?.err, 'expanding env failed: expanding env "E={{env \\"A\\"}}": template: expansion:1: function "env" not defined', 'nor env');
+  t.notOk(tree.hasTask('badenv'), 'a rejected task gets no folder');
 });

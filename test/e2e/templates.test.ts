@@ -139,3 +139,24 @@ t.test('a secret pulled into a config by `secret` reaches only tasks granted it,
   scan(m.dir);
   t.same(found, [], "no file of the agent's or the manager's directories holds the secret");
 });
+
+t.test('ContainerSpec templating: --hostname and --env expanded per task; an error rejects the task', async (t) => {
+  await docker(['service', 'create', '--name', 'tplspec', '--replicas', '2', '--hostname', '{{.Node.Hostname}}-{{.Task.Slot}}', '--env', 'WHO={{.Service.Name}}.{{.Task.Slot}}',
+    '--detach', '--no-resolve-image', 'alpine:3.19', 'sleep', '1d']);
+  const tasks = await waitFor(async () => {
+    const r = (await tasksOf('tplspec')).filter((x) => x.Status.State === 'running' && x.DesiredState === 'running');
+    return r.length === 2 ? r : null;
+  }, 'both tasks running', 60_000);
+  for (const task of tasks) {
+    const h = await agent.exec([task.ID, 'hostname']);
+    t.equal(h.stdout.trim(), `tpl-node-${task.Slot}`, `slot ${task.Slot}: its hostname (${h.stderr})`);
+    const e = await agent.exec([task.ID, 'printenv', 'WHO']);
+    t.equal(e.stdout.trim(), `tplspec.${task.Slot}`, `slot ${task.Slot}: its env (${e.stderr})`);
+  }
+  await docker(['service', 'create', '--name', 'tplspecbad', '--restart-condition', 'none', '--env', 'X={{.Nope}}', '--detach', '--no-resolve-image', 'alpine:3.19', 'sleep', '1d']);
+  const bad = await waitFor(async () => (await tasksOf('tplspecbad')).find((x) => x.Status.State === 'rejected') ?? null, 'the task rejected');
+  const err = 'expanding env failed: expanding env "X={{.Nope}}": template: expansion:1:2: executing "expansion" at <.Nope>: can\'t evaluate field Nope in type *template.Context';
+  t.equal(bad.Status.Err, err);
+  const ps = await docker(['service', 'ps', '--no-trunc', 'tplspecbad']);
+  t.ok(ps.stdout.includes(err) && /Rejected/.test(ps.stdout), `service ps --no-trunc shows it:\n${ps.stdout}`);
+});
