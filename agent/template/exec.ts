@@ -27,6 +27,10 @@ export function execute(tpl: Template, data: Value): Buffer {
   return st.assemble();
 }
 
+/** runsecrets' bounds (Go has none): a template runs on the agent's event loop, and its output is a task's file. */
+export const MAX_TEMPLATE_STEPS = 1_000_000;
+export const MAX_TEMPLATE_OUTPUT = 4 * 1024 * 1024;
+
 const MISSING = Symbol('missing');
 type Final = Value | typeof MISSING;
 class Break {}
@@ -36,6 +40,8 @@ class State {
   readonly vars: Array<{ name: string; value: Value }> = [];
   private readonly out: Array<Buffer | string> = [];
   private node: { pos: number; str: string } | null = null;
+  private steps = 0;
+  private outBytes = 0;
 
   constructor(private readonly tpl: Template) {}
 
@@ -70,10 +76,21 @@ class State {
     for (const n of list) this.walk(dot, n);
   }
 
+  private emit(p: Buffer | string): void {
+    this.outBytes += typeof p === 'string' ? Buffer.byteLength(p) : p.length;
+    if (this.outBytes > MAX_TEMPLATE_OUTPUT) this.errorf(`template output exceeds ${MAX_TEMPLATE_OUTPUT} bytes (runsecrets' limit)`);
+    this.out.push(p);
+  }
+
+  private step(): void {
+    if (++this.steps > MAX_TEMPLATE_STEPS) this.errorf(`template execution exceeds ${MAX_TEMPLATE_STEPS} steps (runsecrets' limit)`);
+  }
+
   private walk(dot: Value, n: Node): void {
+    this.step();
     switch (n.t) {
       case 'text':
-        this.out.push(this.tpl.tree.src.subarray(n.start, n.end));
+        this.emit(this.tpl.tree.src.subarray(n.start, n.end));
         return;
       case 'action': {
         const v = this.evalPipeline(dot, n.pipe);
@@ -105,15 +122,19 @@ class State {
     const items: Array<[Value, Value]> = [];
     if (v instanceof GoMap) for (const k of v.sortedKeys()) items.push([k, v.entries.get(k)!]);
     else if (Array.isArray(v)) (v as readonly Value[]).forEach((x, i) => items.push([i, x]));
-    else if (typeof v === 'number') for (let i = 0; i < v; i++) items.push([i, i]);
+    else if (typeof v === 'number') {
+      if (v > MAX_TEMPLATE_STEPS) this.errorf(`template execution exceeds ${MAX_TEMPLATE_STEPS} steps (runsecrets' limit)`);
+      for (let i = 0; i < v; i++) items.push([i, i]);
+    }
     else if (v !== null) {
-      this.at(n.pipe.pos, 'range');
+      // Reported at the pipeline's last evaluated node, as Go's state is left by evalPipeline.
       const parts: Array<string | GoBytes> = [];
       if (!(v instanceof GoBytes && v.sensitive) && !(v instanceof GoPieces)) formatV(v, parts);
       this.errorf(`range can't iterate over ${parts.map((p) => (typeof p === 'string' ? p : '…')).join('')}`);
     }
     const decl = n.pipe.decl;
     for (const [k, x] of items) {
+      this.step();
       // One variable: the element; two: the key (or index), then the element.
       if (decl.length === 1) this.setVar(decl[0]!.ident[0]!, x, mark);
       if (decl.length === 2) {
@@ -144,12 +165,12 @@ class State {
 
   private print(v: Value): void {
     if (v === null) {
-      this.out.push('<no value>');
+      this.emit('<no value>');
       return;
     }
     const parts: Array<string | GoBytes> = [];
     formatV(v, parts);
-    for (const p of parts) this.out.push(typeof p === 'string' ? p : p.data);
+    for (const p of parts) this.emit(typeof p === 'string' ? p : p.data);
   }
 
   private evalPipeline(dot: Value, pipe: Pipe): Value {
@@ -169,6 +190,7 @@ class State {
   }
 
   private evalCommand(dot: Value, cmd: Command, final: Final): Value {
+    this.step();
     const first = cmd.args[0]!;
     switch (first.t) {
       case 'field':

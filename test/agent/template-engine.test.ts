@@ -101,7 +101,7 @@ t.test("Go's error texts", async (t) => {
   t.equal(fails('{{lt true false}}'), 'template: expansion:1:2: executing "expansion" at <lt true false>: error calling lt: invalid type for comparison');
   t.equal(fails('{{eq "a" 1}}'), 'template: expansion:1:2: executing "expansion" at <eq "a" 1>: error calling eq: incompatible types for comparison');
   t.equal(fails('{{.Task.ID 1}}'), 'template: expansion:1:2: executing "expansion" at <.Task.ID>: ID has arguments but cannot be invoked as function');
-  t.equal(fails('{{range .Task.ID}}{{end}}'), 'template: expansion:1:8: executing "expansion" at <range>: range can\'t iterate over t1');
+  t.equal(fails('{{range .Task.ID}}{{end}}'), 'template: expansion:1:8: executing "expansion" at <.Task.ID>: range can\'t iterate over t1');
   t.equal(fails('{{nope}}'), 'template: expansion:1: function "nope" not defined');
   t.equal(fails('{{$x}}'), 'template: expansion:1: undefined variable "$x"');
   t.equal(fails('{{.A'), 'template: expansion:1: unclosed action');
@@ -116,5 +116,8 @@ t.test("Go's error texts", async (t) => {
   t.equal(fails('a\n{{break}}'), 'template: expansion:2: {{break}} outside {{range}}');
   t.equal(fails('{{.A | "x"}}'), 'template: expansion:1: non executable command in pipeline stage 2');
   t.equal(fails('{{3x}}'), 'template: expansion:1: bad number syntax: "3x"');
+  t.match(fails('{{range 100000000}}{{end}}'), /at <100000000>: template execution exceeds 1000000 steps \(runsecrets' limit\)$/);
+  t.match(fails('{{range 900000}}{{range 900000}}{{end}}{{end}}'), /template execution exceeds 1000000 steps/);
+  t.match(fails('{{range 900000}}{{printf "%0500d" 1}}{{end}}'), /template output exceeds 4194304 bytes/);
   t.equal(fails('{{template "x"}}'), "template: expansion:1: {{template}} is not supported by runsecrets' template engine");
 });
