@@ -164,6 +164,7 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
     scrubSoon,
     log,
     logSink,
+    nodeHostname: opts.hostname,
   });
   void worker.synced.then(() => engine.logs.prune((id) => worker.tasks().some((t) => t.a.id === id))); // logs of tasks gone
   const imageGc = runtime instanceof OciRuntime

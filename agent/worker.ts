@@ -8,12 +8,15 @@
 // rewrites them in place (no restart); a stop or removal stops the task, then removes its folders (bytes zeroed).
 import type { Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
-import { clipStatusText, taskFolderName, type AgentMessage } from '../shared/protocol.js';
+import { clipStatusText, taskFolderName, type AgentMessage, type TaskAssignment } from '../shared/protocol.js';
 import { parseUser, FINAL_STATES, type TaskStatus } from './executor/spec.js';
 import type { TaskRecords } from './executor/task-records.js';
 import type { TaskRuntime } from './runtime/runtime.js';
 import type { KernelNotice, SecretTree, FileSpec } from './secretstore/tree.js';
-import { ownedCopy } from './secretstore/bytes.js';
+import { ownedCopy, wipe } from './secretstore/bytes.js';
+import { ContainerSpecExpandError, expandContainerSpec } from './template/container-spec.js';
+import { expandObject, hostPlatform, TemplateExpandError, type TemplateNode } from './template/payload.js';
+import { hostname } from 'node:os';
 import type { AssignMessage } from './session/session.js';
 import { ObjectCache } from './worker/objects.js';
 import { filesFolderName, placeFiles, type ConfigPlace, type PlacedFile } from './worker/placement.js';
@@ -43,6 +46,8 @@ export interface WorkerOptions {
   scrubSoon(): void;
   log: Logger;
   logSink?: TaskLogSink;
+  /** This node's hostname as it joined (templates' .Node.Hostname); default: the host's. */
+  nodeHostname?: string;
 }
 
 export class Worker {
@@ -113,8 +118,12 @@ export class Worker {
         log.warn({ task: step.task.a.id, err: step.status.err }, 'task rejected: a file cannot be placed');
         return;
       case 'files':
-        await this.putFiles(step.task); // files first, published: the task finds them from its first instruction
-        if (step.start) this.start(step.task);
+        // Files first, published: the task finds them from its first instruction. A templated file that cannot be
+        // rendered fails a starting task (Docker's FAILED, at container start) and leaves a running one's files.
+        if (step.start) {
+          const spec = this.expandSpec(step.task);
+          if (spec && (await this.putFiles(step.task, true))) this.start(step.task, spec);
+        } else await this.putFiles(step.task, false);
         return;
     }
   }
@@ -135,8 +144,21 @@ export class Worker {
     this.o.send(msg);
   }
 
-  private start(t: LocalTask): void {
-    const a = t.a;
+  /** The assignment with its ContainerSpec templates expanded (Env values, Hostname), or null when that failed: the
+   * task is then rejected with Docker's Err, before any file of it is put. */
+  private expandSpec(t: LocalTask): TaskAssignment | null {
+    try {
+      return expandContainerSpec(t.a, this.templateNode);
+    } catch (err) {
+      if (!(err instanceof ContainerSpecExpandError)) throw err;
+      this.o.log.warn({ task: t.a.id }, 'task rejected: its container spec templates cannot be expanded'); // env values stay out of logs
+      this.onStatus({ id: t.a.id, state: 'rejected', message: 'resolving controller failed', err: err.message, timestamp: new Date().toISOString() });
+      return null;
+    }
+  }
+
+  /** Starts the task as a (the assignment after ContainerSpec expansion). */
+  private start(t: LocalTask, a: TaskAssignment): void {
     const spec = runtimeSpec(a, { mountPoint: this.o.mountPoint, nodeId: this.o.nodeId, configs: this.o.configs });
     this.o.runtime.start(spec).catch((err) => {
       this.o.log.error({ err: errorMessage(err), task: a.id }, 'task start failed');
@@ -144,9 +166,12 @@ export class Worker {
     });
   }
 
-  /** Puts (or rewrites in place) a task's files in its two folders: one fresh copy of the bytes per file, owned by
-   * the tree. */
-  private async putFiles(t: LocalTask): Promise<void> {
+  /**
+   * Puts (or rewrites in place) a task's files in its two folders: one fresh Buffer per file (a copy, or the
+   * rendering of a templated object), owned by the tree. False when a template failed: nothing is changed, and a
+   * starting task is reported failed with Docker's Err.
+   */
+  private async putFiles(t: LocalTask, starting: boolean): Promise<boolean> {
     let owner = { uid: 0, gid: 0 };
     try {
       owner = parseUser(t.a.user);
@@ -154,25 +179,52 @@ export class Worker {
       /* the runtime rejects the task with the user's error; the folder stays root's */
     }
     const placed = placeFiles(t.a, this.o.configs);
+    let folder: FileSpec[] = [];
+    let files: FileSpec[] = [];
+    try {
+      folder = this.fileSpecs(t, placed.folder);
+      files = this.fileSpecs(t, placed.files);
+    } catch (err) {
+      for (const f of [...folder, ...files]) wipe(f.data);
+      if (!(err instanceof TemplateExpandError)) throw err;
+      // The object, never the text: a template's error quotes its actions, and the template may be a secret.
+      this.o.log.warn({ task: t.a.id, starting }, starting ? 'task failed: a templated file cannot be rendered' : 'a templated file cannot be rendered: the task keeps its files');
+      if (starting) this.onStatus({ id: t.a.id, state: 'failed', message: 'starting', err: err.message, timestamp: new Date().toISOString() });
+      return false;
+    }
     const { tree, publish } = this.o;
-    await publish(tree.setTask(taskFolderName(t.a.id), { uid: owner.uid, gid: owner.gid, files: this.fileSpecs(t, placed.folder) }));
+    await publish(tree.setTask(taskFolderName(t.a.id), { uid: owner.uid, gid: owner.gid, files: folder }));
     const filesName = filesFolderName(t.a.id);
     // Root's: nothing in it is reached by listing it, only through the binds the runtime makes as root.
-    if (placed.files.length > 0) await publish(tree.setTask(filesName, { uid: 0, gid: 0, files: this.fileSpecs(t, placed.files) }));
+    if (placed.files.length > 0) await publish(tree.setTask(filesName, { uid: 0, gid: 0, files }));
     else if (tree.hasTask(filesName)) await publish(tree.removeTask(filesName));
+    return true;
   }
 
+  /** The files' specs; throws a TemplateExpandError (after wiping what it rendered) when a template fails. */
   private fileSpecs(t: LocalTask, placed: PlacedFile[]): FileSpec[] {
     const out: FileSpec[] = [];
-    for (const { ref, path } of placed) {
-      const data = this.objects.get(ref.kind, ref.id);
-      if (!data) {
-        this.o.log.warn({ task: t.a.id, kind: ref.kind, id: ref.id }, 'referenced object not received: skipped');
-        continue;
+    try {
+      for (const { ref, path } of placed) {
+        const data = this.objects.get(ref.kind, ref.id);
+        if (!data) {
+          this.o.log.warn({ task: t.a.id, kind: ref.kind, id: ref.id }, 'referenced object not received: skipped');
+          continue;
+        }
+        const driver = this.objects.templating(ref.kind, ref.id);
+        const bytes = driver === undefined ? ownedCopy(data) : expandObject(ref, data, driver, t.a, this.templateNode, (k, id) => this.objects.get(k, id));
+        out.push({ target: path, data: bytes, uid: ref.uid, gid: ref.gid, mode: ref.mode });
       }
-      out.push({ target: path, data: ownedCopy(data), uid: ref.uid, gid: ref.gid, mode: ref.mode });
+    } catch (err) {
+      for (const f of out) wipe(f.data);
+      throw err;
     }
     return out;
+  }
+
+  /** This node as templates see it. */
+  private get templateNode(): TemplateNode {
+    return { id: this.o.nodeId, hostname: this.o.nodeHostname ?? hostname(), ...hostPlatform() };
   }
 
   private async removeFolders(id: string): Promise<void> {

@@ -40,7 +40,7 @@ export interface TaskAssignment {
   stopGracePeriodMs?: number;
   /** ContainerSpec.Image as stored: pinned by digest (name:tag@sha256:…) when the CLI resolved it. */
   image?: string;
-  /** ContainerSpec.Hostname, verbatim (Docker's template expansion is not done; docs/agent-session.md). */
+  /** ContainerSpec.Hostname as stored; the agent expands its templates (agent/template/container-spec.ts). */
   hostname?: string;
   /** ContainerSpec.Labels, then the task's own labels over them (Docker's order); Swarm's com.docker.swarm.*
    * labels are added by the agent, which knows its node ID. */
@@ -50,6 +50,9 @@ export interface TaskAssignment {
   /** The service's registry credentials, for pulling its image; only in the assignments of the nodes that run its
    * tasks. Never logged on either side. */
   registryAuth?: TaskRegistryAuth;
+  // --- templated secrets and configs (issue 12 item 2; agent/template/payload.ts) ---
+  /** The service's labels when the task was made (swarmkit's Task.ServiceAnnotations): `.Service.Labels`. */
+  serviceLabels?: Record<string, string>;
 }
 
 /** Registry credentials as a node uses them for a pull (moby's AuthConfig fields a pull needs). */
@@ -67,7 +70,11 @@ export interface ObjectData {
   id: string;
   version: number;
   blob: number;
+  /** The object's Templating driver name (`--template-driver`): its bytes are a template, rendered per task. */
+  templating?: string;
 }
+/** A driver name's limit (Docker stores any; only "golang" renders). */
+export const MAX_DRIVER_NAME = 256;
 
 /**
  * The byte tunnel over the session (shared/tunnel.ts): the manager opens streams to the node's Engine API (docker
@@ -322,6 +329,8 @@ function parseTask(v: unknown): TaskAssignment {
     t.hostname = hostname;
   }
   if (labels) t.labels = labels;
+  const serviceLabels = optStringMap(o, 'serviceLabels', w);
+  if (serviceLabels) t.serviceLabels = serviceLabels;
   const registryAuth = parseRegistryAuth(o, w);
   if (registryAuth) t.registryAuth = registryAuth;
   return t;
@@ -354,6 +363,8 @@ function parseAssign(o: Obj, blobCount: number): ManagerMessage {
     const r = obj(x, `${w}: an object`);
     const oid = id(r, 'id', `${w}: an object`);
     const d: ObjectData = { kind: kind(r, `object ${oid}`), id: oid, version: uint(r, 'version', `object ${oid}`), blob: uint(r, 'blob', `object ${oid}`) };
+    const templating = optStr(r, 'templating', `object ${oid}`, MAX_DRIVER_NAME);
+    if (templating !== undefined) d.templating = templating;
     if (d.blob >= blobCount || used.has(d.blob)) throw bad(`object ${oid}`, `blob ${d.blob} does not exist or is used twice`);
     used.add(d.blob);
     return d;

@@ -17,7 +17,7 @@ export interface ObjectsUpdate {
 }
 
 export class ObjectCache {
-  private readonly objects = new Map<string, { version: number; data: Buffer }>();
+  private readonly objects = new Map<string, { version: number; data: Buffer; templating?: string }>();
 
   get size(): number {
     return this.objects.size;
@@ -26,6 +26,11 @@ export class ObjectCache {
   /** The bytes of an object (the cache's own Buffer: copy before handing it on), or undefined. */
   get(kind: ObjectKind, id: string): Buffer | undefined {
     return this.objects.get(objectKey(kind, id))?.data;
+  }
+
+  /** The object's Templating driver name when its bytes are a template (rendered per task), else undefined. */
+  templating(kind: ObjectKind, id: string): string | undefined {
+    return this.objects.get(objectKey(kind, id))?.templating;
   }
 
   /**
@@ -42,9 +47,11 @@ export class ObjectCache {
       const key = objectKey(o.kind, o.id);
       listed.add(key);
       const old = this.objects.get(key);
-      if (old && old.version === o.version && old.data.equals(src)) continue;
+      if (old && old.version === o.version && old.templating === o.templating && old.data.equals(src)) continue;
       old?.data.fill(0);
-      this.objects.set(key, { version: o.version, data: ownedCopy(src) });
+      const entry: { version: number; data: Buffer; templating?: string } = { version: o.version, data: ownedCopy(src) };
+      if (o.templating !== undefined) entry.templating = o.templating;
+      this.objects.set(key, entry);
       changed.add(key);
     }
     const drop = (key: string): void => {

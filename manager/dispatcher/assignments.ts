@@ -68,6 +68,9 @@ export function toAssignment(t: StoredObject<TaskRecord>): TaskAssignment {
   // Docker's order: ContainerSpec.Labels, then the task's own labels over them (the agent adds Swarm's last).
   const labels = { ...strMap(cs.Labels), ...strMap(t.spec.Labels) };
   if (Object.keys(labels).length > 0) a.labels = labels;
+  // `.Service.Labels` of templated secrets and configs: the service's labels when the task was made.
+  const serviceLabels = strMap(t.spec.ServiceAnnotations?.Labels);
+  if (Object.keys(serviceLabels).length > 0) a.serviceLabels = serviceLabels;
   return a;
 }
 

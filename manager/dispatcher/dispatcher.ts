@@ -297,7 +297,9 @@ class Session {
       const o = await this.store.get(kind, id);
       if (!o) continue; // removal is refused while in use; a vanished object simply is not sent
       if (!this.full && this.sentObjects.get(key) === o.version) continue;
-      objects.push({ kind, id, version: o.version, blob: blobs.length });
+      const d: ObjectData = { kind, id, version: o.version, blob: blobs.length };
+      if (o.spec.Templating) d.templating = o.spec.Templating.Name; // rendered per task by the agent
+      objects.push(d);
       blobs.push(Buffer.from(o.spec.Data, 'base64'));
       this.sentObjects.set(key, o.version);
     }
