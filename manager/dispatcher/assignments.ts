@@ -4,6 +4,7 @@ import type { StoredObject } from '../store/types.js';
 import { stateRank, isFinished, type TaskRecord } from '../orchestrator/types.js';
 import type { FileRef, TaskAssignment, TaskRegistryAuth } from '../../shared/protocol.js';
 import { decodeRegistryAuth } from '../../shared/registry-auth.js';
+import { secretUpdateMode } from '../orchestrator/update.js';
 
 /** A task the node should run: its own, desired running (or ready, waiting for a restart delay), not yet finished. */
 export function isNodeTask(t: StoredObject<TaskRecord>, nodeId: string): boolean {
@@ -68,6 +69,9 @@ export function toAssignment(t: StoredObject<TaskRecord>): TaskAssignment {
   // Docker's order: ContainerSpec.Labels, then the task's own labels over them (the agent adds Swarm's last).
   const labels = { ...strMap(cs.Labels), ...strMap(t.spec.Labels) };
   if (Object.keys(labels).length > 0) a.labels = labels;
+  // The service's labels as the orchestrator last gave them to the task (refreshed with every in-place change).
+  const mode = secretUpdateMode(t.spec.ServiceAnnotations?.Labels);
+  if (mode.kind === 'signal') a.refreshSignal = mode.signal;
   return a;
 }
 
