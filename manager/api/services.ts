@@ -15,6 +15,7 @@ import type { Ctx, Router } from './router.js';
 import { allNetworks } from './networks.js';
 import { resolveServiceNetworks } from './service-networks.js';
 import { parseSecretUpdateMode } from '../orchestrator/update.js';
+import { compareTemplates } from '../orchestrator/reconcile.js';
 import { formatRfc3339Nano, nowNs } from '../../shared/time.js';
 
 /** The secret-update label names a mode (manager/orchestrator/update.ts), or the spec is refused. */
@@ -243,7 +244,11 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const names = args.get('name') ?? [];
     const labels = args.get('label') ?? [];
     const svcLabels = labels.length > 0 ? await serviceLabelsOf() : null;
-    const live = new Set((await services()).map((s) => s.id));
+    const all = await services();
+    const live = new Set(all.map((s) => s.id));
+    // `_up-to-date` (the CLI's progress display): tasks that carry their service's current spec (swarmkit's
+    // SpecVersion check), so that tasks an update is replacing are not counted as converged.
+    const current = args.has('_up-to-date') ? new Map(all.map((s) => [s.id, (s.spec.Spec.TaskTemplate ?? {}) as Record<string, unknown>])) : null;
     const out = (await store().list<TaskRecord>('task'))
       .filter((t) => {
         // A stopped task of a removed service is garbage the orchestrator deletes on its next run (swarmkit's
@@ -251,6 +256,10 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
         // polls that saw a stopped task rather than the stopped tasks, waits until every task has stopped.
         if (!live.has(t.spec.ServiceID) && isFinished(t.spec.Status.State)) return false;
         if (svcIds.length > 0 && !svcIds.includes(t.spec.ServiceID)) return false;
+        if (current) {
+          const tmpl = current.get(t.spec.ServiceID);
+          if (!tmpl || t.spec.outdated === true || compareTemplates(t.spec.Spec, tmpl) !== 'same') return false;
+        }
         if (nodeIds.length > 0 && !nodeIds.includes(t.spec.NodeID)) return false;
         if (desired.length > 0 && !desired.includes(t.spec.DesiredState)) return false;
         if (ids.length > 0 && !ids.some((p) => t.id.startsWith(p))) return false;
