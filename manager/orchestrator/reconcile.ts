@@ -208,11 +208,16 @@ export function reconcile(view: ClusterView, now: bigint, newId: () => string): 
   const rollingUpdate = (sv: ServiceView, stored: StoredObject<ServiceRecord>): void => {
     const rec = stored.spec;
     const rollingBack = rec.UpdateStatus?.State === 'rollback_started';
+    const dirty = new Map<TaskRecord, boolean>(); // the comparison is JSON work: once per task and run
     const d = planUpdate({
       status: rec.UpdateStatus,
       policy: updatePolicy(rollingBack ? rec.Spec.RollbackConfig : rec.Spec.UpdateConfig),
       tasks: [...work.entries()].filter(([, w]) => w.task.ServiceID === sv.id).map(([id, w]) => ({ id, createdAt: w.createdAt, task: w.task })),
-      isDirty: (t) => t.outdated === true || compareTemplates(t.Spec, sv.template) !== 'same',
+      isDirty: (t) => {
+        let v = dirty.get(t);
+        if (v === undefined) dirty.set(t, (v = t.outdated === true || compareTemplates(t.Spec, sv.template) !== 'same'));
+        return v;
+      },
       slotKey: (t) => (sv.global ? `n:${t.NodeID}` : `s:${t.Slot}`),
       canRollBack: rec.PreviousSpec !== undefined,
       now,
