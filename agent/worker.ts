@@ -6,6 +6,7 @@
 // Task folders are named by task ID (MOUNT/<task ID>): unique, stable across updates, and what `task exec` and the
 // API's task IDs name. A task's files are put in place and published before it starts; a secrets-only update
 // rewrites them in place (no restart); a stop or removal stops the task, then removes its folders (bytes zeroed).
+import { constants as osConstants } from 'node:os';
 import type { Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
 import { clipStatusText, taskFolderName, type AgentMessage, type TaskAssignment } from '../shared/protocol.js';
@@ -123,8 +124,25 @@ export class Worker {
         if (step.start) {
           const spec = this.expandSpec(step.task);
           if (spec && (await this.putFiles(step.task, true))) this.start(step.task, spec);
-        } else await this.putFiles(step.task, false);
+        } else if ((await this.putFiles(step.task, false)) && step.refreshed && step.task.a.refreshSignal) {
+          await this.refreshSignal(step.task.a.id, step.task.a.refreshSignal);
+        }
         return;
+    }
+  }
+
+  /** The `signal:SIGNAME` mode: the new files are published (readable), now the task's main process hears it. */
+  private async refreshSignal(id: string, name: string): Promise<void> {
+    const sig = name as NodeJS.Signals;
+    if (!(name in osConstants.signals)) {
+      this.o.log.warn({ task: id, signal: name }, 'unknown refresh signal: not sent');
+      return;
+    }
+    try {
+      await this.o.runtime.signal(id, sig);
+      this.o.log.info({ task: id, signal: name }, 'files changed in place: signal sent');
+    } catch (err) {
+      this.o.log.warn({ task: id, signal: name, err: errorMessage(err) }, 'files changed in place: signal not sent');
     }
   }
 

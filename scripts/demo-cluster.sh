@@ -4,7 +4,7 @@
 # token (mount /run/secrets, tasks as runc containers), `redis:alpine` from a local registry on 127.0.0.1 acting as
 # the Docker Hub mirror (an image built offline from busybox-static), a secret granted to the service, `docker ps`
 # and `docker container exec` reading /run/secrets inside the container, `secret rm` refused while in use,
-# `service update --secret-rm` making the file vanish from the running container (no restart), `service rm`,
+# `service update --secret-rm` making the file vanish from the running container (no restart: the live label), `service rm`,
 # `secret rm`. Run through scripts/images/with-registry.sh (make demo does); everything is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +44,8 @@ run docker node ls
 step "Docker's walkthrough: a secret, and redis:alpine granted it (the image is pinned by digest)"
 echo "\$ printf 'This is a secret' | docker secret create my_secret_data -"
 printf 'This is a secret' | docker secret create my_secret_data -
-run docker service create --quiet --name redis --secret my_secret_data redis:alpine
+# live: secret changes reach the running container in place (docs/updates.md); Docker's default replaces it.
+run docker service create --quiet --name redis --label com.runsecrets.secret-update=live --secret my_secret_data redis:alpine
 run docker service ps redis
 cid=$(docker ps --filter name=redis -q)
 run docker ps --filter name=redis

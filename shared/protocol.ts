@@ -46,6 +46,9 @@ export interface TaskAssignment {
    * labels are added by the agent, which knows its node ID. */
   labels?: Record<string, string>;
   files: FileRef[];
+  /** The service's `com.runsecrets.secret-update=signal:SIGNAME` label: after a change of the task's files in
+   * place, this signal goes to its main process once the new bytes are readable (docs/updates.md). */
+  refreshSignal?: string;
   // --- registry credentials (issue 10, `--with-registry-auth`) ---
   /** The service's registry credentials, for pulling its image; only in the assignments of the nodes that run its
    * tasks. Never logged on either side. */
@@ -331,6 +334,11 @@ function parseTask(v: unknown): TaskAssignment {
   if (labels) t.labels = labels;
   const serviceLabels = optStringMap(o, 'serviceLabels', w);
   if (serviceLabels) t.serviceLabels = serviceLabels;
+  const refreshSignal = optStr(o, 'refreshSignal', w, 16);
+  if (refreshSignal !== undefined) {
+    if (!/^SIG[A-Z0-9]+$/.test(refreshSignal)) throw bad(w, 'refreshSignal is not a signal name');
+    t.refreshSignal = refreshSignal;
+  }
   const registryAuth = parseRegistryAuth(o, w);
   if (registryAuth) t.registryAuth = registryAuth;
   return t;

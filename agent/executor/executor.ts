@@ -302,6 +302,14 @@ export class Executor extends EventEmitter {
     return task.done;
   }
 
+  /** A signal to the running task's own process (not its launcher); throws when it is not running. */
+  signal(id: string, sig: NodeJS.Signals): void {
+    const task = this.tasks.get(id);
+    const pid = task?.taskPid;
+    if (!task || task.status.state !== 'running' || pid === undefined) throw new Error(`task ${id} is not running`);
+    process.kill(pid, sig);
+  }
+
   /** Stops every task that is not final yet. */
   async stopAll(): Promise<void> {
     await Promise.all([...this.tasks.keys()].map((id) => this.stop(id)));

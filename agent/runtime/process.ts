@@ -53,6 +53,10 @@ export class ProcessRuntime extends EventEmitter implements TaskRuntime {
     return this.executor.stopAll();
   }
 
+  async signal(id: string, sig: NodeJS.Signals): Promise<void> {
+    this.executor.signal(id, sig);
+  }
+
   /** Forgets a finished task (a process leaves nothing else behind); refuses a running one, as Docker does. */
   async remove(id: string): Promise<void> {
     const st = this.executor.status(id);

@@ -74,6 +74,9 @@ export interface TaskRuntime extends EventEmitter {
   /** SIGTERM, the grace period, SIGKILL; resolves with the final status. */
   stop(id: string): Promise<TaskStatus>;
   stopAll(): Promise<void>;
+  /** Sends a signal to the running task's main process (the `signal:SIGNAME` secret-update mode, after its new
+   * files are readable). Throws when the task is not running. */
+  signal(id: string, signal: NodeJS.Signals): Promise<void>;
   /** Removes what is left of a finished task (container, writable layer) and forgets it. */
   remove(id: string): Promise<void>;
   status(id: string): TaskStatus | undefined;

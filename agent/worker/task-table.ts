@@ -21,8 +21,9 @@ export type Step =
   | { kind: 'died-with-agent'; task: LocalTask; status: TaskStatus }
   /** A file cannot be placed: rejected with the reason (`service ps` shows it); it never runs without it. */
   | { kind: 'reject'; task: LocalTask; status: TaskStatus }
-  /** Put (or rewrite in place) its files, published, then start it when start is set. */
-  | { kind: 'files'; task: LocalTask; start: boolean };
+  /** Put (or rewrite in place) its files, published, then start it when start is set. refreshed: a running task's
+   * files changed in place (references or bytes): its refreshSignal, if any, follows once they are published. */
+  | { kind: 'files'; task: LocalTask; start: boolean; refreshed: boolean };
 
 export interface AssignmentView {
   full: boolean;
@@ -61,16 +62,23 @@ export class TaskTable {
     if (msg.full) for (const id of [...this.tasks.keys(), ...this.diedWithAgent]) if (!wanted.has(id)) drop(id);
 
     const touched = new Set<LocalTask>();
+    const refreshed = new Set<LocalTask>();
     for (const a of msg.tasks) {
       let t = this.tasks.get(a.id);
       if (!t) {
         t = { a, started: false, finished: false };
         this.tasks.set(a.id, t);
-      } else t.a = a;
+      } else {
+        if (JSON.stringify(t.a.files) !== JSON.stringify(a.files)) refreshed.add(t);
+        t.a = a;
+      }
       touched.add(t);
     }
     for (const t of this.tasks.values()) {
-      if (t.a.files.some((f) => changedObjects.has(objectKey(f.kind, f.id)))) touched.add(t);
+      if (t.a.files.some((f) => changedObjects.has(objectKey(f.kind, f.id)))) {
+        touched.add(t);
+        refreshed.add(t);
+      }
     }
     for (const t of touched) {
       if (t.finished) continue;
@@ -91,7 +99,7 @@ export class TaskTable {
       }
       const start = !t.started && t.a.desiredState === 'running';
       if (start) t.started = true;
-      steps.push({ kind: 'files', task: t, start });
+      steps.push({ kind: 'files', task: t, start, refreshed: !start && t.started && refreshed.has(t) });
     }
     return steps;
   }

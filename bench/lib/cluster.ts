@@ -206,9 +206,11 @@ export async function createSecret(socket: string, name: string, value: string):
   return (await api<{ ID: string }>(socket, 'POST', '/secrets/create', { Name: name, Labels: {}, Data: Buffer.from(value).toString('base64') })).ID;
 }
 
+/** The bench measures grants and revokes delivered in place (docs/updates.md: the `live` secret-update mode). */
 export function serviceSpec(name: string, replicas: number, secrets: Array<{ id: string; name: string; target: string }>): Record<string, unknown> {
   return {
     Name: name,
+    Labels: { 'com.runsecrets.secret-update': 'live' },
     TaskTemplate: {
       ContainerSpec: {
         Image: 'none',

@@ -14,6 +14,15 @@ import { pullAuthHeader, pullAuthOnCreate, pullAuthOnUpdate, withoutPullOptions 
 import type { Ctx, Router } from './router.js';
 import { allNetworks } from './networks.js';
 import { resolveServiceNetworks } from './service-networks.js';
+import { parseSecretUpdateMode } from '../orchestrator/update.js';
+import { compareTemplates } from '../orchestrator/reconcile.js';
+import { formatRfc3339Nano, nowNs } from '../../shared/time.js';
+
+/** The secret-update label names a mode (manager/orchestrator/update.ts), or the spec is refused. */
+function checkSecretUpdateLabel(spec: Record<string, unknown>): void {
+  const m = parseSecretUpdateMode(spec.Labels as Record<string, unknown> | undefined);
+  if (typeof m === 'string') throw rpcError('InvalidArgument', m);
+}
 
 const SPEC_BODY_LIMIT = 4 << 20; // a service spec holds no payloads; 4 MiB is far beyond any real one
 
@@ -57,6 +66,7 @@ function serviceJson(s: StoredObject<ServiceRecord>, status?: { RunningTasks: nu
   const o: Record<string, unknown> = { ID: s.id, Version: { Index: s.version }, CreatedAt: s.createdAt, UpdatedAt: s.updatedAt, Spec: s.spec.Spec };
   if (s.spec.PreviousSpec) o.PreviousSpec = s.spec.PreviousSpec;
   o.Endpoint = { Spec: {} };
+  if (s.spec.UpdateStatus) o.UpdateStatus = s.spec.UpdateStatus;
   if (status) o.ServiceStatus = status;
   return o;
 }
@@ -158,6 +168,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
   router.add('POST', '/services/create', async (ctx) => {
     const auth = pullAuthOnCreate(pullAuthHeader(ctx.req));
     const checked = checkServiceSpec(await readJson(ctx.req, SPEC_BODY_LIMIT));
+    checkSecretUpdateLabel(checked.spec);
     const nets = await networks();
     resolveServiceNetworks(checked.spec, nets);
     await checkRefsExist(store(), checked);
@@ -185,12 +196,13 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const body = await readJson(ctx.req, SPEC_BODY_LIMIT);
     const cur = await resolveService(ctx.params.id ?? '');
     let checked = checkServiceSpec(body);
-    const rollback = ctx.query.get('rollback') === 'previous';
+    const rollbackParam = ctx.query.get('rollback') ?? '';
+    if (!['', 'none', 'previous'].includes(rollbackParam)) throw new ApiError(400, `unrecognized rollback option ${rollbackParam}`);
+    const rollback = rollbackParam === 'previous';
+    if (rollback && !cur.spec.PreviousSpec) throw rpcError('FailedPrecondition', `service ${cur.id} does not have a previous spec`);
     const auth = pullAuthOnUpdate(cur.spec, header, ctx.query.get('registryAuthFrom'), rollback);
-    if (rollback) {
-      if (!cur.spec.PreviousSpec) throw new ApiError(400, 'service does not have a previous spec');
-      checked = checkServiceSpec(structuredClone(cur.spec.PreviousSpec));
-    }
+    if (rollback) checked = checkServiceSpec(structuredClone(cur.spec.PreviousSpec));
+    checkSecretUpdateLabel(checked.spec);
     const isGlobal = (s: Record<string, unknown>): boolean => (s.Mode as { Global?: unknown } | undefined)?.Global != null;
     if (isGlobal(checked.spec) !== isGlobal(cur.spec.Spec)) throw rpcError('Unimplemented', 'service mode change is not allowed');
     if (checked.spec.Name !== cur.spec.Spec.Name) throw rpcError('Unimplemented', 'renaming services is not supported');
@@ -198,7 +210,11 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     resolveServiceNetworks(checked.spec, nets);
     await checkRefsExist(store(), checked);
     try {
-      const s = await store().update('service', cur.id, version, { Spec: withoutPullOptions(checked.spec), PreviousSpec: cur.spec.Spec, ...auth }, undefined, refGuards(checked, nets));
+      // swarmkit's UpdateService: a rollback swaps Spec and PreviousSpec and starts one (the orchestrator runs it
+      // with RollbackConfig); any other update resets UpdateStatus.
+      const next: ServiceRecord = { Spec: withoutPullOptions(checked.spec), PreviousSpec: cur.spec.Spec, ...auth };
+      if (rollback) next.UpdateStatus = { State: 'rollback_started', StartedAt: formatRfc3339Nano(nowNs()), Message: 'manually requested rollback' };
+      const s = await store().update('service', cur.id, version, next, undefined, refGuards(checked, nets));
       ctx.log.info({ service: s.id, index: s.version }, 'service updated');
       sendJson(ctx.res, 200, {});
     } catch (err) {
@@ -240,7 +256,11 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const names = args.get('name') ?? [];
     const labels = args.get('label') ?? [];
     const svcLabels = labels.length > 0 ? await serviceLabelsOf() : null;
-    const live = new Set((await services()).map((s) => s.id));
+    const all = await services();
+    const live = new Set(all.map((s) => s.id));
+    // `_up-to-date` (the CLI's progress display): tasks that carry their service's current spec (swarmkit's
+    // SpecVersion check), so that tasks an update is replacing are not counted as converged.
+    const current = args.has('_up-to-date') ? new Map(all.map((s) => [s.id, (s.spec.Spec.TaskTemplate ?? {}) as Record<string, unknown>])) : null;
     const out = (await store().list('task'))
       .filter((t) => {
         // A stopped task of a removed service is garbage the orchestrator deletes on its next run (swarmkit's
@@ -248,6 +268,10 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
         // polls that saw a stopped task rather than the stopped tasks, waits until every task has stopped.
         if (!live.has(t.spec.ServiceID) && isFinished(t.spec.Status.State)) return false;
         if (svcIds.length > 0 && !svcIds.includes(t.spec.ServiceID)) return false;
+        if (current) {
+          const tmpl = current.get(t.spec.ServiceID);
+          if (!tmpl || t.spec.outdated === true || compareTemplates(t.spec.Spec, tmpl) !== 'same') return false;
+        }
         if (nodeIds.length > 0 && !nodeIds.includes(t.spec.NodeID)) return false;
         if (desired.length > 0 && !desired.includes(t.spec.DesiredState)) return false;
         if (ids.length > 0 && !ids.some((p) => t.id.startsWith(p))) return false;

@@ -4,6 +4,7 @@ import type { StoredObject } from '../store/types.js';
 import { stateRank, isFinished, type TaskRecord } from '../orchestrator/types.js';
 import type { FileRef, TaskAssignment, TaskRegistryAuth } from '../../shared/protocol.js';
 import { decodeRegistryAuth } from '../../shared/registry-auth.js';
+import { secretUpdateMode } from '../orchestrator/update.js';
 
 /** A task the node should run: its own, desired running (or ready, waiting for a restart delay), not yet finished. */
 export function isNodeTask(t: StoredObject<TaskRecord>, nodeId: string): boolean {
@@ -71,6 +72,9 @@ export function toAssignment(t: StoredObject<TaskRecord>): TaskAssignment {
   // `.Service.Labels` of templated secrets and configs: the service's labels when the task was made.
   const serviceLabels = strMap(t.spec.ServiceAnnotations?.Labels);
   if (Object.keys(serviceLabels).length > 0) a.serviceLabels = serviceLabels;
+  // The service's labels as the orchestrator last gave them to the task (refreshed with every in-place change).
+  const mode = secretUpdateMode(t.spec.ServiceAnnotations?.Labels);
+  if (mode.kind === 'signal') a.refreshSignal = mode.signal;
   return a;
 }
 

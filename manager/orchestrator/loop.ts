@@ -72,13 +72,18 @@ export class Orchestrator {
       });
     for (const c of plan.create) writes.push(this.store.create('task', { id: c.id, name: null, spec: c.task }));
     for (const u of plan.update) writes.push(dropStale(this.store.update('task', u.id, u.version, u.task)));
+    for (const s of plan.services) writes.push(dropStale(this.store.update('service', s.id, s.version, s.service)));
     for (const d of plan.delete) {
       const cur = await this.store.get('task', d.id);
       if (cur && cur.version === d.version) writes.push(dropStale(this.store.delete('task', d.id)));
     }
     await Promise.all(writes);
     if (writes.length > 0) {
-      this.log.debug({ created: plan.create.length, updated: plan.update.length, deleted: plan.delete.length }, 'orchestrator applied a plan');
+      this.log.debug({ created: plan.create.length, updated: plan.update.length, deleted: plan.delete.length, services: plan.services.length }, 'orchestrator applied a plan');
+      for (const s of plan.services) {
+        const st = s.service.UpdateStatus;
+        if (st) this.log.info({ service: s.id, state: st.State, message: st.Message }, 'service update status');
+      }
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

@@ -7,8 +7,9 @@
 // - a live task is one whose DesiredState is at most running; a finished live task is replaced per the restart
 //   policy (Condition, Delay, MaxAttempts); a slot whose policy declines keeps its last task and gets no new one;
 // - a task on a node that is gone, down, drained or no longer meets the constraints is shut down and replaced;
-// - a spec change (or ForceUpdate) replaces tasks; a change of Secrets/Configs only updates the live tasks' spec
-//   in place (the agent swaps the files), so they keep running;
+// - a spec change (or ForceUpdate) replaces tasks by the rolling updater (./update.ts, UpdateConfig); a change of
+//   Secrets/Configs only is one too, unless the service's secret-update label says `live` or `signal:…` (the live
+//   tasks' spec is then updated in place and the agent swaps the files); a revoked reference leaves at once;
 // - the newest taskHistory (the swarm's limit, default TASK_HISTORY) old tasks per slot are kept; older finished
 //   ones are deleted;
 // - the scheduler assigns pending tasks to ready, active nodes meeting the constraints, fewest tasks of the same
@@ -17,6 +18,7 @@ import type { StoredObject } from '../store/types.js';
 import { formatRfc3339Nano, parseRfc3339Nano } from '../../shared/time.js';
 import { nodeMatches, parseConstraints, type Constraint, type NodeFacts } from './constraints.js';
 import { isAccepted, isFinished, stateRank, type NodeRecord, type ServiceRecord, type TaskRecord, type TaskState } from './types.js';
+import { planUpdate, secretUpdateMode, updatePolicy, withoutRevokedRefs } from './update.js';
 
 /** Old tasks kept per slot (Docker's TaskHistoryRetentionLimit default), beside the slot's live task. */
 export const TASK_HISTORY = 5;
@@ -35,6 +37,8 @@ export interface Plan {
   create: { id: string; task: TaskRecord }[];
   update: { id: string; version: number; task: TaskRecord }[];
   delete: { id: string; version: number }[];
+  /** Services whose UpdateStatus (or, on a rollback, Spec) the rolling updater changed. */
+  services: { id: string; version: number; service: ServiceRecord }[];
   /** When the plan should be computed again (a restart delay ends), in ns since the epoch; null: not needed. */
   wakeAt: bigint | null;
 }
@@ -155,7 +159,7 @@ const deletable = (t: TaskRecord): boolean => isFinished(t.Status.State) || stat
 
 export function reconcile(view: ClusterView, now: bigint, newId: () => string): Plan {
   const ts = formatRfc3339Nano(now);
-  const plan: Plan = { create: [], update: [], delete: [], wakeAt: null };
+  const plan: Plan = { create: [], update: [], delete: [], services: [], wakeAt: null };
   const nodes = new Map(view.nodes.map((n) => [n.id, n]));
   // The working copy: every task as it will be after this plan (updates applied, creations added).
   const work = new Map<string, { version: number; createdAt: string; task: TaskRecord; changed: boolean; created: boolean }>();
@@ -175,7 +179,7 @@ export function reconcile(view: ClusterView, now: bigint, newId: () => string): 
       if (stateRank(t.Status.State) < stateRank('assigned')) nt.Status = { Timestamp: ts, State: 'shutdown', Message: 'shutdown before assignment' };
       return nt;
     });
-  const add = (sv: ServiceView, slot: number, nodeId: string, restarts: number, delayNs: bigint): void => {
+  const add = (sv: ServiceView, slot: number, nodeId: string, restarts: number, delayNs: bigint): string => {
     const id = newId();
     const task: TaskRecord = {
       ServiceID: sv.id,
@@ -194,9 +198,51 @@ export function reconcile(view: ClusterView, now: bigint, newId: () => string): 
       wake(now + delayNs);
     }
     work.set(id, { version: 0, createdAt: ts, task, changed: true, created: true });
+    return id;
   };
 
   const services = new Map(view.services.map((s) => [s.id, serviceView(s)]));
+  const stored = new Map(view.services.map((s) => [s.id, s]));
+
+  // The rolling updater's decisions for one service, applied to the working copy (and the service's status).
+  const rollingUpdate = (sv: ServiceView, stored: StoredObject<ServiceRecord>): void => {
+    const rec = stored.spec;
+    const rollingBack = rec.UpdateStatus?.State === 'rollback_started';
+    const dirty = new Map<TaskRecord, boolean>(); // the comparison is JSON work: once per task and run
+    const d = planUpdate({
+      status: rec.UpdateStatus,
+      policy: updatePolicy(rollingBack ? rec.Spec.RollbackConfig : rec.Spec.UpdateConfig),
+      tasks: [...work.entries()].filter(([, w]) => w.task.ServiceID === sv.id).map(([id, w]) => ({ id, createdAt: w.createdAt, task: w.task })),
+      isDirty: (t) => {
+        let v = dirty.get(t);
+        if (v === undefined) dirty.set(t, (v = t.outdated === true || compareTemplates(t.Spec, sv.template) !== 'same'));
+        return v;
+      },
+      slotKey: (t) => (sv.global ? `n:${t.NodeID}` : `s:${t.Slot}`),
+      canRollBack: rec.PreviousSpec !== undefined,
+      now,
+    });
+    for (const id of d.shutdown) shutdown(id);
+    for (const c of d.create) {
+      const id = add(sv, c.slot, c.nodeId, 0, 0n);
+      if (c.held) edit(id, (x) => ({ ...x, DesiredState: 'ready' }));
+    }
+    for (const id of d.release) edit(id, (x) => ({ ...x, DesiredState: 'running' }));
+    for (const id of d.sawRunning) edit(id, (x) => ({ ...x, runningAt: ts }));
+    if (d.wakeAt !== null) wake(d.wakeAt);
+    if (d.status || d.rollback) {
+      const next: ServiceRecord = { ...rec, ...(d.status ? { UpdateStatus: d.status } : {}) };
+      if (d.rollback && rec.PreviousSpec) {
+        // swarmkit's rollbackUpdate: the previous spec (and its pull credentials) back, no previous spec after it.
+        next.Spec = rec.PreviousSpec;
+        delete next.PreviousSpec;
+        if (rec.previousPullAuth !== undefined) next.pullAuth = rec.previousPullAuth;
+        else delete next.pullAuth;
+        delete next.previousPullAuth;
+      }
+      plan.services.push({ id: stored.id, version: stored.version, service: next });
+    }
+  };
 
   // Tasks of removed services: deleted once nothing runs them; until then their desired state is remove.
   for (const [id, w] of work) {
@@ -216,12 +262,13 @@ export function reconcile(view: ClusterView, now: bigint, newId: () => string): 
       if (!isLive(t)) continue;
       const node = t.NodeID ? nodes.get(t.NodeID) : undefined;
       const cmp = compareTemplates(t.Spec, sv.template);
-      if (cmp === 'dirty') {
-        shutdown(id);
-        replaceIn.set(slotKey(t), { slot: t.Slot, nodeId: sv.global ? t.NodeID : '', restarts: 0, delayNs: 0n });
-        continue;
+      if (cmp === 'refs' && secretUpdateMode(sv.labels).kind !== 'replace') {
+        edit(id, (x) => ({ ...x, Spec: sv.template, ServiceAnnotations: { Name: sv.name, Labels: sv.labels } }));
+      } else if (cmp !== 'same') {
+        // Replaced by the rolling updater below; what it may no longer read goes now.
+        const trimmed = withoutRevokedRefs(t.Spec, sv.template);
+        if (trimmed) edit(id, (x) => ({ ...x, Spec: trimmed, outdated: true }));
       }
-      if (cmp === 'refs') edit(id, (x) => ({ ...x, Spec: sv.template }));
       const lost = t.NodeID !== '' && !canKeep(node, sv);
       if (isFinished(t.Status.State)) {
         shutdown(id);
@@ -251,6 +298,7 @@ export function reconcile(view: ClusterView, now: bigint, newId: () => string): 
       }
     }
     for (const r of replaceIn.values()) add(sv, r.slot, r.nodeId, r.restarts, r.delayNs);
+    rollingUpdate(sv, stored.get(sv.id)!);
 
     // Occupied slots: a live task, or a last task whose restart policy declined (it keeps its slot).
     const bySlot = new Map<string, { id: string; createdAt: string; task: TaskRecord }[]>();

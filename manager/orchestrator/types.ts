@@ -34,9 +34,22 @@ export function isFinished(s: TaskState): boolean {
 /** The service spec exactly as the client sent it (after validation), so unknown fields round-trip. */
 export type ServiceSpec = Record<string, unknown> & { Name: string };
 
+/** Docker's UpdateStatus states (swarmkit api.UpdateStatus_UpdateState, lower-cased as the API shows them). */
+export type UpdateState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
+
+/** Docker's UpdateStatus: absent on a new service and after an update that replaced no task. */
+export interface UpdateStatus {
+  State: UpdateState;
+  StartedAt?: string;
+  CompletedAt?: string;
+  Message?: string;
+}
+
 export interface ServiceRecord {
   Spec: ServiceSpec;
   PreviousSpec?: ServiceSpec;
+  /** Written by the rolling updater (orchestrator/update.ts); reset by every update that is not a rollback. */
+  UpdateStatus?: UpdateStatus;
   /** Ours: the X-Registry-Auth value sent with `--with-registry-auth` (Docker's ContainerSpec.PullOptions.RegistryAuth),
    * for Spec and for PreviousSpec. Sealed with the row like every stored object; never returned by the API, never
    * logged; sent only to the nodes that run the service's tasks (dispatcher/assignments.ts). */
@@ -68,6 +81,10 @@ export interface TaskRecord {
   restarts: number;
   /** Ours: a restarted task waits for its restart delay, then its desired state becomes running. */
   startAt?: string;
+  /** Ours: when the rolling updater first saw this task of an update running (Delay and Monitor count from it). */
+  runningAt?: string;
+  /** Ours: a revoked secret/config was removed from this task in place; it is still replaced by the update. */
+  outdated?: boolean;
 }
 
 export type NodeRole = 'worker' | 'manager';

@@ -31,6 +31,7 @@ class FakeRuntime extends EventEmitter implements TaskRuntime {
     return { id, state: 'shutdown', message: 'shutdown', timestamp: new Date().toISOString() };
   }
   async stopAll(): Promise<void> {}
+  async signal(_id: string, _signal: NodeJS.Signals): Promise<void> {}
   async remove(): Promise<void> {}
   status(): TaskStatus | undefined {
     return undefined;

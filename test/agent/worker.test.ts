@@ -52,6 +52,12 @@ class FakeRuntime extends EventEmitter implements TaskRuntime {
   execCommand(_id: string, _req: ExecRequest): HostCommand {
     throw new Error('not here');
   }
+  signals: Array<[string, string]> = [];
+  /** Records the signal with what the task's folder held at that moment (the new bytes must be there). */
+  onSignal: (id: string) => string = () => '';
+  async signal(id: string, sig: NodeJS.Signals): Promise<void> {
+    this.signals.push([id, `${sig}:${this.onSignal(id)}`]);
+  }
 }
 
 const until = async (what: string, cond: () => boolean): Promise<void> => {
@@ -109,5 +115,35 @@ t.test('assignments to folders and tasks, states to the manager, output to the l
   t.same(tree.taskNames(), [], 'both folders removed');
   t.same(logs.at(-1), 'removed tk1', 'its logs go with it');
   t.same(records.ids(), [], 'the record goes when the task ends');
+  await w.stop();
+});
+
+t.test('signal:SIGNAME mode: a running task whose files change in place gets the signal after they are published', async (t) => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'rs-worker-'));
+  t.teardown(() => rmSync(stateDir, { recursive: true, force: true }));
+  const tree = new SecretTree({ rootMode: ROOT_ONLY_MODE });
+  const runtime = new FakeRuntime();
+  let published = 0;
+  runtime.onSignal = (id) => `${published}:${tree.resolve(`/${id}/pw`) ? 'pw' : '-'}:${tree.resolve(`/${id}/pw2`) ? 'pw2' : '-'}`;
+  const w = new Worker({
+    nodeId: 'node1', mountPoint: '/m', tree, publish: async () => void published++, runtime, configs: 'root', records: new TaskRecords(stateDir),
+    diedWithAgent: new Set(), send: () => undefined, scrubSoon: () => undefined, log: createLogger('test', 'silent'),
+  });
+  const task = {
+    id: 'tk1', version: 1, serviceId: 'svc', serviceName: 'web', slot: 1, desiredState: 'running', command: ['sleep', '1d'], refreshSignal: 'SIGHUP',
+    files: [{ kind: 'secret' as const, id: 's1', target: 'pw', uid: 0, gid: 0, mode: 0o400 }],
+  };
+  await w.apply({ type: 'assign', full: true, removeTasks: [], removeObjects: [], objects: [{ kind: 'secret', id: 's1', version: 1, blob: 0 }], tasks: [task] }, [Buffer.from('one')]);
+  await until('running', () => runtime.states.get('tk1')?.state === 'running');
+  t.same(runtime.signals, [], 'no signal at start');
+  await w.apply({ type: 'assign', full: false, removeTasks: [], removeObjects: [], objects: [], tasks: [{ ...task, version: 2 }] }, []);
+  t.same(runtime.signals, [], 'no signal when its files did not change');
+  const before = published;
+  const next = { ...task, version: 3, files: [{ kind: 'secret' as const, id: 's2', target: 'pw2', uid: 0, gid: 0, mode: 0o400 }] };
+  await w.apply({ type: 'assign', full: false, removeTasks: [], removeObjects: [{ kind: 'secret', id: 's1' }], objects: [{ kind: 'secret', id: 's2', version: 1, blob: 0 }], tasks: [next] }, [Buffer.from('two')]);
+  t.same(runtime.signals, [['tk1', `SIGHUP:${before + 1}:-:pw2`]], 'one SIGHUP, once the new file was published and the old one gone');
+  const { refreshSignal: _drop, ...noSignal } = next;
+  await w.apply({ type: 'assign', full: false, removeTasks: [], removeObjects: [], objects: [], tasks: [{ ...noSignal, version: 4, files: task.files }] }, []);
+  t.equal(runtime.signals.length, 1, 'no refreshSignal: no signal');
   await w.stop();
 });

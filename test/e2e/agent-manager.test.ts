@@ -58,6 +58,7 @@ if (skip) {
   async function createService(m: ManagerHandle, name: string, host: string, secret: { id: string; name: string }, out: string): Promise<void> {
     const r = await request(m.socket, 'POST', '/services/create', {
       Name: name,
+      Labels: { 'com.runsecrets.secret-update': 'live' }, // the test follows one task through grants and revokes
       TaskTemplate: {
         ContainerSpec: {
           Image: 'none',

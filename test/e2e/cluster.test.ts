@@ -113,7 +113,7 @@ t.test('cluster: spread, isolation, swap, revoke, exit, restart policy, docker C
   // 1. Replicas spread over the agents; each reads its secret from inside its namespace.
   const rep = out();
   ok(await cli(['secret', 'create', 'rep_pw', '-'], 'replica-secret'), 'secret create');
-  ok(await cli(['service', 'create', '--name', 'rep', '--replicas', '4', '--secret', 'rep_pw', '--detach', 'none', '/bin/sh', '-c',
+  ok(await cli(['service', 'create', '--name', 'rep', '--label', 'com.runsecrets.secret-update=live', '--replicas', '4', '--secret', 'rep_pw', '--detach', 'none', '/bin/sh', '-c',
     `${TASK_NS_ID}; echo $i > ${rep}/pid.$i.tmp && mv ${rep}/pid.$i.tmp ${rep}/pid.$i; while :; do cat /run/secrets/rep_pw > ${rep}/v.$i.tmp 2>/dev/null || echo GONE > ${rep}/v.$i.tmp; mv ${rep}/v.$i.tmp ${rep}/v.$i; sleep 0.05; done`]), 'service create rep');
   const repTasks = await running(m, 'rep', 4);
   await t.test('1. replicas spread; each task reads /run/secrets/NAME', async (t) => {
@@ -158,7 +158,7 @@ t.test('cluster: spread, isolation, swap, revoke, exit, restart policy, docker C
   const NEW = 'NEW-' + 'N'.repeat(1700);
   ok(await cli(['secret', 'create', 'sw_old', '-'], OLD), 'secret create sw_old');
   ok(await cli(['secret', 'create', 'sw_new', '-'], NEW), 'secret create sw_new');
-  ok(await cli(['service', 'create', '--name', 'swap', '--constraint', 'node.hostname==agent-b', '--secret', 'source=sw_old,target=same', '--detach', 'none', '/bin/sh', '-c',
+  ok(await cli(['service', 'create', '--name', 'swap', '--label', 'com.runsecrets.secret-update=live', '--constraint', 'node.hostname==agent-b', '--secret', 'source=sw_old,target=same', '--detach', 'none', '/bin/sh', '-c',
     `${TASK_NS_ID}; echo $i > ${sw}/pid; while :; do if v=$(cat /run/secrets/same 2>/dev/null); then ` +
     `case "$v" in "${OLD}") s=OLD ;; "${NEW}") s=NEW ;; *) s=MIXED; echo "MIXED $(printf %s "$v" | wc -c)" >> ${sw}/bad ;; esac; ` +
     `else s=GONE; [ -f ${sw}/armed ] && echo MISSING >> ${sw}/bad; fi; echo $s > ${sw}/s.tmp; mv ${sw}/s.tmp ${sw}/s; sleep 0.005; done`]), 'service create swap');

@@ -50,7 +50,7 @@ t.test('the seed walkthrough on runc containers, through the manager with the st
   const exec = (cid: string, ...argv: string[]): Promise<CliResult> => docker(['container', 'exec', cid, ...argv]);
 
   ok(await docker(['secret', 'create', 'my_secret_data', '-'], SECRET), 'secret create');
-  const created = await docker(['service', 'create', '--name', 'redis', '--secret', 'my_secret_data', 'redis:alpine']);
+  const created = await docker(['service', 'create', '--name', 'redis', '--label', 'com.runsecrets.secret-update=live', '--secret', 'my_secret_data', 'redis:alpine']);
   ok(created, 'service create');
   t.notMatch(created.stderr, /could not be accessed/, 'the image resolves through the manager: no warning');
   const image = ok(await docker(['service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}', 'redis']), 'inspect').trim();

@@ -64,7 +64,7 @@ t.test('two agents in network namespaces: join, spread, read, grant, revoke, rm'
 
   ok(await m.cli(['secret', 'create', 'ns_pw', '-'], 'across-the-link'), 'secret create');
   ok(await m.cli(['secret', 'create', 'ns_extra', '-'], 'granted-later'), 'secret create');
-  ok(await m.cli(['service', 'create', '--name', 'nsr', '--replicas', '2', '--secret', 'ns_pw', '--detach', 'none', '/bin/sh', '-c',
+  ok(await m.cli(['service', 'create', '--name', 'nsr', '--label', 'com.runsecrets.secret-update=live', '--replicas', '2', '--secret', 'ns_pw', '--detach', 'none', '/bin/sh', '-c',
     `${TASK_NS_ID}; while :; do for f in ns_pw ns_extra; do cat /run/secrets/$f > ${out}/$f.$i.tmp 2>/dev/null || echo GONE > ${out}/$f.$i.tmp; mv ${out}/$f.$i.tmp ${out}/$f.$i; done; ` +
     `readlink /proc/self/ns/net > ${out}/net.$i; sleep 0.05; done`]), 'service create');
   const values = (f: string): (string | null)[] => readdirSync(out).filter((x) => new RegExp(`^${f}\\.\\d+$`).test(x)).map((x) => read(join(out, x)));

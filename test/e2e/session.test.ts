@@ -64,6 +64,7 @@ if (process.getuid?.() !== 0) {
   function serviceSpec(name: string, host: string, secrets: { id: string; name: string; target?: string }[]): Record<string, unknown> {
     return {
       Name: name,
+      Labels: { 'com.runsecrets.secret-update': 'live' }, // swaps are followed on the same task
       TaskTemplate: {
         ContainerSpec: { Image: 'none', Command: ['sleep', '1d'], Secrets: secrets.map((s) => ({ SecretID: s.id, SecretName: s.name, File: { Name: s.target ?? s.name, UID: '0', GID: '0', Mode: 0o400 } })) },
         Placement: { Constraints: [`node.hostname==${host}`] },

@@ -23,9 +23,12 @@ export async function createSecret(m: ManagerHandle, name: string, data: Buffer)
   return (r.json as { ID: string }).ID;
 }
 
+/** A one-task service pinned to a host. Its secrets change in place (the `live` secret-update mode, docs/updates.md):
+ * the tests built on it follow one task through grants and revokes. */
 export function serviceSpec(name: string, host: string, secrets: SecretRef[], opts: { command?: string[]; user?: string } = {}): Record<string, unknown> {
   return {
     Name: name,
+    Labels: { 'com.runsecrets.secret-update': 'live' },
     TaskTemplate: {
       ContainerSpec: {
         Image: 'none',

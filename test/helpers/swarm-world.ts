@@ -1,7 +1,7 @@
 // A tiny in-memory cluster for the orchestrator's unit tests: applies reconcile()'s plans as the store would, with a
 // clock the test moves by hand (no timers, no sleeps).
 import { reconcile, type Plan } from '../../manager/orchestrator/reconcile.js';
-import type { NodeRecord, ServiceRecord, ServiceSpec, TaskRecord, TaskState } from '../../manager/orchestrator/types.js';
+import { TASK_STATES, type NodeRecord, type ServiceRecord, type ServiceSpec, type TaskRecord, type TaskState } from '../../manager/orchestrator/types.js';
 import type { Kind, StoredObject } from '../../manager/store/types.js';
 import { formatRfc3339Nano } from '../../shared/time.js';
 
@@ -41,10 +41,41 @@ export class World {
     this.nodes.delete(id);
   }
 
+  /** As the API's create or update: the old spec becomes PreviousSpec and UpdateStatus is reset. */
   setService(id: string, spec: Omit<ServiceSpec, 'Name'> & { Name?: string }): void {
     const cur = this.services.get(id);
     const full = { Name: id, ...spec } as ServiceSpec;
-    this.services.set(id, this.obj<ServiceRecord>('service', id, { Spec: full }, cur));
+    this.services.set(id, this.obj<ServiceRecord>('service', id, { Spec: full, ...(cur ? { PreviousSpec: cur.spec.Spec } : {}) }, cur));
+  }
+
+  /** As `POST /services/{id}/update?rollback=previous`: Spec and PreviousSpec swap; a rollback starts. */
+  rollback(id: string): void {
+    const cur = this.services.get(id)!;
+    const rec: ServiceRecord = {
+      Spec: cur.spec.PreviousSpec!,
+      PreviousSpec: cur.spec.Spec,
+      UpdateStatus: { State: 'rollback_started', StartedAt: formatRfc3339Nano(this.now), Message: 'manually requested rollback' },
+    };
+    this.services.set(id, this.obj('service', id, rec, cur));
+  }
+
+  /** What agents would do with the current desired states: start what should run, stop what should not. Returns
+   * how many tasks changed. */
+  agents(): number {
+    let n = 0;
+    for (const t of [...this.tasks.values()]) {
+      const s = t.spec;
+      if (!s.NodeID || s.Status.State === 'new' || s.Status.State === 'pending') continue;
+      const rank = TASK_STATES.indexOf(s.Status.State);
+      if (s.DesiredState === 'running' && rank < TASK_STATES.indexOf('running')) {
+        this.report(t.id, 'running');
+        n++;
+      } else if ((s.DesiredState === 'shutdown' || s.DesiredState === 'remove') && rank <= TASK_STATES.indexOf('running')) {
+        this.report(t.id, 'shutdown');
+        n++;
+      }
+    }
+    return n;
   }
 
   removeService(id: string): void {
@@ -68,7 +99,7 @@ export class World {
         () => `t${String(++this.ids).padStart(4, '0')}`,
       );
       this.lastPlan = plan;
-      if (plan.create.length + plan.update.length + plan.delete.length === 0) return;
+      if (plan.create.length + plan.update.length + plan.delete.length + plan.services.length === 0) return;
       for (const d of plan.delete) this.tasks.delete(d.id);
       for (const u of plan.update) {
         const cur = this.tasks.get(u.id)!;
@@ -76,8 +107,25 @@ export class World {
         this.tasks.set(u.id, this.obj('task', u.id, u.task, cur));
       }
       for (const c of plan.create) this.tasks.set(c.id, this.obj('task', c.id, c.task));
+      for (const sv of plan.services) {
+        const cur = this.services.get(sv.id)!;
+        if (cur.version !== sv.version) throw new Error(`stale update of service ${sv.id}`);
+        this.services.set(sv.id, this.obj('service', sv.id, sv.service, cur));
+      }
     }
     throw new Error('reconcile did not settle in 20 rounds');
+  }
+
+  /** Reconcile and agents in turn, the clock moving a second whenever nothing moves, for `seconds` seconds. */
+  converge(seconds = 30): void {
+    for (let i = 0; i < seconds; ) {
+      this.settle();
+      if (this.agents() === 0) {
+        this.advance(1_000_000_000n);
+        i++;
+      }
+    }
+    this.settle();
   }
 
   advance(ns: bigint): void {

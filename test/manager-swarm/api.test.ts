@@ -184,10 +184,11 @@ t.test('secret and config rm refused while a service uses them (singular, plural
   for (const id of [one, two]) t.equal((await api('DELETE', `/services/${id}`)).status, 200);
 });
 
-t.test('service update: version check, out of sequence, rename and mode change refused, secrets-only keeps tasks', async (t) => {
+t.test('service update: version check, out of sequence, rename and mode change refused, secrets-only keeps tasks under the live label', async (t) => {
   const s1 = await createObject('secret', 'up_a');
   const s2 = await createObject('secret', 'up_b');
-  const id = await createService(svc('upd', { replicas: 2, secrets: [ref(s1, 'up_a')] }));
+  const live = { Labels: { team: 'a', 'com.runsecrets.secret-update': 'live' } };
+  const id = await createService(svc('upd', { replicas: 2, secrets: [ref(s1, 'up_a')], extra: live }));
   const taskIds = async (): Promise<string[]> =>
     ((await api('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [id], 'desired-state': ['running'] }))}`)).json as Task[])
       .map((x) => x.ID)
@@ -209,7 +210,14 @@ t.test('service update: version check, out of sequence, rename and mode change r
   r = await api('POST', `/services/${id}/update?version=${v}`, svc('upd', { replicas: 2, secrets: [ref(s1, 'wrong')] }));
   t.equal(msg(r), rpc('InvalidArgument', 'secret not found: wrong'));
 
-  r = await api('POST', `/services/${id}/update?version=${v}`, svc('upd', { replicas: 2, secrets: [ref(s2, 'up_b', 'up_a')] }));
+  r = await api('POST', `/services/${id}/update?version=${v}`, svc('upd', { replicas: 2, secrets: [ref(s1, 'up_a')], extra: { Labels: { 'com.runsecrets.secret-update': 'restart' } } }));
+  t.equal(msg(r), rpc('InvalidArgument', 'invalid label com.runsecrets.secret-update=restart: want replace, live or signal:SIGNAME (one of SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH, SIGCONT, SIGALRM, SIGIO, SIGPWR)'));
+  r = await api('POST', `/services/${id}/update?version=${v}&rollback=sideways`, svc('upd', { replicas: 2 }));
+  t.equal(msg(r), 'unrecognized rollback option sideways');
+  r = await api('POST', `/services/${id}/update?version=${v}&rollback=previous`, svc('upd', { replicas: 2 }));
+  t.equal(msg(r), rpc('FailedPrecondition', `service ${id} does not have a previous spec`));
+
+  r = await api('POST', `/services/${id}/update?version=${v}`, svc('upd', { replicas: 2, secrets: [ref(s2, 'up_b', 'up_a')], extra: live }));
   t.equal(r.status, 200, r.text);
   const after = (await api('GET', `/services/${id}`)).json as Svc;
   t.ok(after.Version.Index > v);
@@ -222,12 +230,25 @@ t.test('service update: version check, out of sequence, rename and mode change r
   t.same(await taskIds(), before, 'secrets-only update: no task replaced');
   t.equal(msg(await api('POST', `/services/${id}/update?version=${v}`, svc('upd', { replicas: 2 }))), rpc('Unknown', 'update out of sequence'), 'the old version is stale now');
 
-  r = await api('POST', `/services/${id}/update?version=${after.Version.Index}`, svc('upd', { replicas: 2, secrets: [ref(s2, 'up_b', 'up_a')], image: 'alpine:3' }));
+  t.notOk((after as { UpdateStatus?: unknown }).UpdateStatus, 'nothing replaced: no UpdateStatus');
+
+  // No agent here: new tasks stay pending, so only Parallelism 0 gets both slots going.
+  const cur2 = (await api('GET', `/services/${id}`)).json as Svc;
+  r = await api('POST', `/services/${id}/update?version=${cur2.Version.Index}`, svc('upd', { replicas: 2, secrets: [ref(s2, 'up_b', 'up_a')], image: 'alpine:3', extra: { ...live, UpdateConfig: { Parallelism: 0 } } }));
   t.equal(r.status, 200);
   await waitFor(async () => {
     const now = await taskIds();
     return now.length === 2 && !now.some((x) => before.includes(x));
   }, 'an image change to replace both tasks');
+  const updating = (await api('GET', `/services/${id}`)).json as { UpdateStatus?: { State: string; Message: string; StartedAt: string } };
+  t.match(updating.UpdateStatus, { State: 'updating', Message: 'update in progress', StartedAt: String }, 'UpdateStatus shown while the new tasks wait');
+  const cur3 = (await api('GET', `/services/${id}`)).json as Svc;
+  r = await api('POST', `/services/${id}/update?version=${cur3.Version.Index}&rollback=previous`, svc('upd'));
+  t.equal(r.status, 200, r.text);
+  const back = (await api('GET', `/services/${id}`)).json as Svc & { UpdateStatus?: { State: string; Message: string } };
+  t.same(back.Spec, cur3.PreviousSpec, 'rollback: the previous spec back');
+  t.same(back.PreviousSpec, cur3.Spec, 'and the rolled-back one kept as previous');
+  t.match(back.UpdateStatus, { State: 'rollback_started', Message: 'manually requested rollback' });
 
   t.equal((await api('DELETE', '/services/upd')).status, 200);
   t.equal((await api('GET', `/services/${id}`)).status, 404);

@@ -183,16 +183,17 @@ t.test('drain moves tasks at once; a down node\'s tasks are rescheduled; a remov
   t.equal(n.live('once')[0]!.spec.restarts, 0);
 });
 
-t.test('updates: secrets-only keeps tasks (spec updated in place); other changes and ForceUpdate replace', async (t) => {
+t.test('updates: secrets-only keeps tasks under the live label (spec updated in place); other changes and ForceUpdate replace', async (t) => {
   const w = new World();
   w.addNode('n1');
   const s1 = { SecretID: 'sid1', SecretName: 'a', File: { Name: 'a', UID: '0', GID: '0', Mode: 292 } };
   const s2 = { SecretID: 'sid2', SecretName: 'b', File: { Name: 'b', UID: '0', GID: '0', Mode: 292 } };
-  w.setService('web', spec({ replicas: 2, secrets: [s1] }));
+  const live = { Labels: { 'com.runsecrets.secret-update': 'live' } };
+  w.setService('web', { ...spec({ replicas: 2, secrets: [s1] }), ...live });
   w.settle();
   const before = w.live('web').map((x) => x.id).sort();
   for (const id of before) w.report(id, 'running');
-  w.setService('web', spec({ replicas: 2, secrets: [s2] }));
+  w.setService('web', { ...spec({ replicas: 2, secrets: [s2] }), ...live });
   w.settle();
   t.same(w.live('web').map((x) => x.id).sort(), before, 'same tasks');
   t.equal(w.of('web').length, 2, 'no task replaced');
@@ -202,14 +203,14 @@ t.test('updates: secrets-only keeps tasks (spec updated in place); other changes
   }
   t.equal(compareTemplates({ a: 1, ContainerSpec: { Image: 'x', Secrets: [] } }, { ContainerSpec: { Secrets: [s1], Image: 'x' }, a: 1 }), 'refs');
 
-  w.setService('web', spec({ replicas: 2, secrets: [s2], force: 1 }));
-  w.settle();
+  w.setService('web', { ...spec({ replicas: 2, secrets: [s2], force: 1 }), ...live });
+  w.converge();
   const after = w.live('web').map((x) => x.id).sort();
   t.equal(after.length, 2);
   t.notOk(after.some((id) => before.includes(id)), 'ForceUpdate replaces every task');
   t.ok(before.every((id) => w.tasks.get(id)!.spec.DesiredState === 'shutdown'));
-  w.setService('web', spec({ replicas: 2, secrets: [s2], force: 1, image: 'alpine:3' }));
-  w.settle();
+  w.setService('web', { ...spec({ replicas: 2, secrets: [s2], force: 1, image: 'alpine:3' }), ...live });
+  w.converge();
   t.notOk(w.live('web').some((x) => after.includes(x.id)), 'an image change replaces them too');
   t.same(w.live('web').map((x) => x.spec.Slot).sort(), [1, 2], 'in the same slots');
 });

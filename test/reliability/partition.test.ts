@@ -230,8 +230,8 @@ t.test('partition shorter than the node-down limit: no failed read, changes appl
   t.equal(swarm.Spec.Dispatcher.HeartbeatPeriod, 15e9, 'the swarm reports Dispatcher.HeartbeatPeriod 15 s');
   await createSecrets(w);
   const refs = ['--secret', 'keep', '--secret', 'gone', '--secret', 'source=rot_v1,target=rot'];
-  ok(await w.cli(['service', 'create', '--name', 'pin', '--replicas', '2', '--constraint', 'node.hostname==part-a', ...refs, '--detach', 'none', ...readerCommand(w, 'pin')]), 'service create pin');
-  ok(await w.cli(['service', 'create', '--name', 'glob', '--mode', 'global', ...refs, '--detach', 'none', ...readerCommand(w, 'glob')]), 'service create glob');
+  ok(await w.cli(['service', 'create', '--name', 'pin', '--label', 'com.runsecrets.secret-update=live', '--replicas', '2', '--constraint', 'node.hostname==part-a', ...refs, '--detach', 'none', ...readerCommand(w, 'pin')]), 'service create pin');
+  ok(await w.cli(['service', 'create', '--name', 'glob', '--label', 'com.runsecrets.secret-update=live', '--mode', 'global', ...refs, '--detach', 'none', ...readerCommand(w, 'glob')]), 'service create glob');
   const before = await waitFor('2 + 2 running tasks', async () => {
     const p = running(await tasksOf(w.m, 'pin'));
     const g = running(await tasksOf(w.m, 'glob'));
@@ -326,8 +326,8 @@ t.test('partition with the default heartbeat (node down after 15 s): swarmkit se
   const bId = w.nodeIds.get('part-b')!;
   await createSecrets(w);
   const refs = ['--secret', 'keep', '--secret', 'gone', '--secret', 'source=rot_v1,target=rot'];
-  ok(await w.cli(['service', 'create', '--name', 'rep', '--replicas', '2', '--restart-delay', '1s', ...refs, '--detach', 'none', ...readerCommand(w, 'rep')]), 'service create rep');
-  ok(await w.cli(['service', 'create', '--name', 'glob', '--mode', 'global', ...refs, '--detach', 'none', ...readerCommand(w, 'glob')]), 'service create glob');
+  ok(await w.cli(['service', 'create', '--name', 'rep', '--label', 'com.runsecrets.secret-update=live', '--replicas', '2', '--restart-delay', '1s', ...refs, '--detach', 'none', ...readerCommand(w, 'rep')]), 'service create rep');
+  ok(await w.cli(['service', 'create', '--name', 'glob', '--label', 'com.runsecrets.secret-update=live', '--mode', 'global', ...refs, '--detach', 'none', ...readerCommand(w, 'glob')]), 'service create glob');
   const [repBefore, globBefore] = await waitFor('2 + 2 running tasks', async () => {
     const r = running(await tasksOf(w.m, 'rep'));
     const g = running(await tasksOf(w.m, 'glob'));

@@ -127,6 +127,15 @@ t.test("manager messages: a task's container fields (image, hostname, labels)", 
   for (const [what, f, re] of cases) t.throws(() => parseManagerMessage(f), re, what);
 });
 
+t.test("manager messages: a task's refreshSignal (the signal:SIGNAME secret-update mode)", async (t) => {
+  const withTask = (over: Record<string, unknown>): Buffer => frame(assign({ tasks: [{ ...task, ...over }] }), [Buffer.from('s')]);
+  const m = parseManagerMessage(withTask({ refreshSignal: 'SIGHUP' })).msg as Extract<ManagerMessage, { type: 'assign' }>;
+  t.equal(m.tasks[0]!.refreshSignal, 'SIGHUP');
+  t.throws(() => parseManagerMessage(withTask({ refreshSignal: 'hup' })), /refreshSignal is not a signal name/);
+  t.throws(() => parseManagerMessage(withTask({ refreshSignal: 1 })), /refreshSignal/);
+  t.throws(() => parseManagerMessage(withTask({ refreshSignal: 'SIG' + 'X'.repeat(20) })), /refreshSignal/);
+});
+
 t.test('manager messages: each wrong field is refused, named', async (t) => {
   const blob = [Buffer.from('s')];
   const withTask = (over: Record<string, unknown>): Buffer => frame(assign({ tasks: [{ ...task, ...over }] }), blob);

@@ -250,10 +250,10 @@ export class OciRuntime extends EventEmitter implements TaskRuntime {
     if (!child) return task.done; // still preparing: start() ends it as shutdown before anything runs
     const grace = task.spec.stopGracePeriodMs ?? DEFAULT_STOP_GRACE_MS;
     this.log.info({ task: id, container: task.containerId, graceMs: grace, signal: task.stopSignal }, 'stopping task');
-    void this.signal(task, child, task.stopSignal);
+    void this.killWith(task, child, task.stopSignal);
     const timer = setTimeout(() => {
       this.log.info({ task: id }, 'task did not stop within its grace period: killing it');
-      void this.signal(task, child, 'SIGKILL');
+      void this.killWith(task, child, 'SIGKILL');
     }, grace);
     try {
       return await task.done;
@@ -262,8 +262,15 @@ export class OciRuntime extends EventEmitter implements TaskRuntime {
     }
   }
 
+  /** `runc kill <container> SIGNAME`: to the container's process 1, the task's main process. */
+  async signal(id: string, sig: NodeJS.Signals): Promise<void> {
+    const task = this.tasks.get(id);
+    if (!task || task.status.state !== 'running' || !task.child) throw new Error(`task ${id} is not running`);
+    await this.runc.kill(task.containerId, sig);
+  }
+
   /** `runc kill`, retried while runc is still creating the container (it does not exist for runc yet). */
-  private async signal(task: OciTask, child: ChildProcess, sig: string): Promise<void> {
+  private async killWith(task: OciTask, child: ChildProcess, sig: string): Promise<void> {
     while (child.exitCode === null && child.signalCode === null) {
       try {
         await this.runc.kill(task.containerId, sig);
