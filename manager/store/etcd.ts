@@ -58,6 +58,7 @@ export class EtcdStore implements Store {
   private readonly live = new Set<(e: StoreEvent) => void>();
   private watcher: Watcher | null = null;
   private closed = false;
+  private broken: StoreError | null = null;
 
   private constructor(
     private readonly client: Etcd3,
@@ -105,6 +106,12 @@ export class EtcdStore implements Store {
     this.rev = Number(all.header.revision);
     const w = await this.client.watch().prefix(this.prefix).startRevision(String(this.rev + 1)).withPreviousKV().create();
     w.on('data', (res) => this.onData(res.events as { type: string; kv: KV; prev_kv?: KV }[], Number(res.header.revision)));
+    // The client re-establishes a broken stream itself; an error here means etcd cancelled the watch (compacted
+    // past the copy): the copy can no longer follow, so writes stop rather than check against stale state.
+    w.on('error', (err: Error) => {
+      this.broken = new StoreError(`the store's etcd watch ended (${err.message}); restart the manager`);
+      for (const x of this.waiters.splice(0)) x.reject(this.broken);
+    });
     this.watcher = w;
   }
 
@@ -204,6 +211,7 @@ export class EtcdStore implements Store {
   private caughtUp(rev: number): Promise<void> {
     if (this.rev >= rev) return Promise.resolve();
     if (this.closed) return Promise.reject(new StoreClosedError());
+    if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => this.waiters.push({ rev, resolve, reject }));
   }
 
@@ -289,6 +297,7 @@ export class EtcdStore implements Store {
     if (writes.length === 0) return [];
     for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
       if (this.closed) throw new StoreClosedError();
+      if (this.broken) throw this.broken;
       const reads = new Map<string, number>();
       const planned = planCommit(this.recordingView(reads), writes, guards, nowRfc3339Nano());
       let txn = this.client.if(this.prefix + 'key_check', 'Create', '>', 0);

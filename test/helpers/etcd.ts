@@ -1,5 +1,5 @@
 // A throwaway single-member etcd for tests: Debian's /usr/bin/etcd on free 127.0.0.1 ports, data in the given dir,
-// killed by stop(). Plain HTTP (TLS to etcd is the member supervisor's business and its own tests').
+// killed by stop(). Plain HTTP, or client TLS with a client certificate required when given PEM files.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -38,13 +38,23 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
-/** Starts a member with its data under dataDir/etcd; extraArgs e.g. ['--snapshot-count', '10']. */
-export async function startEtcd(dataDir: string, extraArgs: string[] = []): Promise<EtcdMember> {
-  const [client, peer] = [await freePort(), await freePort()];
-  const c = `http://127.0.0.1:${client}`;
+/** PEM files for client TLS: etcd's certificate and key, and the CA whose clients it accepts (client-cert-auth). */
+export interface EtcdTlsFiles {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+}
+
+/** Starts a member with its data under dataDir/etcd; extraArgs e.g. ['--snapshot-count', '10']. With tls, clients
+ * must come over TLS with a certificate from caFile. Health is read on a separate plain-HTTP metrics port. */
+export async function startEtcd(dataDir: string, extraArgs: string[] = [], tls?: EtcdTlsFiles): Promise<EtcdMember> {
+  const [client, peer, metrics] = [await freePort(), await freePort(), await freePort()];
+  const c = `${tls ? 'https' : 'http'}://127.0.0.1:${client}`;
   const p = `http://127.0.0.1:${peer}`;
+  const health = `http://127.0.0.1:${metrics}`;
   const dir = join(dataDir, 'etcd');
-  const args = ['--name', 'test', '--data-dir', dir, '--listen-client-urls', c, '--advertise-client-urls', c];
+  const args = ['--name', 'test', '--data-dir', dir, '--listen-client-urls', c, '--advertise-client-urls', c, '--listen-metrics-urls', health];
+  if (tls) args.push('--cert-file', tls.certFile, '--key-file', tls.keyFile, '--trusted-ca-file', tls.caFile, '--client-cert-auth');
   args.push('--listen-peer-urls', p, '--initial-advertise-peer-urls', p, '--initial-cluster', `test=${p}`, '--log-level', 'error', '--logger', 'zap', ...extraArgs);
   const child = spawn(ETCD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -58,7 +68,7 @@ export async function startEtcd(dataDir: string, extraArgs: string[] = []): Prom
   };
   for (let i = 0; i < 200; i++) {
     if (!alive) throw new Error(`etcd exited on start: ${stderr}`);
-    if (await healthy(c)) return { endpoints: [c], dataDir: dir, stop };
+    if (await healthy(health)) return { endpoints: [c], dataDir: dir, stop };
     await new Promise((r) => setTimeout(r, 100));
   }
   await stop();

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../manager/store/sqlite.js';
 import { EtcdStore } from '../../manager/store/etcd.js';
-import { CompactedError, ExistsError, GuardError, NameConflictError, NotFoundError, SequenceConflictError } from '../../manager/store/errors.js';
+import { CompactedError, ExistsError, GuardError, NameConflictError, NotFoundError, SequenceConflictError, StoreClosedError } from '../../manager/store/errors.js';
 import type { Store, StoreEvent } from '../../manager/store/types.js';
 import type { ObjectSpec } from '../../manager/api/objects.js';
 import type { ServiceRecord } from '../../manager/orchestrator/types.js';
@@ -111,6 +111,17 @@ for (const b of backends) {
     t.equal(await store.getByName('secret', 'beta'), null);
     await t.rejects(store.delete('secret', a.id), NotFoundError);
     await store.create('secret', { id: newId(), name: 'beta', spec: secret() });
+  });
+
+  t.test(`${b.name}: writes after close are refused`, b.skip ? { skip: b.skip } : {}, async (t) => {
+    const store = await b.open(t);
+    const a = await store.create('secret', { id: newId(), name: 'a', spec: secret() });
+    await store.close();
+    await store.close(); // twice is fine
+    await t.rejects(store.create('secret', { id: newId(), name: 'b', spec: secret() }), StoreClosedError);
+    await t.rejects(store.update('secret', a.id, a.version, secret()), StoreClosedError);
+    await t.rejects(store.delete('secret', a.id), StoreClosedError);
+    await t.rejects(store.commit([{ op: 'delete', kind: 'secret', id: a.id }]), StoreClosedError);
   });
 
   t.test(`${b.name}: commit is all or nothing; guards`, b.skip ? { skip: b.skip } : {}, async (t) => {
