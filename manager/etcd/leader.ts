@@ -39,6 +39,7 @@ type Listener = (state: LeaderState) => void;
 /** A candidate in the election, and an observer of who leads. */
 export class LeaderElector {
   private readonly ns: Namespace;
+  private readonly prefix: string;
   private readonly ttlMs: number;
   private stopped = false;
   /** Bumped whenever a campaign ends: awaits of an older one see it and give up. */
@@ -50,6 +51,7 @@ export class LeaderElector {
   private observedLeader: string | null = null;
   private observedKey: string | null = null;
   private ownKey: string | null = null;
+  private ownRevision: string | null = null;
   private readonly listeners = new Set<Listener>();
   private checkTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -57,7 +59,8 @@ export class LeaderElector {
   private last: LeaderState = { leader: null, isLeader: false };
 
   constructor(private readonly o: LeaderElectorOptions) {
-    this.ns = o.client.namespace(`election/${o.election ?? DEFAULT_ELECTION}/`);
+    this.prefix = `election/${o.election ?? DEFAULT_ELECTION}/`;
+    this.ns = o.client.namespace(this.prefix);
     this.ttlMs = (o.ttlSeconds ?? DEFAULT_LEASE_TTL_SECONDS) * 1000;
     if (this.ttlMs < 2000) throw new Error(`lease TTL ${o.ttlSeconds ?? ''} s is too short: at least 2 s`);
   }
@@ -79,6 +82,17 @@ export class LeaderElector {
   /** This candidate's election key while it campaigns (the key etcd orders by create revision). */
   get campaignKey(): string | null {
     return this.ownKey;
+  }
+
+  /**
+   * While leader: the comparison a leader's write must carry (etcd txn: this key's create revision equals this),
+   * so that etcd itself refuses the write once the lease is gone, whatever this process believes. The key is the
+   * full etcd key (with the election prefix). Once our key leads it leads until it is deleted (earlier keys only
+   * go away, later ones sort after it), so its existence at that revision is exactly "still the leader".
+   */
+  get writeGuard(): { key: string; createRevision: string } | null {
+    if (!this.isLeader || this.ownKey === null || this.ownRevision === null) return null;
+    return { key: `${this.prefix}${this.ownKey}`, createRevision: this.ownRevision };
   }
 
   get state(): LeaderState {
@@ -134,6 +148,7 @@ export class LeaderElector {
     this.generation++;
     this.elected = false;
     this.ownKey = null;
+    this.ownRevision = null;
     const lease = this.lease;
     this.lease = null;
     if (lease) void lease.revoke().catch(() => undefined);
@@ -181,6 +196,7 @@ export class LeaderElector {
     if (!put.succeeded) throw new Error(`election key ${key} exists already`);
     const rev = BigInt(put.header.revision);
     this.ownKey = key;
+    this.ownRevision = String(rev);
     // Wait for every earlier candidate's key to go, one at a time (the one just before ours, then again).
     for (;;) {
       const before = await this.ns.getAll().maxCreateRevision(String(rev - 1n)).sort('Create', 'Descend').limit(1).exec();

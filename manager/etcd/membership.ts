@@ -3,6 +3,7 @@
 // this returns (member.ts).
 import type { Etcd3 } from 'etcd3';
 import type { EtcdPeer } from './member.js';
+import { errorMessage } from '../../shared/errors.js';
 
 export interface EtcdMemberInfo {
   id: string;
@@ -11,6 +12,22 @@ export interface EtcdMemberInfo {
   peerUrls: string[];
   clientUrls: string[];
   isLearner: boolean;
+}
+
+/** etcd refuses a reconfiguration until its leader has been in touch with every member for 5 s (strict reconfig
+ * check: "etcdserver: unhealthy cluster"), e.g. just after a member started: retried until then. */
+const UNHEALTHY_RETRY_MS = 15_000;
+
+async function whenHealthy<T>(what: string, op: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + UNHEALTHY_RETRY_MS;
+  for (;;) {
+    try {
+      return await op();
+    } catch (err) {
+      if (!/unhealthy cluster|circuit breaker is open/.test(errorMessage(err)) || Date.now() > deadline) throw new Error(`${what}: ${errorMessage(err)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 export async function listMembers(client: Etcd3): Promise<EtcdMemberInfo[]> {
@@ -23,7 +40,7 @@ export async function listMembers(client: Etcd3): Promise<EtcdMemberInfo[]> {
  * every member's name and peer URL, the new one's included (etcd lists it without a name until it has started).
  */
 export async function addMember(client: Etcd3, name: string, peerUrl: string): Promise<{ id: string; initialCluster: EtcdPeer[] }> {
-  const res = await client.cluster.memberAdd({ peerURLs: [peerUrl] });
+  const res = await whenHealthy(`cannot add etcd member ${name}`, () => client.cluster.memberAdd({ peerURLs: [peerUrl] }));
   const initialCluster: EtcdPeer[] = [];
   for (const m of res.members) {
     const url = m.peerURLs[0];
@@ -40,6 +57,6 @@ export async function addMember(client: Etcd3, name: string, peerUrl: string): P
 export async function removeMember(client: Etcd3, name: string): Promise<boolean> {
   const m = (await listMembers(client)).find((x) => x.name === name);
   if (!m) return false;
-  await client.cluster.memberRemove({ ID: m.id });
+  await whenHealthy(`cannot remove etcd member ${name}`, () => client.cluster.memberRemove({ ID: m.id }));
   return true;
 }
