@@ -84,8 +84,20 @@ t.test('manager A stops, B serves its state on another port: the agent moves to 
     t.comment(`agent log since A stopped:\n${a.logs().slice(from).map((l) => JSON.stringify(l)).join('\n')}`);
     throw err;
   });
-  const movedMs = Date.parse(String(moved.time)) - stoppedAt;
-  t.comment(`the agent was in session with B ${movedMs} ms after A stopped (B's start included)`);
+  const movedAt = Date.parse(String(moved.time));
+  const listening = mb
+    .logs()
+    .split('\n')
+    .map((l) => {
+      try {
+        return JSON.parse(l) as { msg?: string; time?: string };
+      } catch {
+        return {};
+      }
+    })
+    .find((l) => l.msg === 'manager listening on TCP with mutual TLS');
+  const bUpAt = Date.parse(String(listening?.time));
+  t.comment(`the agent was in session with B ${movedAt - stoppedAt} ms after A stopped, ${movedAt - bUpAt} ms after B listened`);
   t.equal(await runningTaskId(mb, 'fo'), taskId, 'the same task runs, as B sees it after the resync');
   const before = reads().n;
   await waitFor('more reads after the move', () => reads().n >= before + 10, { timeoutMs: 15_000 });
