@@ -2,7 +2,8 @@
 // mutual TLS, only member certificates admitted, restarted after kill -9 with its data, a second member added and
 // removed through the cluster API, stopped with the manager.
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -12,6 +13,7 @@ import { issueEtcdMemberCert } from '../../manager/pki/etcd-certs.js';
 import { EtcdMember, defaultMemberUrls, etcdMemberPaths, memberHealthy, writeMemberTls } from '../../manager/etcd/member.js';
 import { etcdClient } from '../../manager/etcd/client.js';
 import { addMember, listMembers, removeMember } from '../../manager/etcd/membership.js';
+import { localMember } from '../../manager/etcd/local-member.js';
 import { FAST_RAFT, freePort } from '../helpers/etcd-cluster.js';
 import { toolSkip } from '../helpers/env.js';
 import { waitFor } from '../helpers/wait.js';
@@ -79,9 +81,9 @@ t.test('a supervised member: mTLS, member certificates only, restarted after kil
   t.ok(lines.some((l) => l.msg === 'etcd member died: restarting' && l.signal === 'SIGKILL'), 'the death is logged with its signal');
   t.equal(await client.get('k').string(), 'v1', 'the data survived the kill');
 
-  // A second member, added through the cluster API and started as "existing".
+  // A second member, added through the cluster API and started as "existing" (local-member.ts, as a joining
+  // manager makes its own: the certificate issued on first use).
   const stateB = join(dir, 'b');
-  const tlsB = writeMemberTls(stateB, ca.certPem, await issueEtcdMemberCert(ca, 'nodeb', ['127.0.0.1']));
   const b = { clientUrl: `https://127.0.0.1:${await freePort()}`, peerUrl: `https://127.0.0.1:${await freePort()}` };
   const added = await addMember(client, 'nodeb', b.peerUrl);
   t.same(
@@ -89,17 +91,21 @@ t.test('a supervised member: mTLS, member certificates only, restarted after kil
     ['nodea', 'nodeb'],
     'the initial cluster names both members',
   );
-  const memberB = new EtcdMember({
-    name: 'nodeb',
-    dataDir: etcdMemberPaths(stateB).dataDir,
-    tls: tlsB,
+  const { member: memberB, tls: tlsB } = await localMember({
+    stateDir: stateB,
+    ca,
+    nodeId: 'nodeb',
+    clusterId: 'membertestcluster',
+    advertiseHost: '127.0.0.1',
     ...b,
-    initialCluster: added.initialCluster,
     clusterState: 'existing',
-    clusterToken: 'membertestcluster',
+    initialCluster: added.initialCluster,
     log,
     extraArgs: FAST_RAFT,
   });
+  const certB = new X509Certificate(readFileSync(tlsB.certFile));
+  t.match(certB.subjectAltName ?? '', /DNS:runsecrets-etcd/, "the joiner's member certificate carries the etcd name");
+  t.match(certB.subjectAltName ?? '', /IP Address:127\.0\.0\.1/, 'and its IP');
   t.teardown(() => memberB.stop());
   memberB.start();
   await memberB.waitHealthy(30_000);
