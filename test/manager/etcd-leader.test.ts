@@ -1,6 +1,7 @@
 // manager/etcd/leader.ts with 3 real etcd members (127.0.0.1, mutual TLS) and 3 elector processes, each on its own
-// member: kill -9 of the leader's elector or of the leader's etcd member, round after round; a new leader each time;
-// and, from etcd's own history, never two leaders at once: every write a leader made (guarded by its election key,
+// member: kill -9 of the leader's elector or of the leader's etcd member, or that member paused (SIGSTOP), round
+// after round; a new leader each time; never two electors calling themselves leader at once (their own reports,
+// one host clock); and, from etcd's own history, never two leaders at once: every write a leader made (guarded by its election key,
 // as the store's leader writes are) landed while its key was the one leading the election.
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -15,7 +16,8 @@ import { waitFor } from '../helpers/wait.js';
 import { REPO_ROOT } from '../helpers/manager.js';
 
 const TTL_SECONDS = 2;
-const ROUNDS = 6;
+const ROUNDS = 9;
+const KINDS = ['elector', 'etcd member', 'paused etcd member'] as const;
 const PREFIX = `election/${DEFAULT_ELECTION}/`;
 const FIXTURE = join(REPO_ROOT, 'test', 'fixtures', 'elector.mjs');
 
@@ -24,6 +26,13 @@ interface Elector {
   proc: ChildProcess | null;
   isLeader: boolean;
   stderr: string[];
+  /** Its leadership as it saw it: [from, to) in ms since the epoch (to: when it said otherwise or was killed). */
+  terms: Array<{ from: number; to: number | null }>;
+}
+
+function endTerm(e: Elector, at: number): void {
+  const last = e.terms[e.terms.length - 1];
+  if (last && last.to === null) last.to = at;
 }
 
 function startElector(c: EtcdTestCluster, e: Elector, i: number): void {
@@ -34,8 +43,11 @@ function startElector(c: EtcdTestCluster, e: Elector, i: number): void {
   e.proc = p;
   e.isLeader = false;
   createInterface({ input: p.stdout! }).on('line', (l) => {
-    const s = JSON.parse(l) as { isLeader: boolean };
-    if (e.proc === p) e.isLeader = s.isLeader;
+    const s = JSON.parse(l) as { isLeader: boolean; at: number };
+    if (e.proc !== p) return;
+    if (s.isLeader && !e.isLeader) e.terms.push({ from: s.at, to: null });
+    if (!s.isLeader && e.isLeader) endTerm(e, s.at);
+    e.isLeader = s.isLeader;
   });
   createInterface({ input: p.stderr! }).on('line', (l) => e.stderr.length < 200 && e.stderr.push(l));
   p.once('exit', () => {
@@ -51,6 +63,12 @@ async function kill9(p: ChildProcess | null): Promise<void> {
   const gone = new Promise<void>((r) => p.once('exit', () => r()));
   p.kill('SIGKILL');
   await gone;
+}
+
+/** Kills an elector; its term (if any) ends now: a dead process leads nothing. */
+async function killElector(e: Elector): Promise<void> {
+  await kill9(e.proc);
+  endTerm(e, Date.now());
 }
 
 /** Every event under `prefix` from revision 1 up to the put of `sentinel` (the last write under it). */
@@ -70,9 +88,9 @@ async function history(client: Etcd3, prefix: string, sentinel: string): Promise
   return events;
 }
 
-t.test('3 members, 3 electors: kill -9 of the leader (elector or member), a new leader, never two', toolSkip(['etcd']), async (t) => {
+t.test('3 members, 3 electors: kill -9 of the leader (elector or member) or its member paused, a new leader, never two', toolSkip(['etcd']), async (t) => {
   const c = await startEtcdCluster({ size: 3, t });
-  const electors: Elector[] = [0, 1, 2].map((i) => ({ id: `e${i}`, proc: null, isLeader: false, stderr: [] }));
+  const electors: Elector[] = [0, 1, 2].map((i) => ({ id: `e${i}`, proc: null, isLeader: false, stderr: [], terms: [] }));
   t.teardown(async () => {
     for (const e of electors) await kill9(e.proc);
   });
@@ -93,19 +111,26 @@ t.test('3 members, 3 electors: kill -9 of the leader (elector or member), a new 
     const old = await waitFor('the current leader', leaderNow, { timeoutMs: 30_000 });
     const i = electors.findIndex((e) => e.id === old);
     t.ok(i >= 0, `round ${round}: leader ${old} is one of ours`);
-    const what = round % 2 === 0 ? 'elector' : 'etcd member';
+    const what = KINDS[round % KINDS.length]!;
     const t0 = Date.now();
-    if (what === 'elector') await kill9(electors[i]!.proc);
-    else await c.kill9(i);
+    // A paused member (SIGSTOP) answers nothing and closes nothing: its elector must step down by its own clock.
+    const memberPid = c.members[i]!.proc?.pid;
+    if (what === 'elector') await killElector(electors[i]!);
+    else if (what === 'etcd member') await c.kill9(i);
+    else process.kill(memberPid!, 'SIGSTOP');
     const next = await waitFor(`a new leader after kill -9 of ${old}'s ${what}`, async () => {
       const l = await leaderNow();
       return l && l !== old && electors.find((e) => e.id === l)?.isLeader ? l : null;
     }, { timeoutMs: 60_000, intervalMs: 20 });
     failover.push(Date.now() - t0);
-    t.not(next, old, `round ${round}: kill -9 of ${old}'s ${what}: ${next} leads`);
+    t.not(next, old, `round ${round}: ${what === 'paused etcd member' ? 'SIGSTOP' : 'kill -9'} of ${old}'s ${what}: ${next} leads`);
     // The killed part comes back; its elector campaigns again (and waits its turn).
     if (what === 'elector') startElector(c, electors[i]!, i);
-    else {
+    else if (what === 'paused etcd member') {
+      await waitFor(`${old} stepping down by itself`, () => !electors[i]!.isLeader, { timeoutMs: 30_000 });
+      process.kill(memberPid!, 'SIGCONT');
+      await c.waitHealthy(i);
+    } else {
       await c.restart(i);
       await c.waitHealthy(i);
     }
@@ -115,7 +140,18 @@ t.test('3 members, 3 electors: kill -9 of the leader (elector or member), a new 
     }, { timeoutMs: 60_000, intervalMs: 50 });
   }
   const sorted = [...failover].sort((a, b) => a - b);
-  t.comment(`failover (kill -9 until another elector leads, seen by etcd and by itself), ms, TTL ${TTL_SECONDS} s: ${failover.join(' ')}; p50 ${sorted[Math.floor(sorted.length / 2)]} max ${sorted[sorted.length - 1]}`);
+  t.comment(`failover (kill -9 / SIGSTOP until another elector leads, seen by etcd and by itself; kinds in turn: ${KINDS.join(', ')}), ms, TTL ${TTL_SECONDS} s: ${failover.join(' ')}; p50 ${sorted[Math.floor(sorted.length / 2)]} max ${sorted[sorted.length - 1]}`);
+
+  // The electors' own view: no two terms overlap (the same host clock for all of them).
+  const terms = electors.flatMap((e) => e.terms.map((x) => ({ id: e.id, from: x.from, to: x.to ?? Number.MAX_SAFE_INTEGER }))).sort((a, b) => a.from - b.from);
+  const overlaps: string[] = [];
+  for (let k = 1; k < terms.length; k++) {
+    const prev = terms[k - 1]!;
+    const cur = terms[k]!;
+    if (cur.from < prev.to) overlaps.push(`${prev.id} led until ${prev.to}, ${cur.id} from ${cur.from}`);
+  }
+  t.ok(terms.length > ROUNDS, `${terms.length} terms of leadership as the electors saw them`);
+  t.same(overlaps, [], 'no two electors called themselves leader at the same time');
 
   // Stop writing, then replay etcd's history of the election keys and of the leaders' writes.
   for (const e of electors) {
