@@ -6,7 +6,8 @@ SHELL := /bin/bash
 # need not run). No libfuse: the agent speaks the FUSE protocol on /dev/fuse itself.
 # Images (docs/images.md): skopeo pulls, umoci builds and unpacks, runc runs containers, docker-registry and
 # busybox-static build and serve the test/demo image offline, apache2-utils' htpasswd makes the auth fixture.
-# etcd-server: the replicated store's backend (manager/store/etcd.ts) and its tests' throwaway members.
+# etcd-server: the managers' replicated store (manager/store/etcd.ts) and leader election (manager/etcd/), and
+# their tests' throwaway members.
 DEB_PACKAGES := util-linux mount gcc python3 iproute2 systemd runc skopeo umoci docker-registry busybox-static apache2-utils etcd-server
 STAMP := node_modules/.install-stamp
 

@@ -13,7 +13,8 @@ import { clearStaleMount } from './fs/stale-mount.js';
 import { disableCoreDumps, gcOnSignal, stackScrubber } from './hardening.js';
 import { TaskRecords } from './executor/task-records.js';
 import type { TaskStatus } from './executor/spec.js';
-import { joinCluster, loadIdentity, pinManagerId, type ManagerAddr } from './session/join.js';
+import { joinAny, loadIdentity, pinManagerId, type ManagerAddr } from './session/join.js';
+import { ManagerList } from './session/manager-list.js';
 import { ManagerSession } from './session/session.js';
 import { startControlServer, type ControlServer } from './control/control-server.js';
 import { defaultControlSocket } from './control/protocol.js';
@@ -33,7 +34,8 @@ import { OciRuntime } from './runtime/oci/index.js';
 const IMAGE_GC_MS = 10 * 60_000;
 
 export interface ManagedAgentOptions {
-  manager: ManagerAddr;
+  /** The managers given (--manager, repeatable); those the cluster names are kept in the state dir and added. */
+  managers: ManagerAddr[];
   /** The join token, used once to join and then dropped (the node's identity is its certificate). */
   token?: string;
   stateDir: string;
@@ -102,11 +104,12 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
   disableCoreDumps(log);
   gcOnSignal(log);
   const scrubSoon = stackScrubber(log);
+  const managers = new ManagerList(opts.stateDir, opts.managers, log.child({ part: 'session' }));
   let identity = loadIdentity(opts.stateDir);
   if (identity) log.info({ node: identity.nodeId, stateDir: opts.stateDir }, 'using the kept node identity');
   else {
     if (!opts.token) throw new Error(`no node identity in ${opts.stateDir}: give the join token (--token-file FILE, RUNSECRETS_TOKEN, or --token - on stdin) to join the cluster`);
-    identity = await joinCluster({ manager: opts.manager, token: opts.token, stateDir: opts.stateDir, hostname: opts.hostname, labels: opts.labels, log });
+    identity = await joinAny({ managers, token: opts.token, stateDir: opts.stateDir, hostname: opts.hostname, labels: opts.labels, log });
   }
   const runtime = createRuntime({
     ...(opts.runtime ? { name: opts.runtime } : {}),
@@ -195,7 +198,7 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
     }
   }
   session = new ManagerSession({
-    manager: opts.manager,
+    manager: managers,
     identity,
     log: log.child({ part: 'session' }),
     onAssign: (msg, blobs) => assignmentApplySeconds.time(() => worker.apply(msg, blobs)),

@@ -14,7 +14,7 @@ import { addRegistryOptions, registryRulesOf, type RegistryFlags } from './regis
 interface RunOpts extends RegistryFlags {
   standalone?: boolean;
   tasksDir?: string;
-  manager?: string;
+  manager: string[];
   token?: string;
   tokenFile?: string;
   stateDir: string;
@@ -29,7 +29,7 @@ interface RunOpts extends RegistryFlags {
   logLevel: string;
 }
 
-function collectLabel(v: string, prev: string[]): string[] {
+function collectRepeated(v: string, prev: string[]): string[] {
   return [...prev, v];
 }
 
@@ -48,8 +48,8 @@ async function run(opts: RunOpts): Promise<void> {
   // First: the environment's token leaves process.env before anything else runs, and argv tokens are refused.
   const tokens = tokenSource({ ...(opts.token !== undefined ? { token: opts.token } : {}), ...(opts.tokenFile !== undefined ? { tokenFile: opts.tokenFile } : {}) });
   if (!isLogLevel(opts.logLevel)) throw new Error(`invalid --log-level ${JSON.stringify(opts.logLevel)}`);
-  if (opts.standalone && opts.manager) throw new Error('--standalone and --manager exclude each other');
-  if (!opts.standalone && !opts.manager) {
+  if (opts.standalone && opts.manager.length > 0) throw new Error('--standalone and --manager exclude each other');
+  if (!opts.standalone && opts.manager.length === 0) {
     throw new Error('pass --manager HOST:PORT (with --token-file FILE on the first run) or --standalone --tasks-dir DIR');
   }
   if (opts.standalone && !opts.tasksDir) throw new Error('--standalone needs --tasks-dir DIR');
@@ -57,7 +57,8 @@ async function run(opts: RunOpts): Promise<void> {
   if (runtime !== undefined && !isRuntimeName(runtime)) throw new Error(`invalid --runtime ${JSON.stringify(runtime)}: expected ${RUNTIME_NAMES.join(' or ')}`);
   if (runtime !== undefined && opts.standalone) throw new Error('--runtime is for an agent with a manager (--standalone runs no tasks)');
   const registry = registryRulesOf(opts); // dockerd's texts for a bad --insecure-registry / --registry-mirror
-  const manager = opts.manager ? parseManagerAddr(opts.manager) : null;
+  const managers = opts.manager.map((m) => parseManagerAddr(m));
+  const manager = managers.length > 0;
   const labels = parseLabels(opts.label);
   const log = createLogger('agent', opts.logLevel);
   if (tokens.warning) log.warn(tokens.warning);
@@ -92,7 +93,7 @@ async function run(opts: RunOpts): Promise<void> {
     // Each mode loads only its own code: a standalone agent never pays for the session, runtimes and engine API.
     agent = manager
       ? await (await import('../agent/managed-agent.js')).startManagedAgent({
-          manager,
+          managers,
           ...(token ? { token } : {}),
           stateDir: opts.stateDir,
           mountPoint: opts.mount,
@@ -130,7 +131,12 @@ export function agentCommand(): Command {
     .description('Mount the secrets filesystem and serve the tasks of this host')
     .option('--standalone', 'no manager: tasks come from manifests in --tasks-dir')
     .option('--tasks-dir <dir>', 'folder of task manifests (.yaml, .yml, .json) for --standalone')
-    .option('--manager <host:port>', "the manager's TCP address (mutual TLS)")
+    .option(
+      '--manager <host:port>',
+      "a manager's TCP address (mutual TLS); repeatable: the agent joins through the first that answers, keeps the cluster's list of managers in its state dir and moves to another when its manager fails",
+      collectRepeated,
+      [] as string[],
+    )
     .option('--token-file <file>', 'file holding the join token (RSTKN-1-…), needed on the first run only; or set RUNSECRETS_TOKEN')
     .option('--token <->', '"--token -" reads the join token from stdin (a token value on the command line is refused: every user can read argv)')
     .option('--state-dir <dir>', 'where the node key and certificate are kept (0600)', DEFAULT_STATE_DIR)
@@ -138,7 +144,7 @@ export function agentCommand(): Command {
     .option(
       '--label <key=value>',
       "engine label (repeatable), reported when joining: the node's own claim (engine.labels.KEY), untrusted; node.labels are set only by a manager (node update --label-add)",
-      collectLabel,
+      collectRepeated,
       [] as string[],
     )
     .option('--mount <dir>', 'where to mount the secrets filesystem', '/run/secrets')

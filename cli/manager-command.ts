@@ -12,6 +12,7 @@ import { acquirePidLock } from '../shared/pidlock.js';
 import { migrateStateDir } from '../manager/cluster/migrate.js';
 import { joinApprovalOption } from './manager-update-join-approval.js';
 import { Manager } from '../manager/manager.js';
+import { formatManagerAddr, parseManagerAddr } from '../shared/manager-addr.js';
 import { writeFileDurable } from '../manager/cluster/files.js';
 import { adminRequest } from './manager-admin.js';
 import { action, readKeyFile, readStdin, socketOption } from './manager-cli.js';
@@ -104,9 +105,15 @@ function runCommand(): Command {
     .addOption(socketOption())
     .option('--listen <addr:port>', 'TCP address for mutual TLS ("none" to disable)', DEFAULT_LISTEN)
     .option('--metrics-listen <addr:port>', 'serve /metrics, /healthz and /readyz over plain HTTP here, e.g. 127.0.0.1:9477 (default: off)')
+    .option(
+      '--peer-manager <host:port>',
+      "another manager's agent address (repeatable): agents are told every manager's address and move to another when theirs fails",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS as string[]).default('info'));
   addRegistryOptions(run).action(
-    action(async (o: { stateDir: string; socket: string; listen: string; metricsListen?: string; logLevel: string; insecureRegistry: string[]; registryMirror: string[] }) => {
+    action(async (o: { stateDir: string; socket: string; listen: string; metricsListen?: string; peerManager: string[]; logLevel: string; insecureRegistry: string[]; registryMirror: string[] }) => {
       process.umask(0o077);
       const log = createLogger('manager', isLogLevel(o.logLevel) ? o.logLevel : 'info');
       const registry: RegistryRules = registryRulesOf(o); // bad values: error, exit 1
@@ -116,7 +123,8 @@ function runCommand(): Command {
       try {
         migrateStateDir(o.stateDir, log);
         const warn = (m: string): void => void process.stderr.write(`Warning: ${m}\n`);
-        manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, metricsListen: o.metricsListen ?? null, log, warn, registry });
+        const peerManagers = o.peerManager.map((a) => formatManagerAddr(parseManagerAddr(a, '--peer-manager'))); // HOST:PORT, or an error naming it
+        manager = new Manager({ stateDir: o.stateDir, socketPath: o.socket, listen: o.listen === 'none' ? null : o.listen, metricsListen: o.metricsListen ?? null, log, warn, registry, peerManagers });
       } catch (err) {
         release();
         throw err;

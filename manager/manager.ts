@@ -11,6 +11,7 @@ import { errorMessage } from '../shared/errors.js';
 import { InvalidUnlockKeyError, OpenCluster, readClusterConfig, takeFirstRunUnlockKey, type ClusterConfig } from './cluster/state.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
+import { isWelcomeManagerAddr, type ManagerEntry } from '../shared/protocol.js';
 import { RevocationList } from './pki/revocation.js';
 import { AdminCertRegistry } from './pki/admin-certs.js';
 import { migrateNodeRows } from './orchestrator/nodes.js';
@@ -50,6 +51,8 @@ export interface ManagerOptions {
   warn?: (message: string) => void;
   /** --insecure-registry / --registry-mirror, for GET /distribution (default: loopback registries insecure, no mirror). */
   registry?: RegistryRules;
+  /** Other managers' agent addresses (HOST:PORT), told to agents with this one's (the welcome's managers list). */
+  peerManagers?: string[];
 }
 
 interface Unlocked {
@@ -136,6 +139,13 @@ export class Manager {
     if (!this.listenAddr || port === null) return { AdvertiseAddr: advertise, Listen: null, Warning: null };
     const listen = { host: this.listenAddr.host, port };
     return { AdvertiseAddr: advertise, Listen: `${listen.host}:${port}`, Warning: advertiseMismatch(advertise, listen) };
+  }
+
+  /** The managers agents are told about: this one (its advertise address and node ID), then --peer-manager. */
+  private managerEntries(): ManagerEntry[] {
+    const own = (this.open?.cluster.config ?? this.config).advertiseAddr;
+    const peers = (this.opts.peerManagers ?? []).filter((a) => a !== own).map((addr) => ({ addr }));
+    return [{ addr: own, nodeId: this.config.nodeId }, ...peers].filter((e) => isWelcomeManagerAddr(e.addr));
   }
 
   /** A backup of the open state (manager/cluster/backup.ts). */
@@ -256,6 +266,7 @@ export class Manager {
         log: this.opts.log.child({ part: 'dispatcher' }),
         isRevoked: (s) => this.revoked.isRevoked(s),
         heartbeatMs: heartbeatMs(this.config),
+        managers: () => this.managerEntries(),
       });
       // Before anything reads nodes: labels that joiners chose become engine labels (nodes.ts).
       const migrated = await migrateNodeRows(store);

@@ -94,8 +94,23 @@ export const TUNNEL_CHUNK_BYTES = 32 * 1024;
 const MAX_STREAM_ID = 0x7fffffff;
 const MAX_RESET_TEXT = 256;
 
+/** A manager of the cluster as agents learn it from the welcome: its agents' address (HOST:PORT, [IPv6]:PORT) and,
+ * when known, its node ID (the CN its certificate must carry). */
+export interface ManagerEntry {
+  addr: string;
+  nodeId?: string;
+}
+/** At most this many managers in a welcome (Docker advises at most 7; room to spare). */
+export const MAX_WELCOME_MANAGERS = 64;
+const ADDR_RE = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9._-]{1,253}):\d{1,5}$/;
+/** An address a welcome may carry (a manager leaves out any other: one bad entry would cost the agent its welcome). */
+export function isWelcomeManagerAddr(s: string): boolean {
+  return ADDR_RE.test(s);
+}
+
 export type ManagerMessage =
-  | { type: 'welcome'; nodeId: string; heartbeatMs: number }
+  /** managers: every manager agents may use (issue 11); absent from managers before it existed. */
+  | { type: 'welcome'; nodeId: string; heartbeatMs: number; managers?: ManagerEntry[] }
   | { type: 'stream-open'; stream: number }
   | StreamMessage
   /** full: the complete desired state (after connecting); the agent drops everything not listed. */
@@ -264,6 +279,16 @@ function list(o: Obj, k: string, where: string): unknown[] {
   if (!Array.isArray(v) || v.length > MAX_LIST) throw bad(where, `${k} is not a list of at most ${MAX_LIST}`);
   return v;
 }
+function parseManagerEntries(v: unknown): ManagerEntry[] {
+  const w = 'welcome';
+  if (!Array.isArray(v) || v.length > MAX_WELCOME_MANAGERS) throw bad(w, `managers is not a list of at most ${MAX_WELCOME_MANAGERS}`);
+  return v.map((x) => {
+    const e = obj(x, w);
+    const addr = str(e, 'addr', w, 300);
+    if (!ADDR_RE.test(addr)) throw bad(w, `manager address ${JSON.stringify(addr.slice(0, 64))} is not HOST:PORT`);
+    return e.nodeId === undefined ? { addr } : { addr, nodeId: id(e, 'nodeId', w) };
+  });
+}
 function optStrings(o: Obj, k: string, where: string): string[] | undefined {
   if (o[k] === undefined) return undefined;
   return list(o, k, where).map((x) => {
@@ -431,8 +456,11 @@ export function parseManagerMessage(frame: Uint8Array): DecodedFrame<ManagerMess
   if (sm) return { msg: sm, blobs: [] };
   if (msg.type !== 'assign' && blobs.length > 0) throw new ProtocolError(`a ${msg.type.slice(0, 64)} frame carries no blobs; this one has ${blobs.length}`);
   switch (msg.type) {
-    case 'welcome':
-      return { msg: { type: 'welcome', nodeId: id(o, 'nodeId', 'welcome'), heartbeatMs: uint(o, 'heartbeatMs', 'welcome') }, blobs };
+    case 'welcome': {
+      const welcome: Extract<ManagerMessage, { type: 'welcome' }> = { type: 'welcome', nodeId: id(o, 'nodeId', 'welcome'), heartbeatMs: uint(o, 'heartbeatMs', 'welcome') };
+      if (o.managers !== undefined) welcome.managers = parseManagerEntries(o.managers);
+      return { msg: welcome, blobs };
+    }
     case 'heartbeat-ack':
       return { msg: { type: 'heartbeat-ack' }, blobs };
     case 'heartbeat-period':

@@ -21,29 +21,23 @@ export interface NodeIdentity {
   managerId?: string;
 }
 
-export interface ManagerAddr {
-  host: string;
-  port: number;
-}
-
-export function parseManagerAddr(s: string): ManagerAddr {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535) throw new Error(`invalid --manager "${s}": expected HOST:PORT or [IPv6]:PORT`);
-  return { host: m[1] ?? m[2] ?? '', port };
-}
+import { formatManagerAddr, type ManagerAddr } from '../../shared/manager-addr.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { ManagerList } from './manager-list.js';
+export { parseManagerAddr, type ManagerAddr } from '../../shared/manager-addr.js';
 
 /**
  * The manager must present a manager certificate of the pinned CA whose node ID (CN) is the one pinned at join:
  * another certificate with OU swarm-manager from the same CA (say, one minted with a leaked CA key or obtained
  * some other way) is not our manager. `pinnedId` undefined: only at join, before the manager's ID is known.
  */
-export function managerCertCheck(pinnedId: string | undefined): (host: string, cert: PeerCertificate) => Error | undefined {
+export function managerCertCheck(pinnedId: string | readonly string[] | undefined): (host: string, cert: PeerCertificate) => Error | undefined {
+  const pinned = pinnedId === undefined ? undefined : typeof pinnedId === 'string' ? [pinnedId] : pinnedId;
   return (_host, cert) => {
     const s = parseSubject(`OU=${cert.subject?.OU ?? ''}\nCN=${cert.subject?.CN ?? ''}`);
     if (s.OU !== ROLE_OU.manager) return new Error(`the server's certificate is not a manager's (OU "${s.OU ?? ''}")`);
-    if (pinnedId !== undefined && s.CN !== pinnedId) {
-      return new Error(`the server's certificate names manager ${JSON.stringify(s.CN ?? '')}, not the manager ${pinnedId} pinned at join`);
+    if (pinned !== undefined && !pinned.includes(s.CN ?? '')) {
+      return new Error(`the server's certificate names manager ${JSON.stringify(s.CN ?? '')}, not the manager ${pinned[0] ?? ''} pinned at join${pinned.length > 1 ? ' nor another the cluster named' : ''}`);
     }
     return undefined;
   };
@@ -145,4 +139,23 @@ export async function joinCluster(o: JoinOptions): Promise<NodeIdentity> {
   const pending = res.json.Membership === 'pending';
   o.log.info({ node: id.nodeId, manager: id.managerId, stateDir: o.stateDir }, pending ? 'joined the cluster, pending approval: a manager must run "runsecrets node accept"' : 'joined the cluster');
   return id;
+}
+
+/**
+ * Joins through the first manager of the list that answers (the others in turn when one cannot be reached or
+ * refuses); that manager becomes the list's current one. Every failure is logged; the last one is thrown.
+ */
+export async function joinAny(o: Omit<JoinOptions, 'manager'> & { managers: ManagerList }): Promise<NodeIdentity> {
+  let last: unknown = null;
+  for (const m of o.managers.all) {
+    try {
+      const id = await joinCluster({ ...o, manager: m.addr });
+      o.managers.prefer(m.addr);
+      return id;
+    } catch (err) {
+      last = err;
+      if (o.managers.size > 1) o.log.warn({ manager: formatManagerAddr(m.addr), err: errorMessage(err) }, 'join through this manager failed: trying the next');
+    }
+  }
+  throw last instanceof Error ? last : new Error(String(last));
 }

@@ -14,6 +14,8 @@ import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
 import { MAX_MANAGER_FRAME_BYTES, encodeAgentFrame, parseManagerMessage, type AgentMessage, type ManagerMessage } from '../../shared/protocol.js';
 import { managerCertCheck, type ManagerAddr, type NodeIdentity } from './join.js';
+import { ManagerList } from './manager-list.js';
+import { formatManagerAddr } from '../../shared/manager-addr.js';
 import type { PeerCertificate } from 'node:tls';
 import { LogLimiter } from '../../shared/log-limit.js';
 import { ReadScrubber } from './read-scrub.js';
@@ -38,7 +40,8 @@ const SSL_OP_CLEANSE_PLAINTEXT = 1 << 1;
 export type AssignMessage = Extract<ManagerMessage, { type: 'assign' }>;
 
 export interface SessionOptions {
-  manager: ManagerAddr;
+  /** One manager, or the agent's list of them (manager-list.ts): the session moves along it when one fails. */
+  manager: ManagerAddr | ManagerList;
   identity: NodeIdentity;
   log: Logger;
   /** Applies an assignment; `blobs` are views into the frame, which is zeroed once this resolves. */
@@ -68,11 +71,24 @@ export class ManagerSession {
   private lastError: string | null = null;
   private retryLog = new LogLimiter(1, RETRY_LOG_MS);
 
-  constructor(private readonly o: SessionOptions) {}
+  private readonly managers: ManagerList;
 
-  /** The server must be the manager pinned at join (join.ts managerCertCheck); a refusal is logged, rate-limited. */
+  constructor(private readonly o: SessionOptions) {
+    this.managers = o.manager instanceof ManagerList ? o.manager : new ManagerList(null, [o.manager], o.log);
+  }
+
+  /** The manager in use (or tried next). */
+  get manager(): ManagerAddr {
+    return this.managers.current;
+  }
+
+  /**
+   * The server must be the manager pinned at join, or one the cluster named in a welcome (join.ts
+   * managerCertCheck); a refusal is logged, rate-limited.
+   */
   private readonly checkServer = (host: string, cert: PeerCertificate): Error | undefined => {
-    const err = managerCertCheck(this.o.identity.managerId)(host, cert);
+    const pinned = this.o.identity.managerId;
+    const err = managerCertCheck(pinned === undefined ? undefined : [...new Set([pinned, ...this.managers.nodeIds])])(host, cert);
     if (err) {
       const ok = this.refusals.allow('manager-identity');
       if (ok) this.o.log.warn({ host, err: err.message, ...(ok.suppressed ? { suppressed: ok.suppressed } : {}) }, 'refusing the server: not the manager this node joined');
@@ -124,7 +140,7 @@ export class ManagerSession {
 
   private connect(): void {
     if (this.stopped) return;
-    const { host, port } = this.o.manager;
+    const { host, port } = this.managers.current;
     const hostPart = host.includes(':') ? `[${host}]` : host;
     // ws hands the TLS options to tls.connect, whose checkServerIdentity returns an Error (ws's typing is older).
     const tlsOpts: ConnectionOptions = {
@@ -201,15 +217,17 @@ export class ManagerSession {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.retryTimer) return;
+    // With several managers, the next one is tried soon; the backoff grows only once every one failed in turn.
+    const wrapped = this.managers.size > 1 ? this.managers.advance() : true;
     // A connect that timed out already waited: retry at once (no SYN is in flight any more), without growing.
     if (this.connectTimedOut) this.attempt = 0;
-    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(this.attempt, 20));
+    const ceiling = wrapped ? Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(this.attempt, 20)) : BACKOFF_MIN_MS;
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2)); // jitter: agents do not return in step
-    this.attempt++;
+    if (wrapped) this.attempt++;
     const logged = this.retryLog.allow('retry');
     if (logged) {
       const nextAttemptAt = new Date(Date.now() + delay).toISOString();
-      this.o.log.warn({ attempt: this.attempt, nextAttemptAt, err: this.lastError, notLogged: logged.suppressed }, 'manager unreachable: retrying');
+      this.o.log.warn({ attempt: this.attempt, nextAttemptAt, next: formatManagerAddr(this.managers.current), err: this.lastError, notLogged: logged.suppressed }, 'manager unreachable: retrying');
     } else this.o.log.debug({ delay, attempt: this.attempt }, 'reconnecting');
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
@@ -269,7 +287,8 @@ export class ManagerSession {
       this.attempt = 0;
       this.lastAck = Date.now();
       this.startHeartbeat(msg.heartbeatMs);
-      this.o.log.info({ node: this.o.identity.nodeId }, 'connected to the manager');
+      this.o.log.info({ node: this.o.identity.nodeId, manager: formatManagerAddr(this.managers.current) }, 'connected to the manager');
+      if (msg.managers) this.managers.update(msg.managers);
       this.retryLog = new LogLimiter(1, RETRY_LOG_MS); // the next outage's first retry is logged at once
       this.lastError = null;
       this.o.onConnected();

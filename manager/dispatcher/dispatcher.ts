@@ -18,6 +18,7 @@ import {
   encodeStreamFrame,
   parseAgentMessage,
   type AgentMessage,
+  type ManagerEntry,
   type ObjectData,
   type TaskAssignment,
 } from '../../shared/protocol.js';
@@ -40,6 +41,8 @@ export interface DispatcherOptions {
   log: Logger;
   isRevoked(serial: string): boolean;
   heartbeatMs?: number;
+  /** The managers agents are told about in the welcome (they keep the list and fail over along it); absent: none. */
+  managers?: () => ManagerEntry[];
 }
 
 export class Dispatcher {
@@ -197,7 +200,8 @@ export class Dispatcher {
       log.info('agent session closed');
     });
     ws.on('error', (err) => log.warn({ err: err.message }, 'agent session error'));
-    session.send(encodeFrame({ type: 'welcome', nodeId, heartbeatMs: this.heartbeatMs }));
+    const managers = this.opts.managers?.();
+    session.send(encodeFrame({ type: 'welcome', nodeId, heartbeatMs: this.heartbeatMs, ...(managers && managers.length > 0 ? { managers } : {}) }));
     void (async () => {
       try {
         const cur = await this.opts.store.get('node', nodeId);

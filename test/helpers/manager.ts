@@ -28,6 +28,8 @@ export interface StartOptions {
   tcp?: boolean;
   /** The TCP listener's address (default 127.0.0.1); e.g. 0.0.0.0 for agents in network namespaces. */
   listenHost?: string;
+  /** The TCP listener's port (default: a free one the kernel picks), e.g. one announced beforehand. */
+  listenPort?: number;
   /** Serve this existing state dir (e.g. a restored or fixture one) instead of making one with `manager init`;
    * workerToken is then read with `join-token -q`, unlockKey is null. */
   stateDir?: string;
@@ -210,7 +212,7 @@ export async function startManager(opts: StartOptions = {}): Promise<ManagerHand
     stateDir,
     socket,
     dockerHost: `unix://${socket}`,
-    tcpPort: 0,
+    tcpPort: opts.listenPort ?? 0,
     adminCertDir: '',
     unlockKey,
     workerToken,

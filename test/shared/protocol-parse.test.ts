@@ -94,6 +94,8 @@ t.test('manager messages: the valid ones, with their blobs', async (t) => {
   t.same(d.msg, assign(), 'assign parsed field by field');
   t.same(Buffer.from(d.blobs[0]!), secret);
   t.same(parseManagerMessage(frame({ type: 'welcome', nodeId: 'node1', heartbeatMs: 5000 })).msg, { type: 'welcome', nodeId: 'node1', heartbeatMs: 5000 });
+  const managers = [{ addr: '10.0.0.1:2377', nodeId: 'mgr1' }, { addr: '[fd00::2]:2377' }, { addr: 'mgr3.lan:4000' }];
+  t.same(parseManagerMessage(frame({ type: 'welcome', nodeId: 'node1', heartbeatMs: 5000, managers })).msg, { type: 'welcome', nodeId: 'node1', heartbeatMs: 5000, managers }, "a welcome with the managers' list");
   t.same(parseManagerMessage(frame({ type: 'heartbeat-ack' })).msg, { type: 'heartbeat-ack' });
   const minimal = { ...task, command: undefined, args: undefined, env: undefined, dir: undefined, user: undefined, stopGracePeriodMs: undefined };
   const m = parseManagerMessage(frame(assign({ tasks: [minimal] }), [secret])).msg as Extract<ManagerMessage, { type: 'assign' }>;
@@ -176,6 +178,11 @@ t.test('manager messages: each wrong field is refused, named', async (t) => {
     ['welcome without a node ID', frame({ type: 'welcome', heartbeatMs: 5 }), /nodeId/],
     ['welcome heartbeat a string', frame({ type: 'welcome', nodeId: 'n', heartbeatMs: '5' }), /heartbeatMs/],
     ['blobs on a welcome', frame({ type: 'welcome', nodeId: 'n', heartbeatMs: 5 }, blob), /no blobs/],
+    ['welcome managers not a list', frame({ type: 'welcome', nodeId: 'n', heartbeatMs: 5, managers: 'a:1' }), /managers is not a list/],
+    ['welcome managers too many', frame({ type: 'welcome', nodeId: 'n', heartbeatMs: 5, managers: Array.from({ length: 65 }, () => ({ addr: 'a:1' })) }), /managers is not a list of at most 64/],
+    ['welcome manager without a port', frame({ type: 'welcome', nodeId: 'n', heartbeatMs: 5, managers: [{ addr: 'host' }] }), /is not HOST:PORT/],
+    ['welcome manager address with a path', frame({ type: 'welcome', nodeId: 'n', heartbeatMs: 5, managers: [{ addr: 'a/../b:1' }] }), /is not HOST:PORT/],
+    ['welcome manager node ID bad', frame({ type: 'welcome', nodeId: 'n', heartbeatMs: 5, managers: [{ addr: 'a:1', nodeId: '../x' }] }), /nodeId is not a valid ID/],
     ['unknown type', frame({ type: 'status' }), /unknown message type "status"/],
     ['huge counts', frame(assign({ removeTasks: Array.from({ length: 100_001 }, () => TASK) }), blob), /removeTasks is not a list/],
   ];
