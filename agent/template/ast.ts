@@ -68,10 +68,8 @@ export function argString(a: Arg): string {
       return a.quoted;
     case 'pipe':
       return `(${pipeString(a.pipe)})`;
-    case 'chain': {
-      const inner = a.node.t === 'pipe' ? argString(a.node) : argString(a.node);
-      return inner + a.field.map((f) => `.${f}`).join('');
-    }
+    case 'chain':
+      return argString(a.node) + a.field.map((f) => `.${f}`).join('');
   }
 }
 
