@@ -12,7 +12,7 @@ import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'n
 import { isIP } from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
-import { MAX_MANAGER_FRAME_BYTES, encodeAgentFrame, parseManagerMessage, type AgentMessage, type ManagerMessage } from '../../shared/protocol.js';
+import { MAX_MANAGER_FRAME_BYTES, encodeAgentFrame, parseManagerMessage, type AgentMessage, type CertManagerMessage, type ManagerMessage } from '../../shared/protocol.js';
 import { managerCertCheck, type ManagerAddr, type NodeIdentity } from './join.js';
 import type { PeerCertificate } from 'node:tls';
 import { LogLimiter } from '../../shared/log-limit.js';
@@ -46,7 +46,9 @@ export interface SessionOptions {
   /** Called after each (re)connection, once the manager welcomed us. */
   onConnected(): void;
   /** The manager's tunnel messages (stream-open and the streams' data: shared/tunnel.ts). */
-  onStream?(msg: Exclude<ManagerMessage, { type: 'welcome' | 'heartbeat-ack' | 'heartbeat-period' | 'assign' }>): void;
+  onStream?(msg: Exclude<ManagerMessage, { type: 'welcome' | 'heartbeat-ack' | 'heartbeat-period' | 'assign' } | CertManagerMessage>): void;
+  /** The node certificate's messages (cert-renewal.ts). */
+  onCert?(msg: CertManagerMessage): void;
   /** The connection was lost (tunnelled streams end with it). */
   onDisconnected?(): void;
   /** A state dir joined before pinning existed pins the first manager it reaches: persist its node ID. */
@@ -282,6 +284,9 @@ export class ManagerSession {
       this.lastAck = Date.now();
       if (this.heartbeatSentAt !== null) heartbeatRttSeconds.observe(Number(process.hrtime.bigint() - this.heartbeatSentAt) / 1e9);
       this.heartbeatSentAt = null;
+    } else if (msg.type === 'node-cert' || msg.type === 'node-cert-refused' || msg.type === 'cert-renew' || msg.type === 'trust') {
+      this.lastAck = Date.now();
+      this.o.onCert?.(msg);
     } else if (msg.type !== 'assign') {
       this.lastAck = Date.now();
       this.o.onStream?.(msg);

@@ -3,7 +3,8 @@
 // - GET /swarm shows the whole Spec with Docker's defaults, so that the CLI, which GETs, changes one field and POSTs
 //   the whole Spec back (moby converts it onto an empty spec, never merged), sends unchanged values unchanged.
 // - A field we apply: autolock, task history limit, node certificate expiry, dispatcher heartbeat, labels.
-// - A field we cannot honour (Raft tuning: we run no Raft; external CAs; signing CA material; CA rotation) is
+// - CAConfig.ForceRotate: a change starts a root CA rotation (cluster/state.ts, pki/node-certs.ts).
+// - A field we cannot honour (Raft tuning: we run no Raft; external CAs; signing CA material) is
 //   refused when it differs from what GET shows, naming the field: never "updated" while ignored.
 // - Docker's texts for its own validation errors (reference §9.1).
 import { ApiError } from './http.js';
@@ -25,7 +26,7 @@ export function swarmSpecOf(c: ClusterConfig): Record<string, unknown> {
     Orchestration: { TaskHistoryRetentionLimit: s.taskHistory },
     Raft: { ...RAFT },
     Dispatcher: { HeartbeatPeriod: s.heartbeatMs * 1_000_000 },
-    CAConfig: { NodeCertExpiry: s.nodeCertExpiryMs * 1_000_000 },
+    CAConfig: { NodeCertExpiry: s.nodeCertExpiryMs * 1_000_000, ...(s.forceRotate !== 0 ? { ForceRotate: s.forceRotate } : {}) },
     TaskDefaults: {},
     EncryptionConfig: { AutoLockManagers: s.autolock },
   };
@@ -69,9 +70,9 @@ export function settingsFromSpec(body: unknown, current: ClusterSettings): Clust
       throw new ApiError(400, `runsecrets does not support Spec.CAConfig.${k}: the cluster CA is the manager's own`);
     }
   }
-  if ((int(field(ca, 'ForceRotate'), 'Spec.CAConfig.ForceRotate') ?? 0) !== 0) {
-    throw new ApiError(400, 'runsecrets does not support rotating the cluster CA yet (Spec.CAConfig.ForceRotate)');
-  }
+  // A changed ForceRotate starts a root rotation (swarm.ts); absent counts as 0, as Go's decoder leaves it.
+  const forceRotate = int(field(ca, 'ForceRotate'), 'Spec.CAConfig.ForceRotate') ?? 0;
+  if (forceRotate < 0) throw new ApiError(400, `invalid JSON: json: cannot unmarshal number ${forceRotate} into Go struct field CAConfig.Spec.CAConfig.ForceRotate of type uint64`);
   const expiryNs = int(field(ca, 'NodeCertExpiry'), 'Spec.CAConfig.NodeCertExpiry');
   let nodeCertExpiryMs = current.nodeCertExpiryMs;
   if (expiryNs !== undefined && expiryNs !== 0) {
@@ -103,6 +104,7 @@ export function settingsFromSpec(body: unknown, current: ClusterSettings): Clust
     nodeCertExpiryMs,
     heartbeatMs,
     labels: decodeStringMap(field(spec, 'Labels'), 'Spec.Labels') ?? {},
+    forceRotate,
   };
 }
 
@@ -113,6 +115,7 @@ export function changedSettings(a: ClusterSettings, b: ClusterSettings): string[
   if (a.taskHistory !== b.taskHistory) out.push('taskHistory');
   if (a.nodeCertExpiryMs !== b.nodeCertExpiryMs) out.push('nodeCertExpiry');
   if (a.heartbeatMs !== b.heartbeatMs) out.push('heartbeat');
+  if (a.forceRotate !== b.forceRotate) out.push('forceRotate');
   if (JSON.stringify(Object.entries(a.labels).sort()) !== JSON.stringify(Object.entries(b.labels).sort())) out.push('labels');
   return out;
 }

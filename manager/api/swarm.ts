@@ -27,6 +27,10 @@ export interface SwarmControl {
   unlock(key: string): Promise<void>;
   /** Called after settings were applied: the dispatcher's heartbeat, the orchestrator's history limit. */
   settingsChanged(): void;
+  /** The swarm's TLSInfo (the new root's issuer during a rotation). */
+  tlsInfo(): { TrustRoot: string; CertIssuerSubject: string; CertIssuerPublicKey: string };
+  /** Starts a root CA rotation (ForceRotate changed). */
+  rotateRoot(): Promise<void>;
 }
 
 const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
@@ -42,7 +46,7 @@ export function registerSwarmRoutes(router: Router, ctl: SwarmControl): void {
   router.add('GET', '/swarm', (ctx) => {
     const c = ctl.cluster();
     sendJson(ctx.res, 200, {
-      ...swarmObject(c.config, c.ca.certPem),
+      ...swarmObject(c.config, ctl.tlsInfo()),
       JoinTokens: { Worker: c.joinToken('worker'), Manager: c.joinToken('manager') },
     });
   });
@@ -63,6 +67,9 @@ export function registerSwarmRoutes(router: Router, ctl: SwarmControl): void {
     if (rotateUnlock && !next.autolock) throw new ApiError(400, 'no unlock key is set: autolock is not turned on');
     const changed = changedSettings(before, next);
     if (changed.length > 0) c.applySettings(next);
+    // After the setting is durable: a crash before the new root exists leaves ForceRotate set and no rotation,
+    // which a new ForceRotate starts again.
+    if (changed.includes('forceRotate')) await ctl.rotateRoot();
     if (rotateWorker) c.rotateJoinToken('worker');
     if (rotateManager) c.rotateJoinToken('manager');
     if (rotateUnlock && before.autolock) c.rotateUnlockKey(); // turned on just now: the key is new already

@@ -4,7 +4,7 @@ import { randomBytes, webcrypto } from 'node:crypto';
 import { x509, SIGN_ALG, ROLE_OU, generateKeyPair, privateKeyPem, importPrivateKeyPem, type Role } from '../../shared/pki.js';
 
 const CA_YEARS = 20;
-const LEAF_DAYS = 90 * 4; // leaves are renewed by re-issuing; a year is a reasonable first horizon
+const LEAF_DAYS = 90; // swarmkit's default; node certificates give their own (CAConfig.NodeCertExpiry)
 const SKEW_MS = 5 * 60 * 1000; // tolerate clocks a little behind ours
 
 export class CsrError extends Error {
@@ -64,6 +64,10 @@ export class ClusterCA {
   /** Signs a leaf certificate for a public key; the subject is ours to decide, never the requester's. */
   async issue(publicKey: CryptoKey | x509.PublicKey, opts: LeafOptions): Promise<string> {
     const now = Date.now();
+    const validity = opts.validityMs ?? (opts.days ?? LEAF_DAYS) * 86400_000;
+    // Back-dated at most a tenth of the validity: agents renew at 50-80 % of it from NotBefore, and a short-lived
+    // certificate back-dated by whole minutes would be due at once.
+    const skew = Math.min(SKEW_MS, Math.floor(validity / 10));
     const san: { type: 'dns' | 'ip'; value: string }[] = [
       ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
       ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
@@ -80,8 +84,8 @@ export class ClusterCA {
       serialNumber: serial(),
       subject: `CN=${opts.nodeId}, OU=${ROLE_OU[opts.role]}, O=${this.clusterId}`,
       issuer: this.cert.subject,
-      notBefore: new Date(now - SKEW_MS),
-      notAfter: new Date(now + (opts.validityMs ?? (opts.days ?? LEAF_DAYS) * 86400_000)),
+      notBefore: new Date(now - skew),
+      notAfter: new Date(now + validity),
       signingAlgorithm: SIGN_ALG,
       publicKey,
       signingKey: this.key,

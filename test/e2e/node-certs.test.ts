@@ -1,0 +1,149 @@
+// Node certificates after the join (issue 12 item 4): a real agent renews its certificate over its session before it
+// expires (a short test-only expiry), keeping its task and its session; the renewed certificate is what the next
+// connection uses. The manager issues only for the node a session is authenticated as: a CSR naming another node,
+// the manager role or another cluster is refused.
+import t from 'tap';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { fuseSkipReason } from '../helpers/env.js';
+import { startManager, request, waitFor } from '../helpers/manager.js';
+import { managedAgent } from '../helpers/managed-agent.js';
+import { createSecret, createService, runningTask, serviceSpec } from '../helpers/cluster-ops.js';
+import { createLogger } from '../../shared/log.js';
+import { SIGN_ALG, createCsrPem, generateKeyPair, identityOfCert, x509 } from '../../shared/pki.js';
+import type { CertManagerMessage } from '../../shared/protocol.js';
+import { joinCluster } from '../../agent/session/join.js';
+import { ManagerSession } from '../../agent/session/session.js';
+
+const READER = join(import.meta.dirname, '../fixtures/cert-reader.mjs');
+
+interface ReaderState {
+  id: number;
+  reads: number;
+  failed: number;
+  lastFailure: string | null;
+}
+
+function readerState(out: string, label: string): ReaderState | null {
+  try {
+    return JSON.parse(readFileSync(join(out, `${label}.json`), 'utf8')) as ReaderState;
+  } catch {
+    return null;
+  }
+}
+
+async function csrWithSubject(name: string): Promise<string> {
+  const keys = await generateKeyPair();
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name, keys, signingAlgorithm: SIGN_ALG });
+  return csr.toString('pem') + '\n';
+}
+
+const skip = fuseSkipReason();
+if (skip) {
+  t.comment(`SKIP node certificates: ${skip}`);
+  t.test('the whole file', { skip }, () => undefined);
+} else {
+  t.test('an agent renews its certificate before expiry, keeping its session and its task', async (t) => {
+    // 20 s certificates (the API keeps Docker's 1 h minimum; this override is for tests): renewal at 10-16 s.
+    const m = await startManager({ t, env: { RUNSECRETS_NODE_CERT_EXPIRY_MS: '20000', RUNSECRETS_HEARTBEAT_MS: '300' } });
+    const out = mkdtempSync(join(tmpdir(), 'rs-certs-out-'));
+    chmodSync(out, 0o777);
+    const a = managedAgent({ managerPort: m.tcpPort, hostname: `certs-renew-${process.pid}` });
+    t.teardown(async () => {
+      await a.cleanup();
+      rmSync(out, { recursive: true, force: true });
+    });
+    await a.start(m.workerToken);
+    const first = new X509Certificate(readFileSync(join(a.stateDir, 'node.crt')));
+    const nodeId = identityOfCert(first.toString()).nodeId;
+    const sid = await createSecret(m, 'renew-s', Buffer.from('RENEW'));
+    await createService(m, serviceSpec('renew-svc', a.hostname, [{ id: sid, name: 'renew-s' }], { command: [process.execPath, READER, out, 'r', 'renew-s', 'RENEW'] }));
+    const task = await runningTask(m, 'renew-svc');
+    const before = await waitFor(async () => readerState(out, 'r'), 'the task reading its secret', 30_000);
+
+    // Two renewals: the second is for a certificate the first renewal issued, so the original one has expired.
+    await a.waitLog((l) => l.msg === 'node certificate renewed: used from the next connection', 0, 60_000);
+    const afterFirst = a.logs().findIndex((l) => l.msg === 'node certificate renewed: used from the next connection');
+    await a.waitLog((l) => l.msg === 'node certificate renewed: used from the next connection', afterFirst + 1, 60_000);
+    await waitFor(async () => (Date.parse(first.validTo) < Date.now() ? true : undefined), 'the first certificate to expire', 30_000);
+
+    const now = new X509Certificate(readFileSync(join(a.stateDir, 'node.crt')));
+    t.not(now.serialNumber, first.serialNumber, 'the state dir holds a renewed certificate');
+    t.equal(identityOfCert(now.toString()).nodeId, nodeId, 'for the same node');
+    t.ok(now.checkPrivateKey(createPrivateKey(readFileSync(join(a.stateDir, 'node.key')))), 'with its key beside it');
+    t.ok(now.verify(new X509Certificate(readFileSync(join(a.stateDir, 'ca.crt'))).publicKey), 'issued by the cluster CA');
+    t.notOk(existsSync(join(a.stateDir, 'node.crt.new')) || existsSync(join(a.stateDir, 'node.key.new')), 'no half-stored renewal left');
+    t.equal(a.logs().filter((l) => l.msg === 'connected to the manager').length, 1, 'the session was never re-opened');
+    const node = (await request(m.socket, 'GET', `/nodes/${nodeId}`)).json as { Status: { State: string } };
+    t.equal(node.Status.State, 'ready', 'the node stays ready');
+    const tasks = (await request(m.socket, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['renew-svc'] }))}`)).json as { ID: string; Status: { State: string } }[];
+    t.same(tasks.map((x) => [x.ID, x.Status.State]), [[task.ID, 'running']], 'the same task, still running');
+    const after = await waitFor(async () => {
+      const s = readerState(out, 'r');
+      return s && s.reads > before.reads ? s : undefined;
+    }, 'more reads', 20_000);
+    t.equal(after.id, before.id, 'the same task process');
+    t.equal(after.failed, 0, `every read returned the secret (${after.lastFailure ?? ''})`);
+
+    // The next connection uses the renewed certificate (the first one has expired: the manager would refuse it).
+    await a.stop();
+    const from = a.logs().length;
+    await a.start();
+    t.ok(a.logs().slice(from).some((l) => l.msg === 'connected to the manager'), 'a restarted agent connects with the renewed certificate');
+  });
+
+  t.test('a session renews only its own identity: another node, the manager role or another cluster is refused', async (t) => {
+    const m = await startManager({ t });
+    const dir = mkdtempSync(join(tmpdir(), 'rs-certs-attack-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const log = createLogger('test-agent', 'silent');
+    const manager = { host: '127.0.0.1', port: m.tcpPort };
+    const victim = await joinCluster({ manager, token: m.workerToken, stateDir: join(dir, 'victim'), hostname: 'victim', labels: {}, log });
+    const me = await joinCluster({ manager, token: m.workerToken, stateDir: join(dir, 'me'), hostname: 'attacker', labels: {}, log });
+    const answers: CertManagerMessage[] = [];
+    let connected = false;
+    const session = new ManagerSession({
+      manager,
+      identity: me,
+      log,
+      onAssign: async () => undefined,
+      onConnected: () => (connected = true),
+      onCert: (msg) => answers.push(msg),
+    });
+    session.start();
+    t.teardown(() => session.stop());
+    await waitFor(async () => (connected ? true : undefined), 'the session');
+    const clusterId = identityOfCert(me.certPem).clusterId;
+    const ask = async (csr: string): Promise<CertManagerMessage> => {
+      const n = answers.length;
+      t.ok(session.send({ type: 'cert-request', csr }), 'request sent');
+      return waitFor(async () => answers[n], 'an answer');
+    };
+
+    const other = await ask(await csrWithSubject(`CN=${victim.nodeId}`));
+    t.equal(other.type, 'node-cert-refused', "another node's identity is refused");
+    t.match(other.type === 'node-cert-refused' ? other.reason : '', /renews only its own certificate/);
+    const mgr = await ask(await csrWithSubject(`CN=${me.nodeId}, OU=swarm-manager, O=${clusterId}`));
+    t.equal(mgr.type, 'node-cert-refused', 'the manager role is refused');
+    t.match(mgr.type === 'node-cert-refused' ? mgr.reason : '', /renews only as a worker/);
+    const elsewhere = await ask(await csrWithSubject(`CN=${me.nodeId}, OU=swarm-worker, O=another-cluster`));
+    t.equal(elsewhere.type, 'node-cert-refused', 'another cluster is refused');
+    const garbage = await ask('-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n');
+    t.equal(garbage.type, 'node-cert-refused', 'a malformed CSR is refused');
+
+    const ok = await ask(await createCsrPem(await generateKeyPair(), me.nodeId));
+    t.equal(ok.type, 'node-cert', 'its own renewal is answered');
+    if (ok.type === 'node-cert') {
+      const id = identityOfCert(ok.cert);
+      t.same([id.nodeId, id.role, id.clusterId], [me.nodeId, 'worker', clusterId], 'for its own node, as a worker, in this cluster');
+      t.ok(new X509Certificate(ok.cert).verify(new X509Certificate(me.caPem).publicKey), 'issued by the cluster CA');
+      const nodes = (await request(m.socket, 'GET', `/nodes/${me.nodeId}`)).json as { ID: string };
+      t.equal(nodes.ID, me.nodeId);
+    }
+    // The hostname a joiner puts in its CSR is not its node ID: at renewal that is another identity too.
+    const bare = await ask(await csrWithSubject('CN=whatever-the-host-is'));
+    t.equal(bare.type, 'node-cert-refused', 'a CN other than the node ID is refused, whatever it is');
+  });
+}
