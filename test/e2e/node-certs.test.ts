@@ -1,13 +1,16 @@
 // Node certificates after the join (issue 12 item 4): a real agent renews its certificate over its session before it
 // expires (a short test-only expiry), keeping its task and its session; the renewed certificate is what the next
 // connection uses. The manager issues only for the node a session is authenticated as: a CSR naming another node,
-// the manager role or another cluster is refused.
+// the manager role or another cluster is refused. `docker swarm ca --rotate` with 2 agents running tasks moves every
+// node to the new root with no task disturbed, then refuses old-root certificates.
 import t from 'tap';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
+import https from 'node:https';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { fuseSkipReason } from '../helpers/env.js';
+import { fuseSkipReason, toolSkipReason } from '../helpers/env.js';
+import { dockerCli } from '../helpers/docker-cli.js';
 import { startManager, request, waitFor } from '../helpers/manager.js';
 import { managedAgent } from '../helpers/managed-agent.js';
 import { createSecret, createService, runningTask, serviceSpec } from '../helpers/cluster-ops.js';
@@ -33,6 +36,25 @@ function readerState(out: string, label: string): ReaderState | null {
     return null;
   }
 }
+
+/** A request over TLS with a given client certificate (the server's is not checked: what is tested is whether the
+ * manager accepts ours). Resolves to the status, or to the error when the manager drops the connection. */
+function tlsRequest(port: number, path: string, cert: string, key: string, headers: Record<string, string> = {}): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = https.request({ host: '127.0.0.1', port, path, method: 'GET', cert, key, rejectUnauthorized: false, agent: false, headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', (err) => resolve(err.message));
+    req.end();
+  });
+}
+
+const UPGRADE = { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==' };
 
 async function csrWithSubject(name: string): Promise<string> {
   const keys = await generateKeyPair();
@@ -147,3 +169,74 @@ if (skip) {
     t.equal(bare.type, 'node-cert-refused', 'a CN other than the node ID is refused, whatever it is');
   });
 }
+
+const rotateSkip = fuseSkipReason() || toolSkipReason(['docker']);
+t.test('docker swarm ca --rotate with 2 agents running tasks: all on the new root, no task disturbed, the old root refused', { skip: rotateSkip }, async (t) => {
+  const m = await startManager({ t, env: { RUNSECRETS_HEARTBEAT_MS: '300' } });
+  const out = mkdtempSync(join(tmpdir(), 'rs-rotate-out-'));
+  chmodSync(out, 0o777);
+  const cli = dockerCli();
+  const agents = [0, 1].map((i) => managedAgent({ managerPort: m.tcpPort, hostname: `rotate-${i}-${process.pid}` }));
+  t.teardown(async () => {
+    for (const a of agents) await a.cleanup();
+    cli.cleanup();
+    rmSync(out, { recursive: true, force: true });
+  });
+  for (const a of agents) await a.start(m.workerToken);
+  const swarm = async () => (await request(m.socket, 'GET', '/swarm')).json as { TLSInfo: { TrustRoot: string; CertIssuerSubject: string; CertIssuerPublicKey: string }; RootRotationInProgress: boolean; JoinTokens: { Worker: string } };
+  const before = await swarm();
+  const oldNode = { cert: readFileSync(join(agents[0]!.stateDir, 'node.crt'), 'utf8'), key: readFileSync(join(agents[0]!.stateDir, 'node.key'), 'utf8') };
+  const oldAdmin = { cert: readFileSync(join(m.adminCertDir, 'cert.pem'), 'utf8'), key: readFileSync(join(m.adminCertDir, 'key.pem'), 'utf8') };
+  t.equal(await tlsRequest(m.tcpPort, '/swarm', oldAdmin.cert, oldAdmin.key), 200, 'before: the admin certificate works');
+
+  const tasks: string[] = [];
+  const readers: number[] = [];
+  for (const [i, a] of agents.entries()) {
+    const sid = await createSecret(m, `rot-s${i}`, Buffer.from(`ROT${i}`));
+    await createService(m, serviceSpec(`rot-svc${i}`, a.hostname, [{ id: sid, name: `rot-s${i}` }], { command: [process.execPath, READER, out, `r${i}`, `rot-s${i}`, `ROT${i}`] }));
+    tasks.push((await runningTask(m, `rot-svc${i}`)).ID);
+    readers.push((await waitFor(async () => readerState(out, `r${i}`), `task ${i} reading`, 30_000)).id);
+  }
+
+  const r = await cli.run(m.dockerHost, ['swarm', 'ca', '--rotate'], undefined, 120_000);
+  t.equal(r.code, 0, r.stderr);
+  const after = await swarm();
+  t.not(after.TLSInfo.TrustRoot, before.TLSInfo.TrustRoot, 'a new root');
+  t.equal(after.RootRotationInProgress, false, 'the rotation is over');
+  t.ok(r.stdout.endsWith(after.TLSInfo.TrustRoot.trim() + '\n'), "docker's progress ends with the new root");
+  t.match(r.stdout, /desired root digest: sha256:[0-9a-f]{64}/, "docker's progress lines");
+  t.not(after.JoinTokens.Worker, before.JoinTokens.Worker, 'the join tokens changed with the root digest');
+
+  const nodes = (await request(m.socket, 'GET', '/nodes')).json as { ID: string; Description: { TLSInfo: Record<string, string> } }[];
+  t.equal(nodes.length, 3, 'the manager and 2 workers');
+  for (const n of nodes) t.same(n.Description.TLSInfo, after.TLSInfo, `node ${n.ID} reports the new issuer and root`);
+  const newRoot = new X509Certificate(after.TLSInfo.TrustRoot);
+  for (const [i, a] of agents.entries()) {
+    const crt = new X509Certificate(readFileSync(join(a.stateDir, 'node.crt')));
+    t.ok(crt.verify(newRoot.publicKey), `agent ${i} holds a certificate under the new root`);
+    t.equal(readFileSync(join(a.stateDir, 'ca.crt'), 'utf8'), after.TLSInfo.TrustRoot, `agent ${i} trusts the new root only`);
+    t.equal(a.logs().filter((l) => l.msg === 'connected to the manager').length, 1, `agent ${i} kept its session`);
+    const ts = (await request(m.socket, 'GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [`rot-svc${i}`] }))}`)).json as { ID: string; Status: { State: string } }[];
+    t.same(ts.map((x) => [x.ID, x.Status.State]), [[tasks[i], 'running']], `task ${i}: the same task, running`);
+    const st = await waitFor(async () => readerState(out, `r${i}`), `task ${i} state`);
+    t.equal(st.id, readers[i], `task ${i}: the same process`);
+    t.equal(st.failed, 0, `task ${i}: every read returned its secret (${st.lastFailure ?? ''})`);
+  }
+
+  // The attack: certificates of the old root are refused now, a node's (its session) and an admin's (the API).
+  const session = await tlsRequest(m.tcpPort, '/runsecrets/session', oldNode.cert, oldNode.key, UPGRADE);
+  t.equal(session, 401, 'a session with an old-root node certificate is refused');
+  t.not(await tlsRequest(m.tcpPort, '/swarm', oldAdmin.cert, oldAdmin.key), 200, 'an old-root admin certificate is refused');
+  const dir = mkdtempSync(join(tmpdir(), 'rs-rotate-admin-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const issued = await m.cli(['manager', 'cert', 'admin', '--out', join(dir, 'a'), '--socket', m.socket]);
+  t.equal(issued.code, 0, issued.stderr);
+  t.equal(await tlsRequest(m.tcpPort, '/swarm', readFileSync(join(dir, 'a', 'cert.pem'), 'utf8'), readFileSync(join(dir, 'a', 'key.pem'), 'utf8')), 200, 'a new admin certificate (new root) is accepted');
+
+  // The next connection: an agent restarted trusts the new root only and presents its new certificate.
+  const a0 = agents[0]!;
+  await a0.stop();
+  const from = a0.logs().length;
+  await a0.start();
+  t.ok(a0.logs().slice(from).some((l) => l.msg === 'connected to the manager'), 'a restarted agent connects under the new root');
+});
