@@ -4,7 +4,9 @@ import { randomBytes, webcrypto } from 'node:crypto';
 import { x509, SIGN_ALG, ROLE_OU, generateKeyPair, privateKeyPem, importPrivateKeyPem, type Role } from '../../shared/pki.js';
 
 const CA_YEARS = 20;
-const LEAF_DAYS = 90; // swarmkit's default; node certificates give their own (CAConfig.NodeCertExpiry)
+// The manager's own certificate (not renewed yet; a root rotation issues a new one). Node certificates give their
+// own validity (CAConfig.NodeCertExpiry) and are renewed by their agents.
+const LEAF_DAYS = 360;
 const SKEW_MS = 5 * 60 * 1000; // tolerate clocks a little behind ours
 
 export class CsrError extends Error {
