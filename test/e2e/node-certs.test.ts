@@ -239,4 +239,17 @@ t.test('docker swarm ca --rotate with 2 agents running tasks: all on the new roo
   const from = a0.logs().length;
   await a0.start();
   t.ok(a0.logs().slice(from).some((l) => l.msg === 'connected to the manager'), 'a restarted agent connects under the new root');
+
+  // runsecrets' own command: the same flow and words, a second rotation.
+  const shown = await m.cli(['manager', 'ca', '--socket', m.socket]);
+  t.equal(shown.stdout, after.TLSInfo.TrustRoot.trim() + '\n', 'manager ca prints the trusted root');
+  const ours = await m.cli(['manager', 'ca', '--rotate', '--socket', m.socket]);
+  t.equal(ours.code, 0, ours.stderr);
+  const third = await swarm();
+  t.not(third.TLSInfo.TrustRoot, after.TLSInfo.TrustRoot, 'another new root');
+  t.ok(ours.stdout.endsWith(third.TLSInfo.TrustRoot.trim() + '\n'), 'printed at the end');
+  t.match(ours.stdout, /^desired root digest: sha256:[0-9a-f]{64}\n {2}rotated TLS certificates: \d\/3 nodes\n {2}rotated CA certificates: {2}\d\/3 nodes\n/, "docker's progress words");
+  t.match(ours.stdout, / {2}rotated CA certificates: {2}3\/3 nodes\n-----BEGIN CERTIFICATE-----/, 'ending with every node rotated');
+  const st1 = await waitFor(async () => readerState(out, 'r1'), 'task 1 state');
+  t.same([st1.id, st1.failed], [readers[1], 0], 'task 1: the same process, every read returned its secret');
 });
