@@ -202,7 +202,7 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
     onAssign: (msg, blobs) => assignmentApplySeconds.time(() => worker.apply(msg, blobs)),
     onConnected: () => {
       worker.resend();
-      certs.onConnected();
+      certs.onConnected(session?.managerRenews ?? false);
     },
     onCert: (m) => certs.onMessage(m),
     onPinManager: (id) => pinManagerId(opts.stateDir, id),

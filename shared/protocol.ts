@@ -85,7 +85,8 @@ const MAX_STREAM_ID = 0x7fffffff;
 const MAX_RESET_TEXT = 256;
 
 export type ManagerMessage =
-  | { type: 'welcome'; nodeId: string; heartbeatMs: number }
+  /** certs: the manager takes the node certificate messages (an older one would drop the session on them). */
+  | { type: 'welcome'; nodeId: string; heartbeatMs: number; certs?: boolean }
   | { type: 'stream-open'; stream: number }
   | StreamMessage
   /** full: the complete desired state (after connecting); the agent drops everything not listed. */
@@ -443,8 +444,11 @@ export function parseManagerMessage(frame: Uint8Array): DecodedFrame<ManagerMess
   if (sm) return { msg: sm, blobs: [] };
   if (msg.type !== 'assign' && blobs.length > 0) throw new ProtocolError(`a ${msg.type.slice(0, 64)} frame carries no blobs; this one has ${blobs.length}`);
   switch (msg.type) {
-    case 'welcome':
-      return { msg: { type: 'welcome', nodeId: id(o, 'nodeId', 'welcome'), heartbeatMs: uint(o, 'heartbeatMs', 'welcome') }, blobs };
+    case 'welcome': {
+      const w: ManagerMessage = { type: 'welcome', nodeId: id(o, 'nodeId', 'welcome'), heartbeatMs: uint(o, 'heartbeatMs', 'welcome') };
+      if (o.certs !== undefined) w.certs = bool(o, 'certs', 'welcome');
+      return { msg: w, blobs };
+    }
     case 'heartbeat-ack':
       return { msg: { type: 'heartbeat-ack' }, blobs };
     case 'heartbeat-period':

@@ -57,6 +57,8 @@ export class CertRenewal {
   private pending: { keys: CryptoKeyPair | null; sentAt: number } | null = null;
   private failures = 0;
   private stopped = false;
+  /** The manager of the current connection takes our messages (an older one would drop the session on them). */
+  private supported = false;
 
   constructor(private readonly o: CertRenewalOptions) {}
 
@@ -75,8 +77,14 @@ export class CertRenewal {
     this.timer = null;
   }
 
-  /** After each (re)connection: report what we hold; a renewal that came due while away goes now. */
-  onConnected(): void {
+  /** After each (re)connection: report what we hold; a renewal that came due while away goes now. `supported`:
+   * the manager's welcome says it takes certificate messages; an older manager is sent none. */
+  onConnected(supported: boolean): void {
+    this.supported = supported;
+    if (!supported) {
+      this.o.log.warn('the manager does not renew node certificates (an older version): renewal waits for one that does');
+      return;
+    }
     this.sendState();
     if (Date.now() >= this.dueAt) void this.renew('due');
   }
@@ -112,7 +120,7 @@ export class CertRenewal {
       if (this.pending !== pending) return; // superseded meanwhile
       pending.keys = keys;
       pending.sentAt = Date.now();
-      if (!this.o.send({ type: 'cert-request', csr })) {
+      if (!this.supported || !this.o.send({ type: 'cert-request', csr })) {
         this.pending = null;
         this.dueAt = Math.min(this.dueAt, Date.now()); // sent at the next connection (onConnected)
         return;
@@ -182,6 +190,7 @@ export class CertRenewal {
   }
 
   private sendState(): void {
+    if (!this.supported) return;
     this.o.send({ type: 'tls-state', cert: this.o.identity.certPem, trust: trustFingerprints(this.o.identity.caPem) });
   }
 }

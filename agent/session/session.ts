@@ -58,6 +58,7 @@ export interface SessionOptions {
 export class ManagerSession {
   private ws: WebSocket | null = null;
   private connected = false;
+  private renews = false;
   private stopped = false;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -88,6 +89,11 @@ export class ManagerSession {
     }
     return undefined;
   };
+
+  /** Whether the manager of this connection takes node certificate messages (its welcome says so). */
+  get managerRenews(): boolean {
+    return this.renews;
+  }
 
   get isConnected(): boolean {
     return this.connected;
@@ -267,6 +273,7 @@ export class ManagerSession {
     if (msg.type === 'welcome') {
       if (msg.nodeId !== this.o.identity.nodeId) this.o.log.warn({ got: msg.nodeId }, 'the manager names another node ID');
       this.connected = true;
+      this.renews = msg.certs === true;
       sessionConnects.inc();
       this.attempt = 0;
       this.lastAck = Date.now();

@@ -220,7 +220,7 @@ export class Dispatcher {
       log.info('agent session closed');
     });
     ws.on('error', (err) => log.warn({ err: err.message }, 'agent session error'));
-    session.send(encodeFrame({ type: 'welcome', nodeId, heartbeatMs: this.heartbeatMs }));
+    session.send(encodeFrame({ type: 'welcome', nodeId, heartbeatMs: this.heartbeatMs, ...(this.opts.certs ? { certs: true } : {}) }));
     void (async () => {
       try {
         const cur = await this.opts.store.get<NodeRecord>('node', nodeId);

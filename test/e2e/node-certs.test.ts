@@ -82,7 +82,7 @@ if (skip) {
     const nodeId = identityOfCert(first.toString()).nodeId;
     const sid = await createSecret(m, 'renew-s', Buffer.from('RENEW'));
     await createService(m, serviceSpec('renew-svc', a.hostname, [{ id: sid, name: 'renew-s' }], { command: [process.execPath, READER, out, 'r', 'renew-s', 'RENEW'] }));
-    const task = await runningTask(m, 'renew-svc');
+    const task = await runningTask(m, 'renew-svc', 90_000);
     const before = await waitFor(async () => readerState(out, 'r'), 'the task reading its secret', 30_000);
 
     // Two renewals: the second is for a certificate the first renewal issued, so the original one has expired.
@@ -194,7 +194,7 @@ t.test('docker swarm ca --rotate with 2 agents running tasks: all on the new roo
   for (const [i, a] of agents.entries()) {
     const sid = await createSecret(m, `rot-s${i}`, Buffer.from(`ROT${i}`));
     await createService(m, serviceSpec(`rot-svc${i}`, a.hostname, [{ id: sid, name: `rot-s${i}` }], { command: [process.execPath, READER, out, `r${i}`, `rot-s${i}`, `ROT${i}`] }));
-    tasks.push((await runningTask(m, `rot-svc${i}`)).ID);
+    tasks.push((await runningTask(m, `rot-svc${i}`, 90_000)).ID); // generous: the test machines are shared
     readers.push((await waitFor(async () => readerState(out, `r${i}`), `task ${i} reading`, 30_000)).id);
   }
 
