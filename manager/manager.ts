@@ -104,9 +104,9 @@ export class Manager {
       unlock: (key) => this.unlock(key),
       settingsChanged: () => this.settingsChanged(),
       tlsInfo: () => this.unlocked().certs.swarmTlsInfo(),
-      rotateRoot: async () => {
+      rotateRoot: async (given) => {
         const { certs } = this.unlocked();
-        await certs.startRotation();
+        await certs.startRotation(given);
         this.serveCurrentCerts(); // both roots trusted from now on
       },
     });

@@ -314,12 +314,12 @@ export class OpenCluster {
     const unseal = (f: string): Buffer => open(sealKey, readFileSync(join(stateDir, f)), Buffer.from(f), f);
     if (config.rootRotation?.completing) finishRotationMoves(stateDir);
     const caCertPem = readFileSync(join(stateDir, FILES.caCert), 'utf8');
-    const ca = await ClusterCA.load(caCertPem, unseal(FILES.caKey).toString());
+    const ca = await ClusterCA.load(caCertPem, unseal(FILES.caKey).toString(), config.clusterId);
     let next: RotationTarget | null = null;
     if (config.rootRotation && !config.rootRotation.completing && existsSync(join(stateDir, FILES.nextManagerCert))) {
       const sealed = (f: string, as: string): string => open(sealKey, readFileSync(join(stateDir, f)), Buffer.from(as), f).toString();
       next = {
-        ca: await ClusterCA.load(readFileSync(join(stateDir, FILES.nextCaCert), 'utf8'), sealed(FILES.nextCaKey, FILES.caKey)),
+        ca: await ClusterCA.load(readFileSync(join(stateDir, FILES.nextCaCert), 'utf8'), sealed(FILES.nextCaKey, FILES.caKey), config.clusterId),
         serverCertPem: readFileSync(join(stateDir, FILES.nextManagerCert), 'utf8'),
         serverKeyPem: sealed(FILES.nextManagerKey, FILES.managerKey),
       };
@@ -355,12 +355,12 @@ export class OpenCluster {
   }
 
   /**
-   * Starts a root rotation (Docker's ForceRotate): a new root, and the manager's certificate under it, kept beside
+   * Starts a root rotation (Docker's ForceRotate, or a root given as SigningCACert/Key): a new root, and the manager's certificate under it, kept beside
    * the current ones until every node has a certificate from it. A rotation in progress is replaced (its nodes
    * move again), as a new ForceRotate does in swarmkit.
    */
-  async startRootRotation(): Promise<void> {
-    const { ca, keyPem } = await ClusterCA.create(this.config.clusterId);
+  async startRootRotation(given?: { ca: ClusterCA; keyPem: string }): Promise<void> {
+    const { ca, keyPem } = given ?? (await ClusterCA.create(this.config.clusterId));
     const server = await issueWithNewKey(ca, { role: 'manager', nodeId: this.config.nodeId, ...sanFor(this.config.advertiseAddr) });
     const sealKey = deriveKey(this.dek, 'state files');
     writeFileDurable(join(this.stateDir, FILES.nextCaKey), seal(sealKey, Buffer.from(keyPem), Buffer.from(FILES.caKey)));

@@ -144,8 +144,8 @@ export class NodeCerts {
   }
 
   /** ForceRotate changed: a new root; nodes are told to renew (in batches) and the rotation completes when all moved. */
-  async startRotation(): Promise<void> {
-    await this.d.cluster().startRootRotation();
+  async startRotation(given?: { ca: ClusterCA; keyPem: string }): Promise<void> {
+    await this.d.cluster().startRootRotation(given);
     this.told.clear();
     this.d.log.info('root CA rotation started: nodes renew under the new root');
     this.checkRotation();

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import https from 'node:https';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fuseSkipReason, toolSkipReason } from '../helpers/env.js';
@@ -15,7 +15,8 @@ import { startManager, request, waitFor } from '../helpers/manager.js';
 import { managedAgent } from '../helpers/managed-agent.js';
 import { createSecret, createService, runningTask, serviceSpec } from '../helpers/cluster-ops.js';
 import { createLogger } from '../../shared/log.js';
-import { SIGN_ALG, createCsrPem, generateKeyPair, identityOfCert, x509 } from '../../shared/pki.js';
+import { SIGN_ALG, createCsrPem, generateKeyPair, identityOfCert, privateKeyPem, x509 } from '../../shared/pki.js';
+import { ClusterCA } from '../../manager/pki/ca.js';
 import type { CertManagerMessage } from '../../shared/protocol.js';
 import { joinCluster } from '../../agent/session/join.js';
 import { ManagerSession } from '../../agent/session/session.js';
@@ -252,4 +253,52 @@ t.test('docker swarm ca --rotate with 2 agents running tasks: all on the new roo
   t.match(ours.stdout, / {2}rotated CA certificates: {2}3\/3 nodes\n-----BEGIN CERTIFICATE-----/, 'ending with every node rotated');
   const st1 = await waitFor(async () => readerState(out, 'r1'), 'task 1 state');
   t.same([st1.id, st1.failed], [readers[1], 0], 'task 1: the same process, every read returned its secret');
+});
+
+t.test('docker swarm ca --rotate --ca-cert --ca-key: a given root, checked as swarmkit checks it', { skip: rotateSkip }, async (t) => {
+  const m = await startManager({ t });
+  const cli = dockerCli();
+  const dir = mkdtempSync(join(tmpdir(), 'rs-given-ca-'));
+  t.teardown(() => {
+    cli.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const write = (name: string, text: string): string => {
+    writeFileSync(join(dir, name), text);
+    return join(dir, name);
+  };
+  const good = await ClusterCA.create('given');
+  const other = await ClusterCA.create('other');
+  const keys = await generateKeyPair();
+  const short = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '01',
+    name: 'CN=short-lived',
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 30 * 86400_000),
+    signingAlgorithm: SIGN_ALG,
+    keys,
+    extensions: [new x509.BasicConstraintsExtension(true, 0, true)],
+  });
+  const rotate = (cert: string, key: string) => cli.run(m.dockerHost, ['swarm', 'ca', '--rotate', '--ca-cert', cert, '--ca-key', key], undefined, 120_000);
+
+  const mismatch = await rotate(write('good.crt', good.ca.certPem), write('other.key', other.keyPem));
+  t.equal(mismatch.code, 1);
+  t.match(mismatch.stderr, /the CA key does not match the CA certificate/);
+  const soon = await rotate(write('short.crt', short.toString('pem') + '\n'), write('short.key', await privateKeyPem(keys.privateKey)));
+  t.equal(soon.code, 1);
+  t.match(soon.stderr, /CA certificate expires too soon/, "swarmkit's text");
+  const before = (await request(m.socket, 'GET', '/swarm')).json as { TLSInfo: { TrustRoot: string } };
+  // The key as openssl ecparam writes it (SEC1), which is what operators have.
+  const sec1 = createPrivateKey(good.keyPem).export({ type: 'sec1', format: 'pem' }).toString();
+  const ok = await rotate(join(dir, 'good.crt'), write('good.key', sec1));
+  t.equal(ok.code, 0, ok.stderr);
+  const after = (await request(m.socket, 'GET', '/swarm')).json as { TLSInfo: { TrustRoot: string }; RootRotationInProgress: boolean; Spec: { CAConfig: Record<string, unknown> } };
+  t.not(after.TLSInfo.TrustRoot, before.TLSInfo.TrustRoot);
+  t.equal(after.TLSInfo.TrustRoot, good.ca.certPem, 'the given root is the root');
+  t.equal(after.RootRotationInProgress, false, 'done: no node to wait for');
+  t.notOk('SigningCAKey' in after.Spec.CAConfig || 'SigningCACert' in after.Spec.CAConfig, 'never shown');
+  t.ok(ok.stdout.endsWith(good.ca.certPem.trim() + '\n'), 'docker prints it');
+  const issued = await m.cli(['manager', 'cert', 'admin', '--out', join(dir, 'admin'), '--socket', m.socket]);
+  t.equal(issued.code, 0, issued.stderr);
+  t.ok(new X509Certificate(readFileSync(join(dir, 'admin', 'cert.pem'))).verify(new X509Certificate(good.ca.certPem).publicKey), 'certificates are issued under it');
 });
