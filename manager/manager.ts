@@ -299,6 +299,8 @@ export class Manager {
       this.opts.log.info({ index: await store.currentIndex() }, 'store opened');
       await orchestrator.start();
       await dispatcher.start();
+      // A rotation in progress when the manager stopped: it may be complete already (every node moved).
+      if (cluster.next) certs.checkRotation();
       if (this.listenAddr) {
         try {
           this.tlsServer = await listenTls(
