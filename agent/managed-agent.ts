@@ -16,6 +16,7 @@ import type { TaskStatus } from './executor/spec.js';
 import { joinAny, loadIdentity, pinManagerId, type ManagerAddr } from './session/join.js';
 import { ManagerList } from './session/manager-list.js';
 import { ManagerSession } from './session/session.js';
+import { CertRenewal } from './session/cert-renewal.js';
 import { startControlServer, type ControlServer } from './control/control-server.js';
 import { defaultControlSocket } from './control/protocol.js';
 import { startMetricsServer, type MetricsServer } from '../shared/metrics/server.js';
@@ -197,17 +198,23 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
       throw err;
     }
   }
+  const certs = new CertRenewal({ stateDir: opts.stateDir, identity, log: log.child({ part: 'certs' }), send: (m) => session?.send(m) ?? false });
   session = new ManagerSession({
     manager: managers,
     identity,
     log: log.child({ part: 'session' }),
     onAssign: (msg, blobs) => assignmentApplySeconds.time(() => worker.apply(msg, blobs)),
-    onConnected: () => worker.resend(),
+    onConnected: () => {
+      worker.resend();
+      certs.onConnected(session?.managerRenews ?? false);
+    },
+    onCert: (m) => certs.onMessage(m),
     onPinManager: (id) => pinManagerId(opts.stateDir, id),
     onStream: (m) => engine.onTunnel(m),
     onDisconnected: () => engine.onDisconnected(),
   });
   session.start();
+  certs.start();
 
   let control: ControlServer | null = null;
   const nodeId = identity.nodeId;
@@ -235,6 +242,7 @@ async function startLocked(opts: ManagedAgentOptions): Promise<ManagedAgent> {
         if (imageGc) clearInterval(imageGc);
         await engine.close();
         await worker.stop();
+        certs.stop();
         await session?.stop();
         try {
           await fs.unmount();

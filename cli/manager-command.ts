@@ -20,6 +20,7 @@ import { parseDuration } from './swarm/go-parse.js';
 import { UNLOCK_KEY_TEXT } from './unlock-key-text.js';
 import { backupCommand, restoreCommand } from './manager-backup.js';
 import { updateCommand } from './manager-update.js';
+import { caCommand } from './manager-ca.js';
 import { notifyReady } from '../shared/sd-notify.js';
 import { CONFIG_DIR, withConfigFile } from './config-file.js';
 import type { RegistryRules } from '../shared/registry-rules.js';
@@ -335,6 +336,7 @@ export function managerCommand(): Command {
     .addCommand(unlockCommand())
     .addCommand(unlockKeyCommand())
     .addCommand(certCommand())
+    .addCommand(caCommand())
     .addCommand(updateCommand())
     .addCommand(backupCommand())
     .addCommand(restoreCommand());

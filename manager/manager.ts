@@ -13,6 +13,8 @@ import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { isWelcomeManagerAddr, type ManagerEntry } from '../shared/protocol.js';
 import { RevocationList } from './pki/revocation.js';
+import { NodeCerts } from './pki/node-certs.js';
+import { nodeCertValidityMs } from './cluster/settings.js';
 import { AdminCertRegistry } from './pki/admin-certs.js';
 import { migrateNodeRows } from './orchestrator/nodes.js';
 import { ApiError } from './api/http.js';
@@ -60,6 +62,7 @@ interface Unlocked {
   store: Store;
   orchestrator: Orchestrator;
   dispatcher: Dispatcher;
+  certs: NodeCerts;
 }
 
 /** The agents' heartbeat period: the cluster's (manager init --dispatcher-heartbeat), else 5 s;
@@ -85,6 +88,7 @@ export class Manager {
 
   constructor(private readonly opts: ManagerOptions) {
     this.config = readClusterConfig(opts.stateDir);
+    nodeCertValidityMs(this.config); // a bad RUNSECRETS_NODE_CERT_EXPIRY_MS fails the start, not a join
     this.revoked = new RevocationList(opts.stateDir);
     this.adminCerts = new AdminCertRegistry(opts.stateDir);
     this.listenAddr = opts.listen ? parseListenAddr(opts.listen) : null;
@@ -92,7 +96,7 @@ export class Manager {
     registerSystemRoutes(this.router, {
       locked: () => this.open === null,
       config: () => this.open?.cluster.config ?? this.config,
-      caCertPem: () => this.open?.cluster.ca.certPem ?? null,
+      tlsInfo: () => this.open?.certs.swarmTlsInfo() ?? null,
     });
     registerSwarmRoutes(this.router, {
       cluster: () => this.unlocked().cluster,
@@ -102,6 +106,12 @@ export class Manager {
       locked: () => this.open === null,
       unlock: (key) => this.unlock(key),
       settingsChanged: () => this.settingsChanged(),
+      tlsInfo: () => this.unlocked().certs.swarmTlsInfo(),
+      rotateRoot: async (given) => {
+        const { certs } = this.unlocked();
+        await certs.startRotation(given);
+        this.serveCurrentCerts(); // both roots trusted from now on
+      },
     });
     registerObjectRoutes(this.router, 'secret', () => this.unlocked().store);
     registerObjectRoutes(this.router, 'config', () => this.unlocked().store);
@@ -130,6 +140,14 @@ export class Manager {
     this.config = open.cluster.config;
     open.dispatcher.setHeartbeat(heartbeatMs(this.config));
     open.orchestrator.kick(); // the task history limit
+  }
+
+  /** The TLS listener serves the manager's current certificate and trusts the current roots (both during a root
+   * rotation, the new one only after it): for new connections; those open keep theirs. */
+  private serveCurrentCerts(): void {
+    const c = this.open?.cluster;
+    if (!c || !this.tlsServer) return;
+    this.tlsServer.setSecureContext({ cert: c.serverCertPem, key: c.serverKeyPem, ca: [c.trustBundle], minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
   }
 
   /** The advertise address against the TLS listener (manager/cluster/advertise.ts). */
@@ -261,20 +279,39 @@ export class Manager {
         },
       });
       const orchestrator = new Orchestrator(store, this.opts.log.child({ part: 'orchestrator' }), () => this.open?.cluster.config.taskHistory);
-      const dispatcher = new Dispatcher({
+      let dispatcher: Dispatcher | null = null;
+      const certs = new NodeCerts({
+        cluster: () => cluster,
+        store,
+        log: this.opts.log.child({ part: 'certs' }),
+        send: (id, m) => dispatcher?.sendCert(id, m) ?? false,
+        connected: () => dispatcher?.connectedNodes() ?? [],
+        rotated: () => {
+          this.config = cluster.config; // the new CA digest
+          this.serveCurrentCerts();
+        },
+      });
+      dispatcher = new Dispatcher({
         store,
         log: this.opts.log.child({ part: 'dispatcher' }),
         isRevoked: (s) => this.revoked.isRevoked(s),
         heartbeatMs: heartbeatMs(this.config),
         managers: () => this.managerEntries(),
+        certs: {
+          renew: (id, role, csr) => certs.renew(id, role, csr),
+          reportState: (id, cert, trust) => certs.reportState(id, cert, trust),
+          nodeRemoved: () => certs.checkRotation(),
+        },
       });
       // Before anything reads nodes: labels that joiners chose become engine labels (nodes.ts).
       const migrated = await migrateNodeRows(store);
       if (migrated.length > 0) this.opts.log.warn({ nodes: migrated }, 'node labels set by the nodes themselves moved to engine labels; set node labels again with "node update --label-add"');
-      this.open = { cluster, store, orchestrator, dispatcher };
+      this.open = { cluster, store, orchestrator, dispatcher, certs };
       this.opts.log.info({ index: await store.currentIndex() }, 'store opened');
       await orchestrator.start();
       await dispatcher.start();
+      // A rotation in progress when the manager stopped: it may be complete already (every node moved).
+      if (cluster.next) certs.checkRotation();
       if (this.listenAddr) {
         try {
           this.tlsServer = await listenTls(
@@ -283,7 +320,7 @@ export class Manager {
             {
               certPem: cluster.serverCertPem,
               keyPem: cluster.serverKeyPem,
-              caPem: cluster.ca.certPem,
+              caPem: cluster.trustBundle,
               isRevoked: (s) => this.revoked.isRevoked(s),
               openPaths: JOIN_PATHS,
             },

@@ -109,20 +109,42 @@ export function isWelcomeManagerAddr(s: string): boolean {
 }
 
 export type ManagerMessage =
-  /** managers: every manager agents may use (issue 11); absent from managers before it existed. */
-  | { type: 'welcome'; nodeId: string; heartbeatMs: number; managers?: ManagerEntry[] }
+  /** managers: every manager agents may use (issue 11); certs: the manager takes the node certificate messages (an
+   * older one would drop the session on them). Both absent from managers before they existed. */
+  | { type: 'welcome'; nodeId: string; heartbeatMs: number; managers?: ManagerEntry[]; certs?: boolean }
   | { type: 'stream-open'; stream: number }
   | StreamMessage
   /** full: the complete desired state (after connecting); the agent drops everything not listed. */
   | { type: 'assign'; full: boolean; tasks: TaskAssignment[]; removeTasks: string[]; objects: ObjectData[]; removeObjects: { kind: 'secret' | 'config'; id: string }[] }
   | { type: 'heartbeat-ack' }
   /** The swarm's heartbeat period changed: agents heartbeat at the new one on the same session. */
-  | { type: 'heartbeat-period'; heartbeatMs: number };
+  | { type: 'heartbeat-period'; heartbeatMs: number }
+  | CertManagerMessage;
+
+/**
+ * Node certificates (agent/session/cert-renewal.ts, manager/pki/node-certs.ts): the agent sends a CSR for a key it
+ * made (the key never leaves it); the manager answers the certificate for the node the session is authenticated as,
+ * with the roots to trust (PEM bundle), or a refusal. `cert-renew`: renew now (root rotation); `trust`: the roots to
+ * trust from now on (rotation done). The agent reports what it holds (`tls-state`) after connecting and each change.
+ */
+export type CertManagerMessage =
+  | { type: 'node-cert'; cert: string; trust: string }
+  | { type: 'node-cert-refused'; reason: string }
+  | { type: 'cert-renew' }
+  | { type: 'trust'; trust: string };
+export type CertAgentMessage =
+  | { type: 'cert-request'; csr: string }
+  /** cert: the certificate in use (PEM; the manager checks it is one it issued to this node); trust: SHA-256
+   * fingerprints (hex) of the trusted roots, in order. */
+  | { type: 'tls-state'; cert: string; trust: string[] };
+/** A PEM certificate, CSR or bundle of a few: far below the agent direction's frame limit. */
+export const MAX_CERT_PEM = 16 * 1024;
 
 export type AgentMessage =
   | { type: 'heartbeat' }
   | { type: 'status'; taskId: string; state: string; message?: string; err?: string; exitCode?: number }
-  | StreamMessage;
+  | StreamMessage
+  | CertAgentMessage;
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
@@ -438,6 +460,16 @@ export function parseAgentMessage(frame: Uint8Array): AgentMessage {
       }
       return m;
     }
+    case 'cert-request':
+      return { type: 'cert-request', csr: str(o, 'csr', 'cert-request', MAX_CERT_PEM) };
+    case 'tls-state': {
+      const trust = list(o, 'trust', 'tls-state').map((x) => {
+        if (typeof x !== 'string' || !/^[0-9a-f]{64}$/.test(x)) throw bad('tls-state', 'trust is not a list of SHA-256 fingerprints');
+        return x;
+      });
+      if (trust.length > 16) throw bad('tls-state', 'trust lists more than 16 roots');
+      return { type: 'tls-state', cert: str(o, 'cert', 'tls-state', MAX_CERT_PEM), trust };
+    }
     default:
       throw new ProtocolError(`unknown message type "${msg.type.slice(0, 64)}" from an agent`);
   }
@@ -459,6 +491,7 @@ export function parseManagerMessage(frame: Uint8Array): DecodedFrame<ManagerMess
     case 'welcome': {
       const welcome: Extract<ManagerMessage, { type: 'welcome' }> = { type: 'welcome', nodeId: id(o, 'nodeId', 'welcome'), heartbeatMs: uint(o, 'heartbeatMs', 'welcome') };
       if (o.managers !== undefined) welcome.managers = parseManagerEntries(o.managers);
+      if (o.certs !== undefined) welcome.certs = bool(o, 'certs', 'welcome');
       return { msg: welcome, blobs };
     }
     case 'heartbeat-ack':
@@ -469,6 +502,14 @@ export function parseManagerMessage(frame: Uint8Array): DecodedFrame<ManagerMess
       return { msg: { type: 'stream-open', stream: uint(o, 'stream', 'stream-open', MAX_STREAM_ID) }, blobs };
     case 'assign':
       return { msg: parseAssign(o, blobs.length), blobs };
+    case 'node-cert':
+      return { msg: { type: 'node-cert', cert: str(o, 'cert', 'node-cert', MAX_CERT_PEM), trust: str(o, 'trust', 'node-cert', MAX_CERT_PEM) }, blobs };
+    case 'node-cert-refused':
+      return { msg: { type: 'node-cert-refused', reason: str(o, 'reason', 'node-cert-refused', MAX_STATUS_TEXT) }, blobs };
+    case 'cert-renew':
+      return { msg: { type: 'cert-renew' }, blobs };
+    case 'trust':
+      return { msg: { type: 'trust', trust: str(o, 'trust', 'trust', MAX_CERT_PEM) }, blobs };
     default:
       throw new ProtocolError(`unknown message type "${msg.type.slice(0, 64)}" from the manager`);
   }

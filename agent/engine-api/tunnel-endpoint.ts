@@ -1,11 +1,11 @@
 // The agent's end of the session tunnel: each stream the manager opens is one connection to this node's Engine
 // API, served in-process.
-import type { ManagerMessage } from '../../shared/protocol.js';
+import type { CertManagerMessage, ManagerMessage } from '../../shared/protocol.js';
 import { TunnelMux } from '../../shared/tunnel.js';
 import type { AgentMessage } from '../../shared/protocol.js';
 import type { EngineApi } from './server.js';
 
-export type TunnelMessage = Exclude<ManagerMessage, { type: 'welcome' | 'heartbeat-ack' | 'heartbeat-period' | 'assign' }>;
+export type TunnelMessage = Exclude<ManagerMessage, { type: 'welcome' | 'heartbeat-ack' | 'heartbeat-period' | 'assign' } | CertManagerMessage>;
 
 export class TunnelEndpoint {
   private readonly mux: TunnelMux;

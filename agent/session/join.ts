@@ -3,7 +3,7 @@
 import https from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../../shared/log.js';
 import { caDigestBase36, identityOfCert, parseSubject, ROLE_OU } from '../../shared/cert-identity.js';
@@ -80,11 +80,62 @@ function requestJson(opts: https.RequestOptions, body?: unknown): Promise<{ stat
 /** The identity kept in stateDir, or null when this host has not joined yet. */
 export function loadIdentity(stateDir: string): NodeIdentity | null {
   const p = (f: string) => join(stateDir, f);
+  finishStoredCert(stateDir); // a renewal stored whole before a crash is moved in; a partial one is dropped
   if (!existsSync(p(FILES.key)) || !existsSync(p(FILES.cert)) || !existsSync(p(FILES.ca))) return null;
   const certPem = readFileSync(p(FILES.cert), 'utf8');
   const id: NodeIdentity = { nodeId: identityOfCert(certPem).nodeId, keyPem: readFileSync(p(FILES.key), 'utf8'), certPem, caPem: readFileSync(p(FILES.ca), 'utf8') };
   if (existsSync(p(FILES.managerId))) id.managerId = readFileSync(p(FILES.managerId), 'utf8').trim();
   return id;
+}
+
+/**
+ * Stores a renewed key and certificate so that a crash at any point leaves one matching pair: both are written
+ * durably as `.new` files (the certificate last: its presence means the key is complete), then moved in, key first.
+ * The next connection uses them; loadIdentity completes a move a crash interrupted.
+ */
+export function storeNodeCert(stateDir: string, keyPem: string, certPem: string): void {
+  writeDurable(join(stateDir, `${FILES.key}.new`), keyPem);
+  writeDurable(join(stateDir, `${FILES.cert}.new`), certPem);
+  finishStoredCert(stateDir);
+}
+
+/** Replaces the trusted roots (ca.crt) durably: a bundle of PEM certificates. */
+export function storeTrust(stateDir: string, caPem: string): void {
+  writeDurable(join(stateDir, FILES.ca), caPem);
+  fsyncDirOf(stateDir);
+}
+
+function finishStoredCert(stateDir: string): void {
+  const p = (f: string) => join(stateDir, f);
+  if (!existsSync(p(`${FILES.cert}.new`))) {
+    rmSync(p(`${FILES.key}.new`), { force: true }); // written before a crash, its certificate never came
+    return;
+  }
+  if (existsSync(p(`${FILES.key}.new`))) renameSync(p(`${FILES.key}.new`), p(FILES.key));
+  renameSync(p(`${FILES.cert}.new`), p(FILES.cert));
+  fsyncDirOf(stateDir);
+}
+
+function writeDurable(path: string, data: string): void {
+  const tmp = `${path}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+function fsyncDirOf(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Pins the manager's node ID in stateDir (a state dir joined before pinning existed pins its first manager). */

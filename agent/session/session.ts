@@ -12,7 +12,7 @@ import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'n
 import { isIP } from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
-import { MAX_MANAGER_FRAME_BYTES, encodeAgentFrame, parseManagerMessage, type AgentMessage, type ManagerMessage } from '../../shared/protocol.js';
+import { MAX_MANAGER_FRAME_BYTES, encodeAgentFrame, parseManagerMessage, type AgentMessage, type CertManagerMessage, type ManagerMessage } from '../../shared/protocol.js';
 import { managerCertCheck, type ManagerAddr, type NodeIdentity } from './join.js';
 import { ManagerList } from './manager-list.js';
 import { formatManagerAddr } from '../../shared/manager-addr.js';
@@ -49,7 +49,9 @@ export interface SessionOptions {
   /** Called after each (re)connection, once the manager welcomed us. */
   onConnected(): void;
   /** The manager's tunnel messages (stream-open and the streams' data: shared/tunnel.ts). */
-  onStream?(msg: Exclude<ManagerMessage, { type: 'welcome' | 'heartbeat-ack' | 'heartbeat-period' | 'assign' }>): void;
+  onStream?(msg: Exclude<ManagerMessage, { type: 'welcome' | 'heartbeat-ack' | 'heartbeat-period' | 'assign' } | CertManagerMessage>): void;
+  /** The node certificate's messages (cert-renewal.ts). */
+  onCert?(msg: CertManagerMessage): void;
   /** The connection was lost (tunnelled streams end with it). */
   onDisconnected?(): void;
   /** A state dir joined before pinning existed pins the first manager it reaches: persist its node ID. */
@@ -59,6 +61,7 @@ export interface SessionOptions {
 export class ManagerSession {
   private ws: WebSocket | null = null;
   private connected = false;
+  private renews = false;
   private stopped = false;
   private attempt = 0;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -102,6 +105,11 @@ export class ManagerSession {
     }
     return undefined;
   };
+
+  /** Whether the manager of this connection takes node certificate messages (its welcome says so). */
+  get managerRenews(): boolean {
+    return this.renews;
+  }
 
   get isConnected(): boolean {
     return this.connected;
@@ -283,6 +291,7 @@ export class ManagerSession {
     if (msg.type === 'welcome') {
       if (msg.nodeId !== this.o.identity.nodeId) this.o.log.warn({ got: msg.nodeId }, 'the manager names another node ID');
       this.connected = true;
+      this.renews = msg.certs === true;
       sessionConnects.inc();
       this.attempt = 0;
       this.lastAck = Date.now();
@@ -301,6 +310,9 @@ export class ManagerSession {
       this.lastAck = Date.now();
       if (this.heartbeatSentAt !== null) heartbeatRttSeconds.observe(Number(process.hrtime.bigint() - this.heartbeatSentAt) / 1e9);
       this.heartbeatSentAt = null;
+    } else if (msg.type === 'node-cert' || msg.type === 'node-cert-refused' || msg.type === 'cert-renew' || msg.type === 'trust') {
+      this.lastAck = Date.now();
+      this.o.onCert?.(msg);
     } else if (msg.type !== 'assign') {
       this.lastAck = Date.now();
       this.o.onStream?.(msg);

@@ -2,6 +2,7 @@
 // with moby's resolution (full ID, name, unique ID prefix), swarmkit's checks and Docker's texts and codes.
 import { hostname } from 'node:os';
 import { newId } from '../../shared/ids.js';
+import { tlsInfoOf } from '../../shared/pki.js';
 import type { Store, StoredObject } from '../store/types.js';
 import { GuardError, NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
 import type { OpenCluster } from '../cluster/state.js';
@@ -102,7 +103,8 @@ function managerNodeJson(c: OpenCluster): Record<string, unknown> {
     CreatedAt: cfg.createdAt,
     UpdatedAt: cfg.updatedAt,
     Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
-    Description: { Hostname: hostname(), Platform: { Architecture: arch(), OS: 'linux' } },
+    // Its certificate is issued by the current root (it moves last in a rotation, when the rotation completes).
+    Description: { Hostname: hostname(), Platform: { Architecture: arch(), OS: 'linux' }, TLSInfo: tlsInfoOf(c.ca.certPem) },
     Status: { State: 'ready', Addr: cfg.advertiseAddr.replace(/:\d+$/, '') },
     ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: cfg.advertiseAddr },
   };
@@ -110,7 +112,7 @@ function managerNodeJson(c: OpenCluster): Record<string, unknown> {
 
 function nodeJson(n: StoredObject<NodeRecord>): Record<string, unknown> {
   const r = n.spec;
-  return { ID: n.id, Version: { Index: n.version }, CreatedAt: n.createdAt, UpdatedAt: n.updatedAt, Spec: r.Spec, Description: r.Description, Status: r.Status };
+  return { ID: n.id, Version: { Index: n.version }, CreatedAt: n.createdAt, UpdatedAt: n.updatedAt, Spec: r.Spec, Description: { ...r.Description, TLSInfo: r.TLSInfo ?? {} }, Status: r.Status };
 }
 
 export function serviceStatus(s: StoredObject<ServiceRecord>, tasks: StoredObject<TaskRecord>[]): { RunningTasks: number; DesiredTasks: number; CompletedTasks: number } {

@@ -3,7 +3,9 @@
 // - GET /swarm shows the whole Spec with Docker's defaults, so that the CLI, which GETs, changes one field and POSTs
 //   the whole Spec back (moby converts it onto an empty spec, never merged), sends unchanged values unchanged.
 // - A field we apply: autolock, task history limit, node certificate expiry, dispatcher heartbeat, labels.
-// - A field we cannot honour (Raft tuning: we run no Raft; external CAs; signing CA material; CA rotation) is
+// - CAConfig.ForceRotate: a change starts a root CA rotation (cluster/state.ts, pki/node-certs.ts).
+//   So do SigningCACert and SigningCAKey (a given root to rotate to).
+// - A field we cannot honour (Raft tuning: we run no Raft; external CAs) is
 //   refused when it differs from what GET shows, naming the field: never "updated" while ignored.
 // - Docker's texts for its own validation errors (reference §9.1).
 import { ApiError } from './http.js';
@@ -25,7 +27,7 @@ export function swarmSpecOf(c: ClusterConfig): Record<string, unknown> {
     Orchestration: { TaskHistoryRetentionLimit: s.taskHistory },
     Raft: { ...RAFT },
     Dispatcher: { HeartbeatPeriod: s.heartbeatMs * 1_000_000 },
-    CAConfig: { NodeCertExpiry: s.nodeCertExpiryMs * 1_000_000 },
+    CAConfig: { NodeCertExpiry: s.nodeCertExpiryMs * 1_000_000, ...(s.forceRotate !== 0 ? { ForceRotate: s.forceRotate } : {}) },
     TaskDefaults: {},
     EncryptionConfig: { AutoLockManagers: s.autolock },
   };
@@ -63,15 +65,14 @@ export function settingsFromSpec(body: unknown, current: ClusterSettings): Clust
   }
 
   const ca = sub(spec, 'CAConfig');
-  for (const k of ['ExternalCAs', 'SigningCACert', 'SigningCAKey']) {
-    const v = field(ca, k);
-    if (v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0)) {
-      throw new ApiError(400, `runsecrets does not support Spec.CAConfig.${k}: the cluster CA is the manager's own`);
-    }
+  const ext = field(ca, 'ExternalCAs');
+  if (ext !== undefined && ext !== null && !(Array.isArray(ext) && ext.length === 0)) {
+    throw new ApiError(400, "runsecrets does not support Spec.CAConfig.ExternalCAs: the cluster CA is the manager's own");
   }
-  if ((int(field(ca, 'ForceRotate'), 'Spec.CAConfig.ForceRotate') ?? 0) !== 0) {
-    throw new ApiError(400, 'runsecrets does not support rotating the cluster CA yet (Spec.CAConfig.ForceRotate)');
-  }
+  signingCaFromSpec(body); // its errors before any change
+  // A changed ForceRotate starts a root rotation (swarm.ts); absent counts as 0, as Go's decoder leaves it.
+  const forceRotate = int(field(ca, 'ForceRotate'), 'Spec.CAConfig.ForceRotate') ?? 0;
+  if (forceRotate < 0) throw new ApiError(400, `invalid JSON: json: cannot unmarshal number ${forceRotate} into Go struct field CAConfig.Spec.CAConfig.ForceRotate of type uint64`);
   const expiryNs = int(field(ca, 'NodeCertExpiry'), 'Spec.CAConfig.NodeCertExpiry');
   let nodeCertExpiryMs = current.nodeCertExpiryMs;
   if (expiryNs !== undefined && expiryNs !== 0) {
@@ -103,7 +104,25 @@ export function settingsFromSpec(body: unknown, current: ClusterSettings): Clust
     nodeCertExpiryMs,
     heartbeatMs,
     labels: decodeStringMap(field(spec, 'Labels'), 'Spec.Labels') ?? {},
+    forceRotate,
   };
+}
+
+/** A root given for a rotation (Spec.CAConfig.SigningCACert and SigningCAKey, `swarm ca --rotate --ca-cert --ca-key`),
+ * or null. Both or neither; never shown by GET /swarm, as in Docker. */
+export function signingCaFromSpec(body: unknown): { certPem: string; keyPem: string } | null {
+  const ca = sub(decodeObject(body, 'swarm.Spec') ?? {}, 'CAConfig');
+  const str = (k: string): string => {
+    const v = field(ca, k);
+    if (v === undefined || v === null) return '';
+    if (typeof v !== 'string') throw new ApiError(400, `invalid JSON: json: cannot unmarshal ${jsonTypeName(v)} into Go struct field CAConfig.Spec.CAConfig.${k} of type string`);
+    return v;
+  };
+  const certPem = str('SigningCACert');
+  const keyPem = str('SigningCAKey');
+  if (certPem === '' && keyPem === '') return null;
+  if (certPem === '' || keyPem === '') throw new ApiError(400, 'a signing CA certificate and its key must be given together (SigningCACert, SigningCAKey)');
+  return { certPem, keyPem };
 }
 
 /** The names of what changed, for the log line and the answer. */
@@ -113,6 +132,7 @@ export function changedSettings(a: ClusterSettings, b: ClusterSettings): string[
   if (a.taskHistory !== b.taskHistory) out.push('taskHistory');
   if (a.nodeCertExpiryMs !== b.nodeCertExpiryMs) out.push('nodeCertExpiry');
   if (a.heartbeatMs !== b.heartbeatMs) out.push('heartbeat');
+  if (a.forceRotate !== b.forceRotate) out.push('forceRotate');
   if (JSON.stringify(Object.entries(a.labels).sort()) !== JSON.stringify(Object.entries(b.labels).sort())) out.push('labels');
   return out;
 }

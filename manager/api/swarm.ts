@@ -9,11 +9,11 @@ import { decodeObject, decodeString, field } from './decode.js';
 import type { Router } from './router.js';
 import { isJoinApproval, type OpenCluster } from '../cluster/state.js';
 import { X509Certificate } from 'node:crypto';
-import { CsrError } from '../pki/ca.js';
+import { ClusterCA, CsrError } from '../pki/ca.js';
 import { ADMIN_CERT_DEFAULT_MS, ADMIN_CERT_MAX_MS, ADMIN_CERT_MIN_MS, type AdminCertRegistry } from '../pki/admin-certs.js';
 import { newId } from '../../shared/ids.js';
 import { swarmObject } from './system.js';
-import { changedSettings, settingsFromSpec } from './swarm-spec.js';
+import { changedSettings, settingsFromSpec, signingCaFromSpec } from './swarm-spec.js';
 import { settingsOf } from '../cluster/settings.js';
 
 const SMALL_BODY = 64 * 1024;
@@ -27,6 +27,10 @@ export interface SwarmControl {
   unlock(key: string): Promise<void>;
   /** Called after settings were applied: the dispatcher's heartbeat, the orchestrator's history limit. */
   settingsChanged(): void;
+  /** The swarm's TLSInfo (the new root's issuer during a rotation). */
+  tlsInfo(): { TrustRoot: string; CertIssuerSubject: string; CertIssuerPublicKey: string };
+  /** Starts a root CA rotation (ForceRotate changed, or a root given). */
+  rotateRoot(given?: { ca: ClusterCA; keyPem: string }): Promise<void>;
 }
 
 const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
@@ -42,7 +46,7 @@ export function registerSwarmRoutes(router: Router, ctl: SwarmControl): void {
   router.add('GET', '/swarm', (ctx) => {
     const c = ctl.cluster();
     sendJson(ctx.res, 200, {
-      ...swarmObject(c.config, c.ca.certPem),
+      ...swarmObject(c.config, ctl.tlsInfo()),
       JoinTokens: { Worker: c.joinToken('worker'), Manager: c.joinToken('manager') },
     });
   });
@@ -61,8 +65,23 @@ export function registerSwarmRoutes(router: Router, ctl: SwarmControl): void {
     const noSpec = body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0);
     const next = noSpec ? before : settingsFromSpec(body, before); // throws, naming the field, before any change
     if (rotateUnlock && !next.autolock) throw new ApiError(400, 'no unlock key is set: autolock is not turned on');
+    // A given root (checked before anything changes); the current root given again changes nothing.
+    const signing = noSpec ? null : signingCaFromSpec(body);
+    let given: { ca: ClusterCA; keyPem: string } | null = null;
+    if (signing && signing.certPem.trim() !== c.ca.certPem.trim()) {
+      try {
+        given = await ClusterCA.given(signing.certPem, signing.keyPem, c.config.clusterId);
+      } catch (err) {
+        if (err instanceof CsrError) throw new ApiError(400, err.message);
+        throw err;
+      }
+    }
     const changed = changedSettings(before, next);
     if (changed.length > 0) c.applySettings(next);
+    // After the setting is durable: a crash before the new root exists leaves ForceRotate set and no rotation,
+    // which a new ForceRotate starts again.
+    if (given) await ctl.rotateRoot(given);
+    else if (changed.includes('forceRotate')) await ctl.rotateRoot();
     if (rotateWorker) c.rotateJoinToken('worker');
     if (rotateManager) c.rotateJoinToken('manager');
     if (rotateUnlock && before.autolock) c.rotateUnlockKey(); // turned on just now: the key is new already

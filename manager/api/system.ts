@@ -3,7 +3,6 @@ import { cpus, hostname, release, totalmem, type } from 'node:os';
 import { API_VERSION, MIN_API_VERSION, sendJson } from './http.js';
 import type { Ctx, Router } from './router.js';
 import type { ClusterConfig } from '../cluster/state.js';
-import { tlsInfoOf } from '../../shared/pki.js';
 import { swarmSpecOf } from './swarm-spec.js';
 
 export const VERSION = '0.1.0';
@@ -11,22 +10,23 @@ export const VERSION = '0.1.0';
 export interface SystemView {
   locked(): boolean;
   config(): ClusterConfig;
-  caCertPem(): string | null;
+  /** The swarm's TLSInfo (node-certs.ts swarmTlsInfo); null while locked. */
+  tlsInfo(): { TrustRoot: string; CertIssuerSubject: string; CertIssuerPublicKey: string } | null;
 }
 
 function goArch(): string {
   return process.arch === 'x64' ? 'amd64' : process.arch === 'ia32' ? '386' : process.arch;
 }
 
-export function swarmObject(c: ClusterConfig, caCertPem: string | null): Record<string, unknown> {
+export function swarmObject(c: ClusterConfig, tlsInfo: { TrustRoot: string; CertIssuerSubject: string; CertIssuerPublicKey: string } | null): Record<string, unknown> {
   return {
     ID: c.clusterId,
     Version: { Index: c.version },
     CreatedAt: c.createdAt,
     UpdatedAt: c.updatedAt,
     Spec: swarmSpecOf(c),
-    TLSInfo: caCertPem ? tlsInfoOf(caCertPem) : {},
-    RootRotationInProgress: false,
+    TLSInfo: tlsInfo ?? {},
+    RootRotationInProgress: c.rootRotation !== undefined,
     // Docker's defaults, shown as Docker shows them; runsecrets has no overlay networks (tasks use the host's).
     DefaultAddrPool: ['10.0.0.0/8'],
     SubnetSize: 24,
@@ -84,7 +84,7 @@ export function registerSystemRoutes(router: Router, view: SystemView): void {
         Nodes: 1,
         Managers: 1,
       };
-      if (!locked) swarm.Cluster = swarmObject(c, view.caCertPem());
+      if (!locked) swarm.Cluster = swarmObject(c, view.tlsInfo());
       sendJson(ctx.res, 200, {
         ID: c.nodeId,
         Containers: 0,

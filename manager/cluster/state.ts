@@ -9,7 +9,7 @@
 // With autolock the KEK is derived from the unlock key alone, so once the first run has consumed
 // unlock-key.first-run (Docker's `swarm init --autolock` is unlocked until the next restart) nothing on disk opens
 // the data key.
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -35,7 +35,21 @@ export const FILES = {
   tokenKey: 'token.key.sealed',
   store: 'store.db',
   firstRunKey: 'unlock-key.first-run',
+  // During a root CA rotation only: the new root and the manager's certificate under it (sealed keys, each sealed
+  // under the name it takes when the rotation completes, ca.key.sealed and manager.key.sealed).
+  nextCaCert: 'ca-next.crt',
+  nextCaKey: 'ca-next.key.sealed',
+  nextManagerCert: 'manager-next.crt',
+  nextManagerKey: 'manager-next.key.sealed',
 } as const;
+
+/** Where each rotation file goes when the rotation completes: keys first, so that no certificate is without its key. */
+const ROTATION_MOVES: [string, string][] = [
+  [FILES.nextCaKey, FILES.caKey],
+  [FILES.nextCaCert, FILES.caCert],
+  [FILES.nextManagerKey, FILES.managerKey],
+  [FILES.nextManagerCert, FILES.managerCert],
+];
 
 const UNLOCK_PREFIX = 'RSKEY-1-';
 export const DEFAULT_PORT = 2377;
@@ -63,6 +77,11 @@ export interface ClusterConfig {
   nodeCertExpiryMs?: number;
   /** Docker's swarm Spec.Labels. */
   labels?: Record<string, string>;
+  /** Docker's CAConfig.ForceRotate as last set; absent: 0. */
+  forceRotate?: number;
+  /** A root CA rotation in progress (Docker's RootRotationInProgress): the new root is in ca-next.crt.
+   * completing: the files are being moved in (a crash then is finished at the next open). */
+  rootRotation?: { startedAt: string; completing?: boolean };
 }
 
 export type JoinApproval = 'auto' | 'manual';
@@ -250,15 +269,31 @@ export function takeFirstRunUnlockKey(stateDir: string): string | null {
   return key;
 }
 
+/** A root rotation's new root and the manager's certificate under it. */
+export interface RotationTarget {
+  ca: ClusterCA;
+  serverCertPem: string;
+  serverKeyPem: string;
+}
+
+/** Moves the rotation files over the current ones (each rename atomic; those already moved are skipped). */
+function finishRotationMoves(stateDir: string): void {
+  for (const [from, to] of ROTATION_MOVES) {
+    if (existsSync(join(stateDir, from))) renameSync(join(stateDir, from), join(stateDir, to));
+  }
+  fsyncDir(stateDir);
+}
+
 /** The cluster with its keys open: what a running, unlocked manager holds in memory. */
 export class OpenCluster {
   private constructor(
     readonly stateDir: string,
     public config: ClusterConfig,
     readonly dek: Buffer,
-    readonly ca: ClusterCA,
-    readonly serverCertPem: string,
-    readonly serverKeyPem: string,
+    /** The root: what node certificates chain to, what GET /swarm shows as TrustRoot. */
+    public ca: ClusterCA,
+    public serverCertPem: string,
+    public serverKeyPem: string,
     private readonly tokenKey: Buffer,
     private unlockKeyText: string | null,
   ) {}
@@ -277,9 +312,19 @@ export class OpenCluster {
     const dek = openDataKey(config, kekRaw);
     const sealKey = deriveKey(dek, 'state files');
     const unseal = (f: string): Buffer => open(sealKey, readFileSync(join(stateDir, f)), Buffer.from(f), f);
+    if (config.rootRotation?.completing) finishRotationMoves(stateDir);
     const caCertPem = readFileSync(join(stateDir, FILES.caCert), 'utf8');
-    const ca = await ClusterCA.load(caCertPem, unseal(FILES.caKey).toString());
-    return new OpenCluster(
+    const ca = await ClusterCA.load(caCertPem, unseal(FILES.caKey).toString(), config.clusterId);
+    let next: RotationTarget | null = null;
+    if (config.rootRotation && !config.rootRotation.completing && existsSync(join(stateDir, FILES.nextManagerCert))) {
+      const sealed = (f: string, as: string): string => open(sealKey, readFileSync(join(stateDir, f)), Buffer.from(as), f).toString();
+      next = {
+        ca: await ClusterCA.load(readFileSync(join(stateDir, FILES.nextCaCert), 'utf8'), sealed(FILES.nextCaKey, FILES.caKey), config.clusterId),
+        serverCertPem: readFileSync(join(stateDir, FILES.nextManagerCert), 'utf8'),
+        serverKeyPem: sealed(FILES.nextManagerKey, FILES.managerKey),
+      };
+    }
+    const opened = new OpenCluster(
       stateDir,
       config,
       dek,
@@ -289,6 +334,55 @@ export class OpenCluster {
       unseal(FILES.tokenKey),
       config.autolock ? (unlockKey ?? '').trim() : null,
     );
+    opened.next = next;
+    // A completion that a crash interrupted is finished (its files moved above); a rotation whose files are gone
+    // (a backup taken mid-rotation carries none) is dropped: nodes keep the root they have.
+    if (config.rootRotation && !next) opened.save({ ...config, caDigest: caDigestBase36(caCertPem), rootRotation: undefined });
+    return opened;
+  }
+
+  /** The root rotation's target (new root and manager certificate), or null when none is in progress. */
+  next: RotationTarget | null = null;
+
+  /** The CA that signs node certificates now: the new root during a rotation. */
+  get signingCa(): ClusterCA {
+    return this.next?.ca ?? this.ca;
+  }
+
+  /** The roots a node or the manager trusts now: during a rotation the old and the new one (PEM bundle). */
+  get trustBundle(): string {
+    return this.next ? this.ca.certPem + this.next.ca.certPem : this.ca.certPem;
+  }
+
+  /**
+   * Starts a root rotation (Docker's ForceRotate, or a root given as SigningCACert/Key): a new root, and the manager's certificate under it, kept beside
+   * the current ones until every node has a certificate from it. A rotation in progress is replaced (its nodes
+   * move again), as a new ForceRotate does in swarmkit.
+   */
+  async startRootRotation(given?: { ca: ClusterCA; keyPem: string }): Promise<void> {
+    const { ca, keyPem } = given ?? (await ClusterCA.create(this.config.clusterId));
+    const server = await issueWithNewKey(ca, { role: 'manager', nodeId: this.config.nodeId, ...sanFor(this.config.advertiseAddr) });
+    const sealKey = deriveKey(this.dek, 'state files');
+    writeFileDurable(join(this.stateDir, FILES.nextCaKey), seal(sealKey, Buffer.from(keyPem), Buffer.from(FILES.caKey)));
+    writeFileDurable(join(this.stateDir, FILES.nextCaCert), ca.certPem);
+    writeFileDurable(join(this.stateDir, FILES.nextManagerKey), seal(sealKey, Buffer.from(server.keyPem), Buffer.from(FILES.managerKey)));
+    writeFileDurable(join(this.stateDir, FILES.nextManagerCert), server.certPem);
+    this.save({ ...this.config, rootRotation: { startedAt: nowRfc3339Nano() } });
+    this.next = { ca, serverCertPem: server.certPem, serverKeyPem: server.keyPem };
+  }
+
+  /** Every node moved: the new root replaces the old one (which is no longer trusted), and the join tokens change
+   * with the root's digest, as Docker's do. Synchronous: nothing interleaves. */
+  completeRootRotation(): void {
+    const next = this.next;
+    if (!next) return;
+    this.save({ ...this.config, rootRotation: { ...(this.config.rootRotation ?? { startedAt: nowRfc3339Nano() }), completing: true } });
+    finishRotationMoves(this.stateDir);
+    this.ca = next.ca;
+    this.serverCertPem = next.serverCertPem;
+    this.serverKeyPem = next.serverKeyPem;
+    this.next = null;
+    this.save({ ...this.config, caDigest: caDigestBase36(next.ca.certPem), rootRotation: undefined });
   }
 
   get storePath(): string {
@@ -303,7 +397,7 @@ export class OpenCluster {
     return verifyToken(token, this.config.caDigest, this.config.tokens);
   }
 
-  private save(next: ClusterConfig): void {
+  save(next: ClusterConfig): void {
     next.version = this.config.version + 1;
     next.updatedAt = nowRfc3339Nano();
     writeConfig(this.stateDir, next); // durable first, then in memory
@@ -334,7 +428,7 @@ export class OpenCluster {
    * durable before the next, and a crash between them leaves a cluster that opens as the config file says.
    */
   applySettings(next: ClusterSettings): void {
-    const base: ClusterConfig = { ...this.config, taskHistory: next.taskHistory, nodeCertExpiryMs: next.nodeCertExpiryMs, heartbeatMs: next.heartbeatMs, labels: next.labels };
+    const base: ClusterConfig = { ...this.config, taskHistory: next.taskHistory, nodeCertExpiryMs: next.nodeCertExpiryMs, heartbeatMs: next.heartbeatMs, labels: next.labels, forceRotate: next.forceRotate };
     if (next.autolock === this.config.autolock) {
       this.save(base);
       return;

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import type { Logger } from '../../shared/log.js';
-import { parseSubject, roleFromOu } from '../../shared/pki.js';
+import { parseSubject, roleFromOu, type Role } from '../../shared/pki.js';
 import { errorMessage } from '../../shared/errors.js';
 import { LogLimiter } from '../../shared/log-limit.js';
 import { refusedRequests } from '../metrics.js';
@@ -19,6 +19,8 @@ import {
   parseAgentMessage,
   type AgentMessage,
   type ManagerEntry,
+  type CertAgentMessage,
+  type CertManagerMessage,
   type ObjectData,
   type TaskAssignment,
 } from '../../shared/protocol.js';
@@ -36,6 +38,14 @@ export const MISSED_HEARTBEATS = 3;
  * manager retry with backoff (at most 5 s apart), and a restart must not make their tasks move. */
 export const STARTUP_GRACE_MS = 6000;
 
+/** Node certificate messages of a session (manager/pki/node-certs.ts): each answer goes back on that session. */
+export interface SessionCerts {
+  renew(nodeId: string, role: Role | null, csr: string): Promise<CertManagerMessage>;
+  reportState(nodeId: string, cert: string, trust: string[]): Promise<CertManagerMessage | null>;
+  /** A node was removed: a rotation may be complete now. */
+  nodeRemoved(): void;
+}
+
 export interface DispatcherOptions {
   store: Store;
   log: Logger;
@@ -43,6 +53,7 @@ export interface DispatcherOptions {
   heartbeatMs?: number;
   /** The managers agents are told about in the welcome (they keep the list and fail over along it); absent: none. */
   managers?: () => ManagerEntry[];
+  certs?: SessionCerts;
 }
 
 export class Dispatcher {
@@ -92,7 +103,10 @@ export class Dispatcher {
   async start(): Promise<void> {
     const st = this.opts.store;
     this.unwatch = await st.watch(await st.currentIndex(), (e) => {
-      if (e.kind === 'node' && e.action === 'delete') this.sessions.get(e.id)?.close(4003, 'node removed');
+      if (e.kind === 'node' && e.action === 'delete') {
+        this.sessions.get(e.id)?.close(4003, 'node removed');
+        this.opts.certs?.nodeRemoved();
+      }
       if (e.kind === 'node' && e.action === 'update') this.sessions.get(e.id)?.kick(); // e.g. accepted: now it gets its tasks
       // A service update may carry new registry credentials (--with-registry-auth) for tasks that keep running.
       if (e.kind === 'task' || e.kind === 'secret' || e.kind === 'config' || (e.kind === 'service' && e.action === 'update')) for (const s of this.sessions.values()) s.kick();
@@ -112,6 +126,14 @@ export class Dispatcher {
   /** Nodes with a session now (the container routes ask each of them). */
   connectedNodes(): string[] {
     return [...this.sessions.keys()];
+  }
+
+  /** Sends a node certificate message on the node's session; false when it has none. */
+  sendCert(nodeId: string, msg: CertManagerMessage): boolean {
+    const s = this.sessions.get(nodeId);
+    if (!s) return false;
+    s.send(encodeFrame(msg));
+    return true;
   }
 
   /** A byte stream to the node's Engine API (shared/tunnel.ts); null when it has no session or too many streams. */
@@ -176,17 +198,17 @@ export class Dispatcher {
     void this.opts.store.get('node', nodeId).then(
       (node) => {
         if (!node) return refuse(403, 'Forbidden');
-        this.wss.handleUpgrade(req, socket, head, (ws) => this.open(nodeId, ws));
+        this.wss.handleUpgrade(req, socket, head, (ws) => this.open(nodeId, role, ws));
       },
       (err: unknown) => refuse(503, `Service Unavailable: ${errorMessage(err)}`),
     );
   }
 
-  private open(nodeId: string, ws: WebSocket): void {
+  private open(nodeId: string, role: Role, ws: WebSocket): void {
     // One session per node: a new connection replaces the old one (the agent reconnected).
     this.sessions.get(nodeId)?.close(4001, 'replaced by a newer session');
     const log = this.opts.log.child({ node: nodeId });
-    const session = new Session(nodeId, ws, this.opts.store, log);
+    const session = new Session(nodeId, role, ws, this.opts.store, log, this.opts.certs);
     this.sessions.set(nodeId, session);
     this.lastSeen.set(nodeId, Date.now());
     log.info('agent session opened');
@@ -201,7 +223,7 @@ export class Dispatcher {
     });
     ws.on('error', (err) => log.warn({ err: err.message }, 'agent session error'));
     const managers = this.opts.managers?.();
-    session.send(encodeFrame({ type: 'welcome', nodeId, heartbeatMs: this.heartbeatMs, ...(managers && managers.length > 0 ? { managers } : {}) }));
+    session.send(encodeFrame({ type: 'welcome', nodeId, heartbeatMs: this.heartbeatMs, ...(managers && managers.length > 0 ? { managers } : {}), ...(this.opts.certs ? { certs: true } : {}) }));
     void (async () => {
       try {
         const cur = await this.opts.store.get('node', nodeId);
@@ -232,9 +254,11 @@ class Session {
 
   constructor(
     private readonly nodeId: string,
+    private readonly role: Role,
     private readonly ws: WebSocket,
     private readonly store: Store,
     private readonly log: Logger,
+    private readonly certs: SessionCerts | undefined,
   ) {
     ws.on('close', () => {
       this.closed = true;
@@ -335,6 +359,17 @@ class Session {
     }
   }
 
+  /** The node's identity is the session's (its certificate's), never anything the message says. */
+  private async onCert(msg: CertAgentMessage): Promise<void> {
+    if (!this.certs) return;
+    try {
+      const answer = msg.type === 'cert-request' ? await this.certs.renew(this.nodeId, this.role, msg.csr) : await this.certs.reportState(this.nodeId, msg.cert, msg.trust);
+      if (answer) this.send(encodeFrame(answer));
+    } catch (err) {
+      if (!(err instanceof StoreClosedError)) this.log.error({ err: errorMessage(err) }, 'node certificate message failed');
+    }
+  }
+
   async onMessage(frame: Buffer): Promise<void> {
     let msg: AgentMessage;
     try {
@@ -347,6 +382,7 @@ class Session {
       this.send(encodeFrame({ type: 'heartbeat-ack' }));
       return;
     }
+    if (msg.type === 'cert-request' || msg.type === 'tls-state') return this.onCert(msg);
     if (msg.type !== 'status') {
       this.mux.receive(msg);
       return;

@@ -9,7 +9,7 @@ import type { Router } from '../api/router.js';
 import { ApiError, readJson, sendJson } from '../api/http.js';
 import { decodeObject, decodeString, decodeStringMap, field } from '../api/decode.js';
 import type { OpenCluster } from '../cluster/state.js';
-import { settingsOf } from '../cluster/settings.js';
+import { nodeCertValidityMs } from '../cluster/settings.js';
 import type { Store } from '../store/types.js';
 import { CsrError } from '../pki/ca.js';
 import { identityOfCert } from '../../shared/pki.js';
@@ -67,7 +67,7 @@ export function registerJoinRoutes(router: Router, ctl: JoinControl): void {
       const nodeId = newId();
       let cert: string;
       try {
-        cert = await c.ca.signCsr(csr, { role, nodeId, validityMs: settingsOf(c.config).nodeCertExpiryMs });
+        cert = await c.ca.signCsr(csr, { role, nodeId, validityMs: nodeCertValidityMs(c.config) });
       } catch (err) {
         if (err instanceof CsrError) throw new ApiError(400, err.message);
         throw err;

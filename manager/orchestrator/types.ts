@@ -105,6 +105,15 @@ export interface NodeRecord {
   Status: { State: NodeState; Message?: string; Addr: string };
   /** Ours: serials of the certificates issued to this node; all are revoked when it is removed. */
   certSerials: string[];
+  /** Docker's Description.TLSInfo as the node last reported it (manager/pki/node-certs.ts); absent: not yet. */
+  TLSInfo?: NodeTlsInfo;
+}
+
+/** Docker's TLSInfo: the root a node trusts and the issuer (subject, public key; base64 DER) of its certificate. */
+export interface NodeTlsInfo {
+  TrustRoot: string;
+  CertIssuerSubject: string;
+  CertIssuerPublicKey: string;
 }
 
 /** A node joined under manual approval is a member only once a manager accepted it (absent: accepted). */

@@ -1,10 +1,12 @@
 // The cluster CA: a self-signed ECDSA P-256 root that signs the manager's server certificate, node certificates
 // (from CSRs) and admin client certificates. Subjects carry identity: CN node ID, OU role, O cluster ID.
-import { randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { x509, SIGN_ALG, ROLE_OU, generateKeyPair, privateKeyPem, importPrivateKeyPem, type Role } from '../../shared/pki.js';
 
 const CA_YEARS = 20;
-const LEAF_DAYS = 90 * 4; // leaves are renewed by re-issuing; a year is a reasonable first horizon
+// The manager's own certificate (not renewed yet; a root rotation issues a new one). Node certificates give their
+// own validity (CAConfig.NodeCertExpiry) and are renewed by their agents.
+const LEAF_DAYS = 360;
 const SKEW_MS = 5 * 60 * 1000; // tolerate clocks a little behind ours
 
 export class CsrError extends Error {
@@ -55,15 +57,49 @@ export class ClusterCA {
     return { ca: new ClusterCA(certPem, cert, keys.privateKey, clusterId), keyPem: await privateKeyPem(keys.privateKey) };
   }
 
-  static async load(certPem: string, keyPem: string): Promise<ClusterCA> {
+  /** clusterId: what issued certificates carry in O (default: the root's own O, as `create` makes it). */
+  static async load(certPem: string, keyPem: string, clusterId?: string): Promise<ClusterCA> {
     const cert = new x509.X509Certificate(certPem);
-    const o = cert.subjectName.getField('O')[0] ?? '';
+    const o = clusterId ?? cert.subjectName.getField('O')[0] ?? '';
     return new ClusterCA(certPem, cert, await importPrivateKeyPem(keyPem), o);
+  }
+
+  /**
+   * A root an operator gives (`docker swarm ca --rotate --ca-cert F --ca-key K`): a CA certificate valid for at least
+   * another year (swarmkit's check and text), with its ECDSA P-256 key (the only kind runsecrets signs with).
+   */
+  static async given(certPem: string, keyPem: string, clusterId: string): Promise<{ ca: ClusterCA; keyPem: string }> {
+    let cert: x509.X509Certificate;
+    try {
+      cert = new x509.X509Certificate(certPem);
+    } catch {
+      throw new CsrError('invalid CA certificate: not a PEM certificate');
+    }
+    const bc = cert.getExtension(x509.BasicConstraintsExtension);
+    if (!bc?.ca) throw new CsrError('invalid CA certificate: it is not a CA (basic constraints)');
+    if (cert.notAfter.getTime() - Date.now() < 365 * 86400_000) throw new CsrError('CA certificate expires too soon');
+    let priv: JsonWebKey;
+    let pkcs8: string;
+    try {
+      const k = createPrivateKey(keyPem); // PKCS#8 or SEC1 ("EC PRIVATE KEY", what openssl ecparam writes)
+      priv = k.export({ format: 'jwk' });
+      pkcs8 = k.export({ type: 'pkcs8', format: 'pem' }).toString();
+    } catch {
+      throw new CsrError('invalid CA key: not a PEM private key');
+    }
+    if (priv.kty !== 'EC' || priv.crv !== 'P-256') throw new CsrError('invalid CA key: runsecrets signs with ECDSA P-256 keys');
+    const pub = new X509Certificate(certPem).publicKey.export({ format: 'jwk' });
+    if (pub.x !== priv.x || pub.y !== priv.y) throw new CsrError('the CA key does not match the CA certificate');
+    return { ca: new ClusterCA(cert.toString('pem') + '\n', cert, await importPrivateKeyPem(pkcs8), clusterId), keyPem: pkcs8 };
   }
 
   /** Signs a leaf certificate for a public key; the subject is ours to decide, never the requester's. */
   async issue(publicKey: CryptoKey | x509.PublicKey, opts: LeafOptions): Promise<string> {
     const now = Date.now();
+    const validity = opts.validityMs ?? (opts.days ?? LEAF_DAYS) * 86400_000;
+    // Back-dated at most a tenth of the validity: agents renew at 50-80 % of it from NotBefore, and a short-lived
+    // certificate back-dated by whole minutes would be due at once.
+    const skew = Math.min(SKEW_MS, Math.floor(validity / 10));
     const san: { type: 'dns' | 'ip'; value: string }[] = [
       ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
       ...(opts.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
@@ -80,8 +116,8 @@ export class ClusterCA {
       serialNumber: serial(),
       subject: `CN=${opts.nodeId}, OU=${ROLE_OU[opts.role]}, O=${this.clusterId}`,
       issuer: this.cert.subject,
-      notBefore: new Date(now - SKEW_MS),
-      notAfter: new Date(now + (opts.validityMs ?? (opts.days ?? LEAF_DAYS) * 86400_000)),
+      notBefore: new Date(now - skew),
+      notAfter: new Date(now + validity),
       signingAlgorithm: SIGN_ALG,
       publicKey,
       signingKey: this.key,

@@ -237,3 +237,24 @@ t.test('a task\'s registryAuth: typed, bounded, errors never quote the values', 
     t.notOk((err as Error).message.includes(secret), `${what}: the value is not in the error`);
   }
 });
+
+t.test('node certificate messages: typed both ways, each wrong field refused, named', async (t) => {
+  const fp = 'a'.repeat(64);
+  t.same(parseAgentMessage(frame({ type: 'cert-request', csr: 'PEM', nodeId: 'other', role: 'manager' })), { type: 'cert-request', csr: 'PEM' }, 'only the CSR is kept: no identity travels in the message');
+  t.same(parseAgentMessage(frame({ type: 'tls-state', cert: 'PEM', trust: [fp, fp] })), { type: 'tls-state', cert: 'PEM', trust: [fp, fp] });
+  const agentBad: [string, Buffer, RegExp][] = [
+    ['csr missing', frame({ type: 'cert-request' }), /csr/],
+    ['csr too long', frame({ type: 'cert-request', csr: 'x'.repeat(16 * 1024 + 1) }), /csr/],
+    ['trust not fingerprints', frame({ type: 'tls-state', cert: 'PEM', trust: ['../x'] }), /trust/],
+    ['trust too many', frame({ type: 'tls-state', cert: 'PEM', trust: Array(17).fill(fp) }), /trust/],
+    ['cert a number', frame({ type: 'tls-state', cert: 1, trust: [] }), /cert/],
+  ];
+  for (const [what, f, re] of agentBad) t.throws(() => parseAgentMessage(f), re, what);
+  t.same(parseManagerMessage(frame({ type: 'node-cert', cert: 'C', trust: 'T' })).msg, { type: 'node-cert', cert: 'C', trust: 'T' });
+  t.same(parseManagerMessage(frame({ type: 'node-cert-refused', reason: 'no' })).msg, { type: 'node-cert-refused', reason: 'no' });
+  t.same(parseManagerMessage(frame({ type: 'cert-renew', x: 1 })).msg, { type: 'cert-renew' });
+  t.same(parseManagerMessage(frame({ type: 'trust', trust: 'T' })).msg, { type: 'trust', trust: 'T' });
+  t.throws(() => parseManagerMessage(frame({ type: 'node-cert', cert: 'C' })), /trust/, 'node-cert without trust');
+  t.throws(() => parseManagerMessage(frame({ type: 'trust' })), /trust/, 'trust without roots');
+  t.throws(() => parseManagerMessage(frame({ type: 'cert-renew' }, [Buffer.from('x')])), /no blobs/, 'blobs on a cert message');
+});
