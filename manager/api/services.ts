@@ -14,6 +14,11 @@ import { pullAuthHeader, pullAuthOnCreate, pullAuthOnUpdate, withoutPullOptions 
 import type { Ctx, Router } from './router.js';
 import { allNetworks } from './networks.js';
 import { resolveServiceNetworks } from './service-networks.js';
+import { isTaskDirty } from '../orchestrator/task-dirty.js';
+
+function obj(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
 
 const SPEC_BODY_LIMIT = 4 << 20; // a service spec holds no payloads; 4 MiB is far beyond any real one
 
@@ -157,7 +162,8 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     try {
       const s = await store().create<ServiceRecord>('service', { id: newId(), name, spec: { Spec: withoutPullOptions(checked.spec), ...auth } });
       ctx.log.info({ service: s.id, name, index: s.version }, 'service created');
-      sendJson(ctx.res, 201, { ID: s.id });
+      // moby's ServiceCreateResponse: Warnings has no omitempty (null without warnings).
+      sendJson(ctx.res, 201, { ID: s.id, Warnings: null });
     } catch (err) {
       // swarmkit keeps the store's text in front, for clients that match on it.
       if (err instanceof NameConflictError) throw rpcError('AlreadyExists', `name conflicts with an existing object: service ${name} already exists`);
@@ -189,7 +195,8 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     try {
       const s = await store().update<ServiceRecord>('service', cur.id, version, { Spec: withoutPullOptions(checked.spec), PreviousSpec: cur.spec.Spec, ...auth });
       ctx.log.info({ service: s.id, index: s.version }, 'service updated');
-      sendJson(ctx.res, 200, {});
+      // moby's ServiceUpdateResponse: `{"Warnings":null}`; docker-py's force_update reads the key.
+      sendJson(ctx.res, 200, { Warnings: null });
     } catch (err) {
       if (err instanceof SequenceConflictError) throw rpcError('Unknown', 'update out of sequence');
       if (err instanceof NotFoundError) throw rpcError('NotFound', `service ${cur.id} not found`);
@@ -228,13 +235,18 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const names = args.get('name') ?? [];
     const labels = args.get('label') ?? [];
     const svcLabels = labels.length > 0 ? await serviceLabelsOf() : null;
-    const live = new Set((await services()).map((s) => s.id));
+    const svcById = new Map((await services()).map((s) => [s.id, s]));
+    // swarmkit's UpToDate filter (any value turns it on): tasks that are not dirty against their service's spec.
+    const upToDate = (args.get('_up-to-date') ?? []).length > 0;
+    const nodeById = upToDate ? new Map((await nodes()).map((n) => [n.id, n])) : null;
     const out = (await store().list<TaskRecord>('task'))
       .filter((t) => {
         // A stopped task of a removed service is garbage the orchestrator deletes on its next run (swarmkit's
         // reaper deletes it at once): not listed. So `docker stack rm --detach=false`, whose wait loop counts the
         // polls that saw a stopped task rather than the stopped tasks, waits until every task has stopped.
-        if (!live.has(t.spec.ServiceID) && isFinished(t.spec.Status.State)) return false;
+        const svc = svcById.get(t.spec.ServiceID);
+        if (!svc && isFinished(t.spec.Status.State)) return false;
+        if (nodeById && (!svc || isTaskDirty(obj(svc.spec.Spec.TaskTemplate), t.spec.Spec, nodeById.get(t.spec.NodeID)))) return false;
         if (svcIds.length > 0 && !svcIds.includes(t.spec.ServiceID)) return false;
         if (nodeIds.length > 0 && !nodeIds.includes(t.spec.NodeID)) return false;
         if (desired.length > 0 && !desired.includes(t.spec.DesiredState)) return false;
