@@ -9,12 +9,20 @@ import { isAccepted, isFinished, stateRank, isTaskState, type NodeRecord, type S
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
 import { decodeObject, decodeString, decodeStringMap, field } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
-import { checkRefsExist, checkServiceSpec } from './service-spec.js';
+import { checkRefsExist, checkServiceSpec, modeKind } from './service-spec.js';
+import { withDefaults } from './service-defaults.js';
 import { pullAuthHeader, pullAuthOnCreate, pullAuthOnUpdate, withoutPullOptions } from './pull-auth.js';
 import type { Ctx, Router } from './router.js';
 import { allNetworks } from './networks.js';
 import { resolveServiceNetworks } from './service-networks.js';
 import { isTaskDirty } from '../orchestrator/task-dirty.js';
+
+/** Go's strconv.ParseBool; null when it would fail. */
+function goParseBool(v: string): boolean | null {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return null;
+}
 
 function obj(v: unknown): Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
@@ -172,7 +180,13 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
   });
 
   router.add('GET', '/services/:id', async (ctx) => {
-    sendJson(ctx.res, 200, serviceJson(await resolveService(ctx.params.id ?? '')));
+    const raw = ctx.query.get('insertDefaults') ?? '';
+    const insertDefaults = raw === '' ? false : goParseBool(raw);
+    if (insertDefaults === null) throw new ApiError(400, `invalid value for insertDefaults: ${raw}`);
+    const s = await resolveService(ctx.params.id ?? '');
+    const json = serviceJson(s);
+    if (insertDefaults) json.Spec = withDefaults(s.spec.Spec);
+    sendJson(ctx.res, 200, json);
   });
 
   router.add('POST', '/services/:id/update', async (ctx) => {
@@ -187,8 +201,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
       if (!cur.spec.PreviousSpec) throw new ApiError(400, 'service does not have a previous spec');
       checked = checkServiceSpec(structuredClone(cur.spec.PreviousSpec));
     }
-    const isGlobal = (s: Record<string, unknown>): boolean => (s.Mode as { Global?: unknown } | undefined)?.Global != null;
-    if (isGlobal(checked.spec) !== isGlobal(cur.spec.Spec)) throw rpcError('Unimplemented', 'service mode change is not allowed');
+    if (modeKind(checked.spec) !== modeKind(cur.spec.Spec)) throw rpcError('Unimplemented', 'service mode change is not allowed');
     if (checked.spec.Name !== cur.spec.Spec.Name) throw rpcError('Unimplemented', 'renaming services is not supported');
     resolveServiceNetworks(checked.spec, await networks());
     await checkRefsExist(store(), checked);
