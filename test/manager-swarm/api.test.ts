@@ -72,7 +72,7 @@ t.test('service create, inspect (ID, name, prefix), list with status; the spec a
     // As moby converts it (service-specs.test.ts has the field-by-field comparisons): empty lists omitted,
     // Isolation, Runtime and the update config's FailureAction and MaxFailureRatio filled in.
     const want = svc('web', { replicas: 2, extra }) as { TaskTemplate: Record<string, unknown>; UpdateConfig: Record<string, unknown> };
-    const cs = { ...(want.TaskTemplate.ContainerSpec as Record<string, unknown>), Isolation: 'default' };
+    const cs: Record<string, unknown> = { ...(want.TaskTemplate.ContainerSpec as Record<string, unknown>), Isolation: 'default' };
     delete cs.Secrets;
     delete cs.Configs;
     want.TaskTemplate = { ...want.TaskTemplate, ContainerSpec: cs, Runtime: 'container' };
