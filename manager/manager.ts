@@ -90,6 +90,7 @@ export class Manager {
       locked: () => this.open === null,
       config: () => this.open?.cluster.config ?? this.config,
       caCertPem: () => this.open?.cluster.ca.certPem ?? null,
+      workerCount: async () => (this.open ? (await this.open.store.list('node')).length : null),
     });
     registerSwarmRoutes(this.router, {
       cluster: () => this.unlocked().cluster,
