@@ -6,17 +6,16 @@ import { errorMessage } from '../shared/errors.js';
 import { writeFileDurable } from '../manager/cluster/files.js';
 import { readBackupHeader, restoreBackup, type RestoreKey } from '../manager/cluster/backup.js';
 import { adminRequestBytes } from './manager-admin.js';
-import { action, readKeyFile, readStdin, socketOption } from './manager-cli.js';
+import { action, addAdminConnectOptions, adminTarget, readKeyFile, readStdin, type AdminConnectOptions } from './manager-cli.js';
 
 export function backupCommand(): Command {
-  return new Command('backup')
+  return addAdminConnectOptions(new Command('backup'))
     .description("Write an encrypted, consistent backup of the running manager's state (restore needs the unlock key or the KEK file)")
     .requiredOption('--out <file>', 'the backup file to write (0600; refused if it exists)')
-    .addOption(socketOption())
     .action(
-      action(async (o: { out: string; socket: string }) => {
+      action(async (o: { out: string } & AdminConnectOptions) => {
         if (existsSync(o.out)) throw new Error(`${o.out} already exists; refusing to overwrite it`);
-        const bytes = await adminRequestBytes(o.socket, 'POST', '/runsecrets/backup');
+        const bytes = await adminRequestBytes(adminTarget(o), 'POST', '/runsecrets/backup');
         const { header } = readBackupHeader(bytes, 'the answer'); // a manager that answered something else fails here
         writeFileDurable(o.out, bytes, 0o600);
         process.stdout.write(`Backup of cluster ${header.clusterId} at store index ${header.index} written to ${o.out} (${bytes.length} bytes)\n`);

@@ -4,8 +4,8 @@
 // nodes whose trusted root is the cluster's, counted only once the rotation is done), and finally the new root.
 import { createHash } from 'node:crypto';
 import { Command } from 'commander';
-import { adminRequest } from './manager-admin.js';
-import { action, socketOption } from './manager-cli.js';
+import { adminRequest, type AdminTarget } from './manager-admin.js';
+import { action, addAdminConnectOptions, adminTarget, type AdminConnectOptions } from './manager-cli.js';
 
 interface TlsInfo {
   TrustRoot?: string;
@@ -45,12 +45,12 @@ function progressLines(p: ReturnType<typeof rotationProgress>): string[] {
   return [`desired root digest: ${p.digest}`, `  rotated TLS certificates: ${p.certs}/${p.total} nodes`, `  rotated CA certificates:  ${p.roots}/${p.total} nodes`];
 }
 
-async function follow(socket: string, quiet: boolean): Promise<SwarmJson> {
+async function follow(to: AdminTarget, quiet: boolean): Promise<SwarmJson> {
   const tty = process.stdout.isTTY && !quiet;
   let shown: string[] = [];
   for (;;) {
-    const s = (await adminRequest(socket, 'GET', '/swarm')).body as SwarmJson;
-    const nodes = (await adminRequest(socket, 'GET', '/nodes')).body as NodeJson[];
+    const s = (await adminRequest(to, 'GET', '/swarm')).body as SwarmJson;
+    const nodes = (await adminRequest(to, 'GET', '/nodes')).body as NodeJson[];
     const p = rotationProgress(s, nodes);
     const lines = progressLines(p);
     if (!quiet) {
@@ -64,20 +64,20 @@ async function follow(socket: string, quiet: boolean): Promise<SwarmJson> {
 }
 
 export function caCommand(): Command {
-  return new Command('ca')
+  return addAdminConnectOptions(new Command('ca'))
     .description('Display and rotate the root CA (docker swarm ca)')
     .option('--rotate', 'rotate the swarm CA: nodes move to certificates under a new root, the old root is then dropped', false)
     .option('-d, --detach', 'exit immediately instead of waiting for the root rotation to converge', false)
     .option('-q, --quiet', 'suppress progress output', false)
-    .addOption(socketOption())
     .action(
-      action(async (o: { rotate: boolean; detach: boolean; quiet: boolean; socket: string }) => {
-        let s = (await adminRequest(o.socket, 'GET', '/swarm')).body as SwarmJson;
+      action(async (o: { rotate: boolean; detach: boolean; quiet: boolean } & AdminConnectOptions) => {
+        const to = adminTarget(o);
+        let s = (await adminRequest(to, 'GET', '/swarm')).body as SwarmJson;
         if (o.rotate) {
           const spec = structuredClone(s.Spec);
           spec.CAConfig.ForceRotate = (spec.CAConfig.ForceRotate ?? 0) + 1;
-          await adminRequest(o.socket, 'POST', `/swarm/update?version=${s.Version.Index}`, spec);
-          s = o.detach ? ((await adminRequest(o.socket, 'GET', '/swarm')).body as SwarmJson) : await follow(o.socket, o.quiet);
+          await adminRequest(to, 'POST', `/swarm/update?version=${s.Version.Index}`, spec);
+          s = o.detach ? ((await adminRequest(to, 'GET', '/swarm')).body as SwarmJson) : await follow(to, o.quiet);
         }
         const root = (s.TLSInfo.TrustRoot ?? '').trim();
         process.stdout.write(root === '' ? 'No CA information available\n' : root + '\n');

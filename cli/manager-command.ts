@@ -14,8 +14,8 @@ import { joinApprovalOption } from './manager-update-join-approval.js';
 import { Manager } from '../manager/manager.js';
 import { formatManagerAddr, parseManagerAddr } from '../shared/manager-addr.js';
 import { writeFileDurable } from '../manager/cluster/files.js';
-import { adminRequest } from './manager-admin.js';
-import { action, readKeyFile, readStdin, socketOption } from './manager-cli.js';
+import { adminRequest, type AdminTarget } from './manager-admin.js';
+import { action, addAdminConnectOptions, adminTarget, readKeyFile, readStdin, socketOption, type AdminConnectOptions } from './manager-cli.js';
 import { parseDuration } from './swarm/go-parse.js';
 import { UNLOCK_KEY_TEXT } from './unlock-key-text.js';
 import { backupCommand, restoreCommand } from './manager-backup.js';
@@ -41,19 +41,19 @@ interface SwarmInfo {
   JoinTokens: { Worker: string; Manager: string };
 }
 
-async function swarmInfo(socket: string): Promise<SwarmInfo> {
-  return (await adminRequest(socket, 'GET', '/swarm')).body as SwarmInfo;
+async function swarmInfo(to: AdminTarget): Promise<SwarmInfo> {
+  return (await adminRequest(to, 'GET', '/swarm')).body as SwarmInfo;
 }
 
 /** "Warning: …" on stderr when the advertised address would not reach the manager's listener. */
-async function warnAdvertiseMismatch(socket: string): Promise<void> {
-  const r = await adminRequest(socket, 'GET', '/runsecrets/advertise').catch(() => null);
+async function warnAdvertiseMismatch(to: AdminTarget): Promise<void> {
+  const r = await adminRequest(to, 'GET', '/runsecrets/advertise').catch(() => null);
   const w = (r?.body as { Warning?: unknown } | null)?.Warning;
   if (typeof w === 'string') process.stderr.write(`Warning: ${w}\n`);
 }
 
-async function advertiseAddr(socket: string): Promise<string> {
-  const info = (await adminRequest(socket, 'GET', '/info')).body as { Swarm?: { RemoteManagers?: { Addr: string }[] } };
+async function advertiseAddr(to: AdminTarget): Promise<string> {
+  const info = (await adminRequest(to, 'GET', '/info')).body as { Swarm?: { RemoteManagers?: { Addr: string }[] } };
   return info.Swarm?.RemoteManagers?.[0]?.Addr ?? '<manager-address>:2377';
 }
 
@@ -177,39 +177,39 @@ function runCommand(): Command {
 }
 
 function joinTokenCommand(): Command {
-  return new Command('join-token')
+  return addAdminConnectOptions(new Command('join-token'))
     .description('Show (or rotate) the join token for workers or managers')
     .argument('<role>', 'worker or manager')
     .option('--rotate', 'rotate the join token', false)
     .option('-q, --quiet', 'only display the token', false)
-    .addOption(socketOption())
     .action(
-      action(async (role: string, o: { rotate: boolean; quiet: boolean; socket: string }) => {
+      action(async (role: string, o: { rotate: boolean; quiet: boolean } & AdminConnectOptions) => {
+        const to = adminTarget(o);
         if (role !== 'worker' && role !== 'manager') throw new Error(`unknown role ${role}: use worker or manager`);
         if (o.rotate) {
-          const cur = await swarmInfo(o.socket);
+          const cur = await swarmInfo(to);
           const flag = role === 'worker' ? 'rotateWorkerToken' : 'rotateManagerToken';
-          await adminRequest(o.socket, 'POST', `/swarm/update?version=${cur.Version.Index}&${flag}=true`, {});
+          await adminRequest(to, 'POST', `/swarm/update?version=${cur.Version.Index}&${flag}=true`, {});
           if (!o.quiet) process.stdout.write(`Successfully rotated ${role} join token.\n\n`);
         }
-        const info = await swarmInfo(o.socket);
+        const info = await swarmInfo(to);
         const token = role === 'worker' ? info.JoinTokens.Worker : info.JoinTokens.Manager;
         if (o.quiet) process.stdout.write(token + '\n');
         else {
-          process.stdout.write(joinCommandText(role, token, await advertiseAddr(o.socket)));
-          await warnAdvertiseMismatch(o.socket);
+          process.stdout.write(joinCommandText(role, token, await advertiseAddr(to)));
+          await warnAdvertiseMismatch(to);
         }
       }),
     );
 }
 
 function unlockCommand(): Command {
-  return new Command('unlock')
+  return addAdminConnectOptions(new Command('unlock'))
     .description('Unlock a locked manager: reads the unlock key from stdin, or from --key-file')
     .option('--key-file <file>', 'read the unlock key from this file (first line), e.g. $CREDENTIALS_DIRECTORY/unlock-key at boot')
-    .addOption(socketOption())
     .action(
-      action(async (o: { socket: string; keyFile?: string }) => {
+      action(async (o: { keyFile?: string } & AdminConnectOptions) => {
+        const to = adminTarget(o);
         let key: string;
         if (o.keyFile !== undefined) key = readKeyFile(o.keyFile);
         else {
@@ -217,25 +217,25 @@ function unlockCommand(): Command {
           key = (await readStdin()).trim();
         }
         if (key === '') throw new Error('no unlock key on stdin');
-        await adminRequest(o.socket, 'POST', '/swarm/unlock', { UnlockKey: key });
+        await adminRequest(to, 'POST', '/swarm/unlock', { UnlockKey: key });
       }),
     );
 }
 
 function unlockKeyCommand(): Command {
-  return new Command('unlock-key')
+  return addAdminConnectOptions(new Command('unlock-key'))
     .description('Show (or rotate) the unlock key of an autolocked manager')
     .option('--rotate', 'rotate the unlock key', false)
     .option('-q, --quiet', 'only display the key', false)
-    .addOption(socketOption())
     .action(
-      action(async (o: { rotate: boolean; quiet: boolean; socket: string }) => {
+      action(async (o: { rotate: boolean; quiet: boolean } & AdminConnectOptions) => {
+        const to = adminTarget(o);
         if (o.rotate) {
-          const cur = await swarmInfo(o.socket);
-          await adminRequest(o.socket, 'POST', `/swarm/update?version=${cur.Version.Index}&rotateManagerUnlockKey=true`, {});
+          const cur = await swarmInfo(to);
+          await adminRequest(to, 'POST', `/swarm/update?version=${cur.Version.Index}&rotateManagerUnlockKey=true`, {});
           if (!o.quiet) process.stdout.write('Successfully rotated manager unlock key.\n\n');
         }
-        const key = ((await adminRequest(o.socket, 'GET', '/swarm/unlockkey')).body as { UnlockKey?: string }).UnlockKey ?? '';
+        const key = ((await adminRequest(to, 'GET', '/swarm/unlockkey')).body as { UnlockKey?: string }).UnlockKey ?? '';
         if (key === '') throw new Error('no unlock key is set');
         process.stdout.write(o.quiet ? key + '\n' : UNLOCK_KEY_TEXT(key));
       }),
@@ -272,14 +272,13 @@ function expiryOption(s: string): number {
 
 function certCommand(): Command {
   const cert = new Command('cert').description('Issue, list and revoke admin certificates signed by the cluster CA');
-  cert
-    .command('admin')
+  addAdminConnectOptions(cert.command('admin'))
     .description('Issue an admin client certificate for remote use (ca.pem, cert.pem, key.pem, as docker expects)')
     .requiredOption('--out <dir>', 'folder for ca.pem, cert.pem and key.pem (created 0700)')
     .option('--expiry <duration>', 'validity of the certificate, from 1m to 8760h (revoke one early with "manager cert revoke")', '720h')
-    .addOption(socketOption())
     .action(
-      action(async (o: { out: string; socket: string; expiry: string }) => {
+      action(async (o: { out: string; expiry: string } & AdminConnectOptions) => {
+        const to = adminTarget(o);
         const expiry = expiryOption(o.expiry);
         for (const f of ['cert.pem', 'key.pem']) {
           if (existsSync(join(o.out, f))) throw new Error(`${join(o.out, f)} already exists; refusing to overwrite it`);
@@ -287,7 +286,7 @@ function certCommand(): Command {
         // The private key is made here and never leaves this process; the manager only sees the CSR.
         const keys = await generateKeyPair();
         const csr = await createCsrPem(keys, 'runsecrets-admin');
-        const r = (await adminRequest(o.socket, 'POST', '/runsecrets/certs/admin', { CSR: csr, Expiry: expiry })).body as {
+        const r = (await adminRequest(to, 'POST', '/runsecrets/certs/admin', { CSR: csr, Expiry: expiry })).body as {
           ID: string;
           Serial: string;
           NotAfter: string;
@@ -302,25 +301,23 @@ function certCommand(): Command {
         process.stdout.write(`Admin certificate ${r.ID} written to ${o.out} (ca.pem, cert.pem, key.pem)\nSerial ${r.Serial}, valid until ${r.NotAfter}\n`);
       }),
     );
-  cert
-    .command('ls')
+  addAdminConnectOptions(cert.command('ls'))
     .description('List the admin certificates this manager issued')
     .option('-q, --quiet', 'only display serials', false)
-    .addOption(socketOption())
     .action(
-      action(async (o: { quiet: boolean; socket: string }) => {
-        const list = (await adminRequest(o.socket, 'GET', '/runsecrets/certs/admin')).body as AdminCertRow[];
+      action(async (o: { quiet: boolean } & AdminConnectOptions) => {
+        const to = adminTarget(o);
+        const list = (await adminRequest(to, 'GET', '/runsecrets/certs/admin')).body as AdminCertRow[];
         process.stdout.write(o.quiet ? list.map((c) => c.Serial + '\n').join('') : adminCertTable(list));
       }),
     );
-  cert
-    .command('revoke')
+  addAdminConnectOptions(cert.command('revoke'))
     .description('Revoke an admin certificate at once (its open connections stop working too)')
     .argument('<serial>', 'the serial, as "manager cert ls" shows it')
-    .addOption(socketOption())
     .action(
-      action(async (serial: string, o: { socket: string }) => {
-        await adminRequest(o.socket, 'POST', `/runsecrets/certs/admin/${encodeURIComponent(serial)}/revoke`, {});
+      action(async (serial: string, o: AdminConnectOptions) => {
+        const to = adminTarget(o);
+        await adminRequest(to, 'POST', `/runsecrets/certs/admin/${encodeURIComponent(serial)}/revoke`, {});
         process.stdout.write(`Admin certificate ${serial.toUpperCase()} revoked.\n`);
       }),
     );

@@ -2,7 +2,7 @@
 // secret meanwhile) or is accepted at once. Also offered by `manager init`.
 import { Option } from 'commander';
 import type { JoinApproval } from '../manager/cluster/state.js';
-import { adminRequest } from './manager-admin.js';
+import { adminRequest, type AdminTarget } from './manager-admin.js';
 
 export function joinApprovalOption(): Option {
   return new Option(
@@ -11,7 +11,7 @@ export function joinApprovalOption(): Option {
   ).choices(['auto', 'manual']);
 }
 
-export async function updateJoinApproval(socket: string, mode: JoinApproval): Promise<void> {
-  await adminRequest(socket, 'POST', '/runsecrets/join-approval', { Mode: mode });
+export async function updateJoinApproval(to: AdminTarget, mode: JoinApproval): Promise<void> {
+  await adminRequest(to, 'POST', '/runsecrets/join-approval', { Mode: mode });
   process.stdout.write(`Join approval is now ${mode}.\n`);
 }

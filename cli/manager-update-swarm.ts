@@ -3,7 +3,7 @@
 // "Swarm updated.", and the unlock key block when autolock was just turned on).
 import { Option } from 'commander';
 import { errorMessage } from '../shared/errors.js';
-import { adminRequest } from './manager-admin.js';
+import { adminRequest, type AdminTarget } from './manager-admin.js';
 import { parseDuration } from './swarm/go-parse.js';
 import { UNLOCK_KEY_TEXT } from './unlock-key-text.js';
 
@@ -58,18 +58,18 @@ interface SwarmJson {
   };
 }
 
-export async function updateSwarmSettings(socket: string, o: SwarmSettingOpts): Promise<void> {
-  const cur = (await adminRequest(socket, 'GET', '/swarm')).body as SwarmJson;
+export async function updateSwarmSettings(to: AdminTarget, o: SwarmSettingOpts): Promise<void> {
+  const cur = (await adminRequest(to, 'GET', '/swarm')).body as SwarmJson;
   const spec = structuredClone(cur.Spec);
   const wasLocked = spec.EncryptionConfig.AutoLockManagers === true;
   if (o.autolock !== undefined) spec.EncryptionConfig.AutoLockManagers = o.autolock;
   if (o.taskHistoryLimit !== undefined) spec.Orchestration.TaskHistoryRetentionLimit = o.taskHistoryLimit;
   if (o.certExpiry !== undefined) spec.CAConfig.NodeCertExpiry = o.certExpiry;
   if (o.dispatcherHeartbeat !== undefined) spec.Dispatcher.HeartbeatPeriod = o.dispatcherHeartbeat;
-  await adminRequest(socket, 'POST', `/swarm/update?version=${cur.Version.Index}`, spec);
+  await adminRequest(to, 'POST', `/swarm/update?version=${cur.Version.Index}`, spec);
   process.stdout.write('Swarm updated.\n');
   if (o.autolock === true && !wasLocked) {
-    const key = ((await adminRequest(socket, 'GET', '/swarm/unlockkey')).body as { UnlockKey?: string }).UnlockKey ?? '';
+    const key = ((await adminRequest(to, 'GET', '/swarm/unlockkey')).body as { UnlockKey?: string }).UnlockKey ?? '';
     if (key !== '') process.stdout.write(UNLOCK_KEY_TEXT(key));
   }
 }

@@ -97,6 +97,7 @@ export class Manager {
       locked: () => this.open === null,
       config: () => this.open?.cluster.config ?? this.config,
       tlsInfo: () => this.open?.certs.swarmTlsInfo() ?? null,
+      workerCount: async () => (this.open ? (await this.open.store.list('node')).length : null),
     });
     registerSwarmRoutes(this.router, {
       cluster: () => this.unlocked().cluster,

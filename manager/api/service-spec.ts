@@ -1,188 +1,120 @@
-// Service specs from Docker's clients: checked like moby's convert and swarmkit's controlapi (same texts), then kept
-// as sent, with the known fields' names in their canonical case, so that fields we do not use round-trip.
+// Service specs from Docker's clients, handled as moby and swarmkit handle them: decoded into moby's Go types
+// (./service-spec-types.ts: unknown keys dropped, keys matched case-insensitively at every depth), converted as
+// moby converts them (./service-spec-convert.ts: its errors and defaults), checked as swarmkit's controlapi checks
+// them (same texts), and stored encoded as Docker returns them (omitempty as Go applies it).
 import type { Guard, Store } from '../store/types.js';
 import { parseConstraints } from '../orchestrator/constraints.js';
 import type { ServiceSpec } from '../orchestrator/types.js';
 import { ApiError, rpcError } from './http.js';
 import { fileTargetProblem } from '../../shared/file-target.js';
-import { decodeObject, decodeStringMap, jsonTypeName } from './decode.js';
 import { attachedNetworkIds } from './service-networks.js';
 import type { NetworkView } from './network-record.js';
+import { decodeBody, GoJsonError } from './go-json.js';
+import { ServiceSpecCodec, type GoServiceSpec } from './service-spec-types.js';
+import { asDockerStores } from './service-spec-convert.js';
 
 const DNS_NAME = /^[a-zA-Z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
-
-function typeError(v: unknown, path: string, goType: string): ApiError {
-  return new ApiError(400, `invalid JSON: json: cannot unmarshal ${jsonTypeName(v)} into Go struct field ${path} of type ${goType}`);
-}
-
-/** Renames a case-insensitive match of each known key to its canonical spelling (Go's decoder accepts any case). */
-function canon(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
-  for (const k of keys) {
-    if (Object.prototype.hasOwnProperty.call(o, k)) continue;
-    const other = Object.keys(o).find((x) => x.toLowerCase() === k.toLowerCase());
-    if (other !== undefined) {
-      o[k] = o[other];
-      delete o[other];
-    }
-  }
-  return o;
-}
-
-function sub(o: Record<string, unknown>, key: string, path: string, goType: string): Record<string, unknown> | null {
-  const v = o[key];
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'object' || Array.isArray(v)) throw typeError(v, path, goType);
-  return canon(v as Record<string, unknown>, []);
-}
-
-function str(o: Record<string, unknown>, key: string, path: string): string {
-  const v = o[key];
-  if (v === undefined || v === null) return '';
-  if (typeof v !== 'string') throw typeError(v, path, 'string');
-  return v;
-}
-
-function strList(o: Record<string, unknown>, key: string, path: string): string[] {
-  const v = o[key];
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw typeError(v, path, '[]string');
-  for (const x of v) if (typeof x !== 'string') throw typeError(x, path, 'string');
-  return v as string[];
-}
-
-function uint(o: Record<string, unknown>, key: string, path: string, goType: string): number | null {
-  const v = o[key];
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw typeError(v, path, goType);
-  if (v < 0 && goType.startsWith('uint')) throw typeError(v, path, goType);
-  return v;
-}
 
 interface Ref {
   id: string;
   name: string;
   fileName: string | null; // null: no File target
+  runtime: boolean; // a config's Runtime target
 }
 
-function refs(cs: Record<string, unknown>, key: 'Secrets' | 'Configs', kind: 'secret' | 'config'): Ref[] {
-  const v = cs[key];
-  if (v === undefined || v === null) return [];
-  const path = `ServiceSpec.TaskTemplate.ContainerSpec.${key}`;
-  if (!Array.isArray(v)) throw typeError(v, path, `[]*swarm.${kind === 'secret' ? 'SecretReference' : 'ConfigReference'}`);
-  const out: Ref[] = [];
-  const idKey = kind === 'secret' ? 'SecretID' : 'ConfigID';
-  const nameKey = kind === 'secret' ? 'SecretName' : 'ConfigName';
-  for (const item of v) {
-    const r = decodeObject(item, kind === 'secret' ? 'swarm.SecretReference' : 'swarm.ConfigReference');
-    if (r === null) throw new ApiError(400, `invalid ${kind} reference: null`);
-    canon(r, ['File', 'Runtime', idKey, nameKey]);
-    const file = sub(r, 'File', `${path}.File`, kind === 'secret' ? 'swarm.SecretReferenceFileTarget' : 'swarm.ConfigReferenceFileTarget');
-    if (file) {
-      canon(file, ['Name', 'UID', 'GID', 'Mode']);
-      str(file, 'UID', `${path}.File.UID`);
-      str(file, 'GID', `${path}.File.GID`);
-      uint(file, 'Mode', `${path}.File.Mode`, 'fs.FileMode');
-    }
-    out.push({ id: str(r, idKey, `${path}.${idKey}`), name: str(r, nameKey, `${path}.${nameKey}`), fileName: file ? str(file, 'Name', `${path}.File.Name`) : null });
+function refsOf(spec: GoServiceSpec, kind: 'secret' | 'config'): Ref[] {
+  const cs = spec.TaskTemplate.ContainerSpec;
+  if (kind === 'secret') {
+    return (cs?.Secrets ?? []).map((r) => {
+      if (r === null) throw new ApiError(400, 'invalid secret reference: null');
+      return { id: r.SecretID, name: r.SecretName, fileName: r.File?.Name ?? null, runtime: false };
+    });
   }
-  return out;
+  return (cs?.Configs ?? []).map((r) => {
+    if (r === null) throw new ApiError(400, 'invalid config reference: null');
+    return { id: r.ConfigID, name: r.ConfigName, fileName: r.File?.Name ?? null, runtime: r.Runtime !== null };
+  });
 }
 
 /** swarmkit validateSecretRefsSpec / validateConfigRefsSpec. */
-function checkRefs(list: Ref[], kind: 'secret' | 'config', hasRuntime: (i: number) => boolean): void {
+function checkRefs(list: Ref[], kind: 'secret' | 'config'): void {
   const targets = new Map<string, string>();
-  list.forEach((r, i) => {
+  for (const r of list) {
     if (r.id === '' || r.name === '') throw rpcError('InvalidArgument', `malformed ${kind} reference`);
-    if (r.fileName === null && !(kind === 'config' && hasRuntime(i))) throw rpcError('InvalidArgument', `malformed ${kind} reference, no target provided`);
-    if (r.fileName === null) return;
+    if (r.fileName === null && !r.runtime) throw rpcError('InvalidArgument', `malformed ${kind} reference, no target provided`);
+    if (r.fileName === null) continue;
     if (r.fileName === '') throw rpcError('InvalidArgument', `malformed file ${kind} reference, invalid target file name provided`);
     const problem = fileTargetProblem(kind, r.fileName);
     if (problem) throw rpcError('InvalidArgument', problem);
     const prev = targets.get(r.fileName);
     if (prev !== undefined) throw rpcError('InvalidArgument', `${kind} references '${prev}' and '${r.name}' have a conflicting target: '${r.fileName}'`);
     targets.set(r.fileName, r.name);
-  });
+  }
 }
 
 export interface CheckedSpec {
+  /** The spec as Docker returns it (Go's encoding of moby's type). */
   spec: ServiceSpec;
+  /** The same, typed. */
+  typed: GoServiceSpec;
   secrets: Ref[];
   configs: Ref[];
 }
 
-/** Validates a ServiceSpec body; returns it normalized (canonical key case, Mode filled in as Docker does). */
+/** The service's mode kind, for swarmkit's `service mode change is not allowed`. */
+export function modeKind(spec: Record<string, unknown>): 'replicated' | 'global' | 'replicated-job' | 'global-job' {
+  const m = (spec.Mode ?? {}) as Record<string, unknown>;
+  if (m.Global != null) return 'global';
+  if (m.ReplicatedJob != null) return 'replicated-job';
+  if (m.GlobalJob != null) return 'global-job';
+  return 'replicated';
+}
+
+/** Decodes, converts and validates a ServiceSpec body. */
 export function checkServiceSpec(body: unknown): CheckedSpec {
-  const o = decodeObject(body, 'swarm.ServiceSpec');
-  if (o === null) throw new ApiError(400, 'invalid JSON: the service spec must be a JSON object');
-  canon(o, ['Name', 'Labels', 'TaskTemplate', 'Mode', 'UpdateConfig', 'RollbackConfig', 'Networks', 'EndpointSpec']);
-  const name = str(o, 'Name', 'ServiceSpec.Name');
-  const labels = decodeStringMap(o.Labels, 'ServiceSpec.Labels');
-  if (labels !== null) o.Labels = labels;
-
-  const tt = sub(o, 'TaskTemplate', 'ServiceSpec.TaskTemplate', 'swarm.TaskSpec') ?? {};
-  o.TaskTemplate = tt;
-  canon(tt, ['ContainerSpec', 'PluginSpec', 'NetworkAttachmentSpec', 'Resources', 'RestartPolicy', 'Placement', 'Networks', 'LogDriver', 'ForceUpdate', 'Runtime']);
-  const runtime = str(tt, 'Runtime', 'ServiceSpec.TaskTemplate.Runtime');
-  if (runtime !== '' && runtime !== 'container') throw new ApiError(400, `invalid runtime "${runtime}": runsecrets runs container-style tasks only`);
-  const cs = sub(tt, 'ContainerSpec', 'ServiceSpec.TaskTemplate.ContainerSpec', 'swarm.ContainerSpec');
-  if (cs === null) throw new ApiError(400, 'mismatched Runtime and *Spec fields');
-  canon(cs, ['Image', 'Labels', 'Command', 'Args', 'Hostname', 'Env', 'Dir', 'User', 'StopGracePeriod', 'Secrets', 'Configs']);
-  const p = 'ServiceSpec.TaskTemplate.ContainerSpec';
-  str(cs, 'Image', `${p}.Image`);
-  strList(cs, 'Command', `${p}.Command`);
-  strList(cs, 'Args', `${p}.Args`);
-  strList(cs, 'Env', `${p}.Env`);
-  str(cs, 'Dir', `${p}.Dir`);
-  const user = str(cs, 'User', `${p}.User`);
-  const grace = uint(cs, 'StopGracePeriod', `${p}.StopGracePeriod`, 'time.Duration');
-  const secrets = refs(cs, 'Secrets', 'secret');
-  const configs = refs(cs, 'Configs', 'config');
-
-  let delay: number | null = null;
-  const rp = sub(tt, 'RestartPolicy', 'ServiceSpec.TaskTemplate.RestartPolicy', 'swarm.RestartPolicy');
-  if (rp) {
-    canon(rp, ['Condition', 'Delay', 'MaxAttempts', 'Window']);
-    const c = str(rp, 'Condition', 'ServiceSpec.TaskTemplate.RestartPolicy.Condition');
-    if (!['', 'none', 'on-failure', 'any'].includes(c)) throw new ApiError(400, `invalid RestartCondition: "${c}"`);
-    delay = uint(rp, 'Delay', 'ServiceSpec.TaskTemplate.RestartPolicy.Delay', 'time.Duration');
-    uint(rp, 'MaxAttempts', 'ServiceSpec.TaskTemplate.RestartPolicy.MaxAttempts', 'uint64');
+  let decoded: GoServiceSpec;
+  try {
+    decoded = decodeBody(ServiceSpecCodec, body);
+  } catch (err) {
+    if (err instanceof GoJsonError) throw new ApiError(400, `invalid JSON: ${err.message}`);
+    throw err;
   }
-  const pl = sub(tt, 'Placement', 'ServiceSpec.TaskTemplate.Placement', 'swarm.Placement');
-  if (pl) canon(pl, ['Constraints', 'Preferences', 'MaxReplicas', 'Platforms']);
-  const constraints = pl ? strList(pl, 'Constraints', 'ServiceSpec.TaskTemplate.Placement.Constraints') : [];
-  uint(tt, 'ForceUpdate', 'ServiceSpec.TaskTemplate.ForceUpdate', 'uint64');
+  const typed = asDockerStores(decoded);
+  const name = typed.Name;
+  const tt = typed.TaskTemplate;
+  const cs = tt.ContainerSpec!;
+  const secrets = refsOf(typed, 'secret');
+  const configs = refsOf(typed, 'config');
 
-  const mode = sub(o, 'Mode', 'ServiceSpec.Mode', 'swarm.ServiceMode') ?? {};
-  canon(mode, ['Replicated', 'Global', 'ReplicatedJob', 'GlobalJob']);
-  const rep = sub(mode, 'Replicated', 'ServiceSpec.Mode.Replicated', 'swarm.ReplicatedService');
-  const glob = sub(mode, 'Global', 'ServiceSpec.Mode.Global', 'swarm.GlobalService');
-  if (rep && glob) throw new ApiError(400, 'cannot specify both replicated mode and global mode');
-  if (mode.ReplicatedJob != null || mode.GlobalJob != null) throw new ApiError(400, 'runsecrets does not run jobs: use Replicated or Global mode');
-  if (!glob) {
-    const r = rep ?? {};
-    canon(r, ['Replicas']);
-    const n = uint(r, 'Replicas', 'ServiceSpec.Mode.Replicated.Replicas', 'uint64');
-    mode.Replicated = { ...r, Replicas: n ?? 1 }; // moby: no mode, or no count, means one replica
-  }
-  o.Mode = mode;
-
-  // swarmkit validateAnnotations, after the conversion errors above (moby converts first).
+  // swarmkit validateServiceSpec, in its order.
   if (name === '') throw rpcError('InvalidArgument', 'meta: name must be provided');
   if (!DNS_NAME.test(name) || name.length > 63) throw rpcError('InvalidArgument', 'name must be valid as a DNS name component');
+  const delay = tt.RestartPolicy?.Delay ?? null;
   if (delay !== null && delay < 0) throw rpcError('InvalidArgument', 'TaskSpec: restart-delay cannot be negative');
   try {
-    parseConstraints(constraints);
+    parseConstraints(tt.Placement?.Constraints ?? []);
   } catch (err) {
     throw rpcError('InvalidArgument', (err as Error).message);
   }
-  if (user !== '' && !/^\d+(:\d+)?$/.test(user)) {
-    throw rpcError('InvalidArgument', `ContainerSpec: invalid User "${user}": runsecrets runs tasks as a numeric uid[:gid]`);
+  if (cs.User !== '' && !/^\d+(:\d+)?$/.test(cs.User)) {
+    throw rpcError('InvalidArgument', `ContainerSpec: invalid User "${cs.User}": runsecrets runs tasks as a numeric uid[:gid]`);
   }
-  if (grace !== null && grace < 0) throw rpcError('InvalidArgument', 'ContainerSpec: StopGracePeriod must not be negative');
-  checkRefs(secrets, 'secret', () => false);
-  const cfgRaw = Array.isArray(cs.Configs) ? (cs.Configs as Record<string, unknown>[]) : [];
-  checkRefs(configs, 'config', (i) => cfgRaw[i]?.Runtime != null);
-  return { spec: o as ServiceSpec, secrets, configs };
+  if (cs.StopGracePeriod !== null && cs.StopGracePeriod < 0) throw rpcError('InvalidArgument', 'ContainerSpec: StopGracePeriod must not be negative');
+  checkRefs(secrets, 'secret');
+  checkRefs(configs, 'config');
+  const kind = modeKind(typed);
+  if (kind === 'replicated-job' || kind === 'global-job') {
+    if (typed.UpdateConfig !== null) throw rpcError('InvalidArgument', 'Jobs may not have an update config');
+    // Decoded and converted as Docker does (the stored shape is known), but not run yet.
+    throw new ApiError(400, 'runsecrets does not run jobs yet: use Replicated or Global mode');
+  } else if (typed.UpdateConfig !== null) {
+    const u = typed.UpdateConfig;
+    if (u.Delay < 0) throw rpcError('InvalidArgument', 'TaskSpec: update-delay cannot be negative');
+    if (u.Monitor < 0) throw rpcError('InvalidArgument', 'TaskSpec: update-monitor cannot be negative');
+    if (u.MaxFailureRatio < 0 || u.MaxFailureRatio > 1) throw rpcError('InvalidArgument', 'TaskSpec: update-maxfailureratio cannot be less than 0 or bigger than 1');
+  }
+  const spec = ServiceSpecCodec.encode(typed) as ServiceSpec;
+  return { spec, typed, secrets, configs };
 }
 
 /** swarmkit checkSecretExistence / checkConfigExistence: the ID must exist and its stored name must match. */

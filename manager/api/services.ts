@@ -10,19 +10,31 @@ import { isAccepted, isFinished, stateRank, isTaskState, type NodeRecord, type S
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
 import { decodeObject, decodeString, decodeStringMap, field } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
-import { checkRefsExist, checkServiceSpec, refGuards, type CheckedSpec } from './service-spec.js';
+import { checkRefsExist, checkServiceSpec, modeKind, refGuards, type CheckedSpec } from './service-spec.js';
+import { withDefaults } from './service-defaults.js';
 import { pullAuthHeader, pullAuthOnCreate, pullAuthOnUpdate, withoutPullOptions } from './pull-auth.js';
 import type { Ctx, Router } from './router.js';
 import { allNetworks } from './networks.js';
 import { resolveServiceNetworks } from './service-networks.js';
 import { parseSecretUpdateMode } from '../orchestrator/update.js';
-import { compareTemplates } from '../orchestrator/reconcile.js';
+import { isTaskDirty } from '../orchestrator/task-dirty.js';
 import { formatRfc3339Nano, nowNs } from '../../shared/time.js';
 
 /** The secret-update label names a mode (manager/orchestrator/update.ts), or the spec is refused. */
 function checkSecretUpdateLabel(spec: Record<string, unknown>): void {
   const m = parseSecretUpdateMode(spec.Labels as Record<string, unknown> | undefined);
   if (typeof m === 'string') throw rpcError('InvalidArgument', m);
+}
+
+/** Go's strconv.ParseBool; null when it would fail. */
+function goParseBool(v: string): boolean | null {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return null;
+}
+
+function obj(v: unknown): Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
 const SPEC_BODY_LIMIT = 4 << 20; // a service spec holds no payloads; 4 MiB is far beyond any real one
@@ -179,7 +191,8 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
       // The references checked above commit with the service (a secret removed meanwhile fails it).
       const s = await store().create('service', { id: newId(), name, spec: { Spec: withoutPullOptions(checked.spec), ...auth } }, refGuards(checked, nets));
       ctx.log.info({ service: s.id, name, index: s.version }, 'service created');
-      sendJson(ctx.res, 201, { ID: s.id });
+      // moby's ServiceCreateResponse: Warnings has no omitempty (null without warnings).
+      sendJson(ctx.res, 201, { ID: s.id, Warnings: null });
     } catch (err) {
       // swarmkit keeps the store's text in front, for clients that match on it.
       if (err instanceof NameConflictError) throw rpcError('AlreadyExists', `name conflicts with an existing object: service ${name} already exists`);
@@ -189,7 +202,13 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
   });
 
   router.add('GET', '/services/:id', async (ctx) => {
-    sendJson(ctx.res, 200, serviceJson(await resolveService(ctx.params.id ?? '')));
+    const raw = ctx.query.get('insertDefaults') ?? '';
+    const insertDefaults = raw === '' ? false : goParseBool(raw);
+    if (insertDefaults === null) throw new ApiError(400, `invalid value for insertDefaults: ${raw}`);
+    const s = await resolveService(ctx.params.id ?? '');
+    const json = serviceJson(s);
+    if (insertDefaults) json.Spec = withDefaults(s.spec.Spec);
+    sendJson(ctx.res, 200, json);
   });
 
   router.add('POST', '/services/:id/update', async (ctx) => {
@@ -205,8 +224,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const auth = pullAuthOnUpdate(cur.spec, header, ctx.query.get('registryAuthFrom'), rollback);
     if (rollback) checked = checkServiceSpec(structuredClone(cur.spec.PreviousSpec));
     checkSecretUpdateLabel(checked.spec);
-    const isGlobal = (s: Record<string, unknown>): boolean => (s.Mode as { Global?: unknown } | undefined)?.Global != null;
-    if (isGlobal(checked.spec) !== isGlobal(cur.spec.Spec)) throw rpcError('Unimplemented', 'service mode change is not allowed');
+    if (modeKind(checked.spec) !== modeKind(cur.spec.Spec)) throw rpcError('Unimplemented', 'service mode change is not allowed');
     if (checked.spec.Name !== cur.spec.Spec.Name) throw rpcError('Unimplemented', 'renaming services is not supported');
     const nets = await networks();
     resolveServiceNetworks(checked.spec, nets);
@@ -218,7 +236,8 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
       if (rollback) next.UpdateStatus = { State: 'rollback_started', StartedAt: formatRfc3339Nano(nowNs()), Message: 'manually requested rollback' };
       const s = await store().update('service', cur.id, version, next, undefined, refGuards(checked, nets));
       ctx.log.info({ service: s.id, index: s.version }, 'service updated');
-      sendJson(ctx.res, 200, {});
+      // moby's ServiceUpdateResponse: `{"Warnings":null}`; docker-py's force_update reads the key.
+      sendJson(ctx.res, 200, { Warnings: null });
     } catch (err) {
       if (err instanceof SequenceConflictError) throw rpcError('Unknown', 'update out of sequence');
       if (err instanceof NotFoundError) throw rpcError('NotFound', `service ${cur.id} not found`);
@@ -258,22 +277,20 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const names = args.get('name') ?? [];
     const labels = args.get('label') ?? [];
     const svcLabels = labels.length > 0 ? await serviceLabelsOf() : null;
-    const all = await services();
-    const live = new Set(all.map((s) => s.id));
-    // `_up-to-date` (the CLI's progress display): tasks that carry their service's current spec (swarmkit's
-    // SpecVersion check), so that tasks an update is replacing are not counted as converged.
-    const current = args.has('_up-to-date') ? new Map(all.map((s) => [s.id, (s.spec.Spec.TaskTemplate ?? {}) as Record<string, unknown>])) : null;
+    const svcById = new Map((await services()).map((s) => [s.id, s]));
+    // swarmkit's UpToDate filter (any value turns it on; the CLI's progress display): tasks that are not dirty
+    // against their service's spec, and not marked for replacement by an update in progress.
+    const upToDate = (args.get('_up-to-date') ?? []).length > 0;
+    const nodeById = upToDate ? new Map((await nodes()).map((n) => [n.id, n])) : null;
     const out = (await store().list('task'))
       .filter((t) => {
         // A stopped task of a removed service is garbage the orchestrator deletes on its next run (swarmkit's
         // reaper deletes it at once): not listed. So `docker stack rm --detach=false`, whose wait loop counts the
         // polls that saw a stopped task rather than the stopped tasks, waits until every task has stopped.
-        if (!live.has(t.spec.ServiceID) && isFinished(t.spec.Status.State)) return false;
+        const svc = svcById.get(t.spec.ServiceID);
+        if (!svc && isFinished(t.spec.Status.State)) return false;
+        if (nodeById && (!svc || t.spec.outdated === true || isTaskDirty(obj(svc.spec.Spec.TaskTemplate), t.spec.Spec, nodeById.get(t.spec.NodeID)))) return false;
         if (svcIds.length > 0 && !svcIds.includes(t.spec.ServiceID)) return false;
-        if (current) {
-          const tmpl = current.get(t.spec.ServiceID);
-          if (!tmpl || t.spec.outdated === true || compareTemplates(t.spec.Spec, tmpl) !== 'same') return false;
-        }
         if (nodeIds.length > 0 && !nodeIds.includes(t.spec.NodeID)) return false;
         if (desired.length > 0 && !desired.includes(t.spec.DesiredState)) return false;
         if (ids.length > 0 && !ids.some((p) => t.id.startsWith(p))) return false;

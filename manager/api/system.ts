@@ -12,6 +12,8 @@ export interface SystemView {
   config(): ClusterConfig;
   /** The swarm's TLSInfo (node-certs.ts swarmTlsInfo); null while locked. */
   tlsInfo(): { TrustRoot: string; CertIssuerSubject: string; CertIssuerPublicKey: string } | null;
+  /** Worker nodes in the store (every membership, as swarmkit's ListNodes); null while locked. */
+  workerCount(): Promise<number | null>;
 }
 
 function goArch(): string {
@@ -71,9 +73,12 @@ export function registerSystemRoutes(router: Router, view: SystemView): void {
   router.add(
     'GET',
     '/info',
-    (ctx) => {
+    async (ctx) => {
       const c = view.config();
       const locked = view.locked();
+      const workers = locked ? null : await view.workerCount();
+      // moby's swarm.Info: Nodes and Managers are counted from ListNodes (omitempty: absent while locked);
+      // RemoteManagers are the managers that serve, at the address agents use (this manager is the only one).
       const swarm: Record<string, unknown> = {
         NodeID: c.nodeId,
         NodeAddr: c.advertiseAddr.replace(/:\d+$/, ''),
@@ -81,9 +86,11 @@ export function registerSystemRoutes(router: Router, view: SystemView): void {
         ControlAvailable: !locked,
         Error: '',
         RemoteManagers: [{ NodeID: c.nodeId, Addr: c.advertiseAddr }],
-        Nodes: 1,
-        Managers: 1,
       };
+      if (workers !== null) {
+        swarm.Nodes = workers + 1;
+        swarm.Managers = 1;
+      }
       if (!locked) swarm.Cluster = swarmObject(c, view.tlsInfo());
       sendJson(ctx.res, 200, {
         ID: c.nodeId,
