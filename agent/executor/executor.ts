@@ -256,6 +256,9 @@ export class Executor extends EventEmitter {
     const want = argv.join('\0') + '\0';
     const launcherExes = new Set([this.tools.bash, this.tools.setpriv, this.tools.env].map(realpathOr));
     const deadline = Date.now() + 5000;
+    // 1 ms, doubling to 16 ms: the exec is usually seen at once, and 50 tasks starting together do not keep the pool
+    // busy with reads of /proc every millisecond (the mount's notifications wait on the same pool).
+    let pause = 1;
     while (task.status.state === 'starting') {
       try {
         const [cmdline, exe] = await Promise.all([readFile(`/proc/${pid}/cmdline`, 'utf8'), readlink(`/proc/${pid}/exe`)]);
@@ -269,7 +272,8 @@ export class Executor extends EventEmitter {
       } catch {
         return; // gone (or a zombie): the exit path reports it
       }
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 16);
     }
   }
 
