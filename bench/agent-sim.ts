@@ -215,6 +215,13 @@ async function waitNode(nodes: SimNode[], f: () => SimNode | undefined): Promise
   throw new Error(`no node got the measured task (${nodes.length} nodes)`);
 }
 
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    console.error(`${sig}: cleaning up`);
+    void cleanupAll().finally(() => process.exit(130));
+  });
+}
+
 main().catch(async (err) => {
   console.error(err);
   await cleanupAll();
