@@ -81,6 +81,10 @@ export declare interface Executor {
   emit(event: 'output', o: { id: string; stream: 'stdout' | 'stderr'; chunk: Buffer }): boolean;
 }
 
+/** Mount plans at once (see planFew): one with libuv's default pool of 4 (a process that serves a mount without
+ * bin/runsecrets' sizing, as tests do), four with the agent's 32. */
+const PLANS_AT_ONCE = (Number(process.env.UV_THREADPOOL_SIZE) || 4) >= 16 ? 4 : 1;
+
 // (The interface above types the "status" event; it merges with this class.)
 export class Executor extends EventEmitter {
   private readonly tasks = new Map<string, Task>();
@@ -141,7 +145,7 @@ export class Executor extends EventEmitter {
       }
       plan = spec.secretsDir === undefined
         ? { secretsDir: '', ops: [{ op: 'hide-all', fstype: FS_TYPE, except: '' } as const] }
-        : await this.planOneAtATime(() => planMounts({ secretsDir: spec.secretsDir!, secretMounts, absoluteMounts, ...(spec.filesDir !== undefined ? { filesDir: spec.filesDir } : {}) }));
+        : await this.planFew(() => planMounts({ secretsDir: spec.secretsDir!, secretMounts, absoluteMounts, ...(spec.filesDir !== undefined ? { filesDir: spec.filesDir } : {}) }));
     } catch (err) {
       const text = err instanceof TaskSpecError ? err.message : `preparing the task failed: ${(err as Error).message}`;
       return this.end(task, 'rejected', 'rejected', text);
@@ -155,13 +159,23 @@ export class Executor extends EventEmitter {
   /**
    * Mount plans look paths up on our own FUSE mount from libuv's pool, whose threads also read /dev/fuse to answer
    * those lookups: dozens of tasks planned at once filled the pool with lookups that no reader could answer (a
-   * deadlock, seen with 50 tasks per agent). One plan at a time keeps pool threads free for the readers.
+   * deadlock, seen with 50 tasks per agent and the default pool of 4). A few plans at a time (each one pool call at
+   * a time) keep most of the agent's pool (32 threads, bin/runsecrets) free for the readers; one at a time made 50
+   * tasks wait minutes in "preparing" on a loaded host (median 150 s of the 20 x 50 bench's 159 s to running).
    */
-  private planTail: Promise<unknown> = Promise.resolve();
-  private planOneAtATime<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.planTail.then(fn, fn);
-    this.planTail = next.catch(() => undefined);
-    return next;
+  private planning = 0;
+  private readonly planQueue: Array<() => void> = [];
+  private async planFew<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.planning >= PLANS_AT_ONCE) await new Promise<void>((res) => this.planQueue.push(res));
+    else this.planning++;
+    try {
+      return await fn();
+    } finally {
+      // The slot passes straight to the next waiter (the count stays), or is freed.
+      const next = this.planQueue.shift();
+      if (next) next();
+      else this.planning--;
+    }
   }
 
   private launch(task: Task, argv: string[], secretsDir: string, ops: Parameters<typeof launcherArgs>[0]['ops']): Promise<TaskStatus> {
@@ -256,6 +270,9 @@ export class Executor extends EventEmitter {
     const want = argv.join('\0') + '\0';
     const launcherExes = new Set([this.tools.bash, this.tools.setpriv, this.tools.env].map(realpathOr));
     const deadline = Date.now() + 5000;
+    // 1 ms, doubling to 16 ms: the exec is usually seen at once, and 50 tasks starting together do not keep the pool
+    // busy with reads of /proc every millisecond (the mount's notifications wait on the same pool).
+    let pause = 1;
     while (task.status.state === 'starting') {
       try {
         const [cmdline, exe] = await Promise.all([readFile(`/proc/${pid}/cmdline`, 'utf8'), readlink(`/proc/${pid}/exe`)]);
@@ -269,7 +286,8 @@ export class Executor extends EventEmitter {
       } catch {
         return; // gone (or a zombie): the exit path reports it
       }
-      await new Promise((r) => setTimeout(r, 1));
+      await new Promise((r) => setTimeout(r, pause));
+      pause = Math.min(pause * 2, 16);
     }
   }
 

@@ -113,12 +113,25 @@ while [ $# -gt 0 ]; do
     # Every mount of this type that the namespace got from the host (read here, not when the plan was made, so
     # that one mounted meanwhile is not missed), except the one holding the task's folder ($2) and this task's
     # own binds and what they cover.
+    # One umount for all of them, and no process per mount: with 20 agents on a host each task start ran 40
+    # processes here. A failure is judged per mount afterwards, as hide does.
+    targets=()
     while IFS= read -r raw; do
-      mp=$(printf '%b' "$raw")
+      printf -v mp '%b' "$raw"
       [ "$mp" = "$2" ] && continue
       is_bound "$mp" && continue
-      hide "$mp"
+      targets+=("$mp")
     done < <(findmnt -rn -t "$1" -o TARGET)
+    if [ "${#targets[@]}" -gt 0 ] && ! out=$(umount -c -l -- "${targets[@]}" 2>&1); then
+      while IFS= read -r raw; do
+        printf -v mp '%b' "$raw"
+        for t in "${targets[@]}"; do
+          if [ "$t" = "$mp" ] && [[ "$(stat -f -c %T -- "$mp" 2>/dev/null)" == fuse* ]]; then
+            fail "hiding the secrets mount \"$mp\" inside the task: $(printf '%s' "$out" | tr '\n' ' ')"
+          fi
+        done
+      done < <(findmnt -rn -t "$1" -o TARGET)
+    fi
     shift 2 ;;
   hide)
     hide "$1"

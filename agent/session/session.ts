@@ -12,7 +12,7 @@ import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'n
 import { isIP } from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
-import { MAX_MANAGER_FRAME_BYTES, encodeAgentFrame, parseManagerMessage, type AgentMessage, type CertManagerMessage, type ManagerMessage } from '../../shared/protocol.js';
+import { MAX_MANAGER_FRAME_BYTES, encodeAgentFrame, parseManagerMessage, type AgentMessage, type CertManagerMessage, type DecodedFrame, type ManagerMessage } from '../../shared/protocol.js';
 import { managerCertCheck, type ManagerAddr, type NodeIdentity } from './join.js';
 import { ManagerList } from './manager-list.js';
 import { formatManagerAddr } from '../../shared/manager-addr.js';
@@ -180,12 +180,25 @@ export class ManagerSession {
       }
       const frame = data as Buffer;
       scrubber.frameStarted();
-      this.queue = this.queue
-        .then(() => this.onFrame(frame))
-        .finally(() => {
-          frame.fill(0);
-          scrubber.frameDone();
-        });
+      const done = (): void => {
+        frame.fill(0);
+        scrubber.frameDone();
+      };
+      const msg = this.parseFrame(frame);
+      // Only assignments wait their turn (they are applied in order, and applying one waits on the mount and the
+      // runtime); heartbeat answers and the rest are handled as they come. Queued behind a burst of assignments,
+      // the answers went unread for 10 s and more under load: the agent dropped a healthy session.
+      if (msg?.msg.type !== 'assign') {
+        try {
+          if (msg) this.onMessage(msg.msg);
+        } finally {
+          done();
+        }
+        return;
+      }
+      const assign = msg.msg;
+      this.lastAck = Date.now();
+      this.queue = this.queue.then(() => this.applyAssign(assign, msg.blobs)).finally(done);
     });
     ws.on('close', (code, reason) => {
       const was = this.connected;
@@ -276,18 +289,29 @@ export class ManagerSession {
     }, Math.min(every, CHECK_MAX_MS));
   }
 
-  private async onFrame(frame: Buffer): Promise<void> {
-    let decoded;
+  /** The frame as a typed message; null (logged, counted) when malformed. */
+  private parseFrame(frame: Buffer): DecodedFrame<ManagerMessage> | null {
     try {
-      decoded = parseManagerMessage(frame);
+      return parseManagerMessage(frame);
     } catch (err) {
       // Refused whole and ignored: nothing of a malformed frame is applied (an assign's IDs would become names on
       // the mount). The peer is the authenticated manager: the session goes on.
       refusedInputs.inc({ reason: 'frame' });
       this.o.log.warn({ err: errorMessage(err).slice(0, 200) }, 'bad frame from the manager: ignored');
-      return;
+      return null;
     }
-    const msg = decoded.msg;
+  }
+
+  private async applyAssign(msg: AssignMessage, blobs: Uint8Array[]): Promise<void> {
+    try {
+      await this.o.onAssign(msg, blobs);
+    } catch (err) {
+      this.o.log.error({ err: errorMessage(err) }, 'applying assignments failed');
+    }
+  }
+
+  /** Every message but an assignment, handled at once. */
+  private onMessage(msg: Exclude<ManagerMessage, AssignMessage>): void {
     if (msg.type === 'welcome') {
       if (msg.nodeId !== this.o.identity.nodeId) this.o.log.warn({ got: msg.nodeId }, 'the manager names another node ID');
       this.connected = true;
@@ -313,16 +337,9 @@ export class ManagerSession {
     } else if (msg.type === 'node-cert' || msg.type === 'node-cert-refused' || msg.type === 'cert-renew' || msg.type === 'trust') {
       this.lastAck = Date.now();
       this.o.onCert?.(msg);
-    } else if (msg.type !== 'assign') {
-      this.lastAck = Date.now();
-      this.o.onStream?.(msg);
     } else {
       this.lastAck = Date.now();
-      try {
-        await this.o.onAssign(msg, decoded.blobs);
-      } catch (err) {
-        this.o.log.error({ err: errorMessage(err) }, 'applying assignments failed');
-      }
+      this.o.onStream?.(msg);
     }
   }
 }

@@ -1,7 +1,7 @@
 // What the cluster benchmarks share: a real manager and real agents on this machine (temp mounts and state dirs),
 // the manager's API over its Unix socket, polling, percentiles, and a cleanup that leaves no process or mount.
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync, mkdirSync, writeFileSync, readFileSync, chmodSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -104,16 +104,31 @@ export interface Proc {
   proc: ChildProcess;
   exited: Promise<void>;
   stderr: string;
+  /** Every warn/error log line (the first 1,000), kept whole: the scale check looks for false downs in them. */
+  warnings: string[];
 }
 export const procs: Proc[] = [];
+/** BENCH_STDERR_LOG=FILE: every child's stderr, each line prefixed with its name (h1, manager, ...). */
+const PROBE_LOG = process.env.BENCH_STDERR_LOG ? createWriteStream(process.env.BENCH_STDERR_LOG) : undefined;
 const dirs: string[] = [];
 const mounts: string[] = [];
 
-export function start(name: string, args: string[]): Proc {
-  const proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: childEnv() });
-  const p: Proc = { name, args, proc, exited: new Promise((r) => proc.once('exit', () => r())), stderr: '' };
+/** BENCH_PROBE=1: every manager and agent reports its event-loop delay and pool wait on stderr (loop-probe.ts). */
+const PROBE = process.env.BENCH_PROBE ? ['--import', fileURLToPath(new URL('./loop-probe.js', import.meta.url))] : [];
+
+export function start(name: string, args: string[], nodeArgs: string[] = []): Proc {
+  // The probe is loaded before bin/runsecrets sizes the agent's pool (its first file read starts the pool): size it
+  // here as the entry would, or the measured agent is not the real one.
+  const env = PROBE.length > 0 && args[0] === 'agent' ? { ...childEnv(), UV_THREADPOOL_SIZE: '32' } : childEnv();
+  const proc = spawn(process.execPath, [...nodeArgs, ...PROBE, BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  const p: Proc = { name, args, proc, exited: new Promise((r) => proc.once('exit', () => r())), stderr: '', warnings: [] };
+  let partial = '';
   proc.stderr!.on('data', (b: Buffer) => {
     p.stderr = (p.stderr + b.toString()).slice(-20000);
+    const lines = (partial + b.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (/"level":"(warn|error|fatal)"/.test(l) && p.warnings.length < 1000) p.warnings.push(l);
+    if (PROBE_LOG) PROBE_LOG.write(b.toString().split('\n').filter((l) => l).map((l) => `${name} ${l}\n`).join(''));
   });
   procs.push(p);
   return p;
@@ -165,6 +180,9 @@ export interface ClusterOptions {
 
 export interface Cluster {
   socket: string;
+  /** The manager's session port (127.0.0.1) and worker join token: for simulated agents (agent-sim.ts). */
+  port: number;
+  token: string;
   manager: Proc;
   agents: Array<{ host: string; mount: string; p: Proc }>;
 }
@@ -180,7 +198,9 @@ export async function startCluster(nAgents: number, opts: ClusterOptions = {}): 
   if (init.status !== 0) throw new Error(`manager init failed: ${init.stderr.toString()}`);
   const token = /RSTKN-1-[0-9a-z]+-[0-9a-z]+/.exec(init.stdout.toString())?.[0];
   if (!token) throw new Error(`no worker token in: ${init.stdout.toString()}`);
-  const manager = start('manager', ['manager', 'run', '--state-dir', state, '--socket', socket, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...(opts.managerArgs ?? [])]);
+  // BENCH_MANAGER_NODE_ARGS: node options for the manager alone, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const managerNode = (process.env.BENCH_MANAGER_NODE_ARGS ?? '').split(' ').filter((a) => a);
+  const manager = start('manager', ['manager', 'run', '--state-dir', state, '--socket', socket, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...(opts.managerArgs ?? [])], managerNode);
   await waitFor('the manager', async () => (await call(socket, 'GET', '/_ping')).status === 200, 30_000, 50);
   const agents: Cluster['agents'] = [];
   for (let i = 1; i <= nAgents; i++) {
@@ -198,8 +218,8 @@ export async function startCluster(nAgents: number, opts: ClusterOptions = {}): 
     const nodes = await api<Array<{ Description: { Hostname: string }; Status: { State: string } }>>(socket, 'GET', '/nodes');
     const ready = nodes.filter((n) => n.Status.State === 'ready' && /^h\d+$/.test(n.Description.Hostname)).length;
     return ready === nAgents && agents.every((a) => isMounted(a.mount));
-  }, 120_000, 200);
-  return { socket, manager, agents };
+  }, Math.max(120_000, nAgents * 15_000), 200); // 20 agents starting at once on 2 busy cores took 95 s to join
+  return { socket, port, token, manager, agents };
 }
 
 export async function createSecret(socket: string, name: string, value: string): Promise<string> {

@@ -1,7 +1,7 @@
 // One WebSocket session per agent over the manager's mutual-TLS listener. The node is the certificate's CN, never
-// anything a message says. After every commit that touches tasks, secrets, configs or nodes, each session computes
-// its node's desired state (assignments.ts) and sends only the difference; right after connecting it sends the
-// whole state (full resync). Heartbeats keep nodes ready; 3 missed periods mark a node down.
+// anything a message says. After a commit that touches its node's tasks (node-tasks.ts), or secrets, configs or
+// nodes, a session computes its node's desired state (assignments.ts) and sends only the difference; right after
+// connecting it sends the whole state (full resync). Heartbeats keep nodes ready; 3 missed periods mark a node down.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -24,11 +24,12 @@ import {
   type ObjectData,
   type TaskAssignment,
 } from '../../shared/protocol.js';
-import type { Store, StoredObject, Unwatch } from '../store/types.js';
+import type { Store, Stored, StoredObject, Unwatch } from '../store/types.js';
 import { StoreClosedError } from '../store/errors.js';
-import { isAccepted, isTaskState } from '../orchestrator/types.js';
-import { reportTaskStatus, setNodeState } from '../orchestrator/nodes.js';
+import { isAccepted, isTaskState, stateRank } from '../orchestrator/types.js';
+import { reportTaskStatus, setNodeState, type StatusReport } from '../orchestrator/nodes.js';
 import { isNodeTask, referencedObjects, toAssignment, withRegistryAuth } from './assignments.js';
+import { NodeTasks } from './node-tasks.js';
 import { TunnelMux, type TunnelStream } from '../../shared/tunnel.js';
 
 export const SESSION_PATH = '/runsecrets/session';
@@ -60,6 +61,7 @@ export class Dispatcher {
   /** Agents send heartbeats and small status messages: a larger frame is refused from its header, unbuffered. */
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_AGENT_FRAME_BYTES, perMessageDeflate: false });
   private readonly sessions = new Map<string, Session>();
+  private readonly nodeTasks = new NodeTasks();
   private readonly refusals = new LogLimiter();
   /** When each node was last heard from (nodes never heard from since start: the start time). */
   private readonly lastSeen = new Map<string, number>();
@@ -102,14 +104,22 @@ export class Dispatcher {
 
   async start(): Promise<void> {
     const st = this.opts.store;
-    this.unwatch = await st.watch(await st.currentIndex(), (e) => {
+    const from = await st.currentIndex();
+    this.nodeTasks.load(await st.list('task'));
+    this.unwatch = await st.watch(from, (e) => {
       if (e.kind === 'node' && e.action === 'delete') {
         this.sessions.get(e.id)?.close(4003, 'node removed');
+        this.lastSeen.delete(e.id);
         this.opts.certs?.nodeRemoved();
       }
+      // A node that just joined is ready before it opens its session (seconds later on a loaded host): its join
+      // counts as hearing from it. Judged from the manager's start instead, it went down at the next check.
+      if (e.kind === 'node' && e.action === 'create') this.lastSeen.set(e.id, Date.now());
       if (e.kind === 'node' && e.action === 'update') this.sessions.get(e.id)?.kick(); // e.g. accepted: now it gets its tasks
+      // A task concerns the node it names (and the one it left) only.
+      if (e.kind === 'task') for (const n of this.nodeTasks.apply(e)) this.sessions.get(n)?.kick();
       // A service update may carry new registry credentials (--with-registry-auth) for tasks that keep running.
-      if (e.kind === 'task' || e.kind === 'secret' || e.kind === 'config' || (e.kind === 'service' && e.action === 'update')) for (const s of this.sessions.values()) s.kick();
+      if (e.kind === 'secret' || e.kind === 'config' || (e.kind === 'service' && e.action === 'update')) for (const s of this.sessions.values()) s.kick();
     });
     this.lastCheckAt = Date.now();
     this.timer = setInterval(() => void this.checkHeartbeats(), this.heartbeatMs);
@@ -164,7 +174,8 @@ export class Dispatcher {
     try {
       for (const n of await this.opts.store.list('node')) {
         if (n.spec.Status.State !== 'ready') continue;
-        if ((this.lastSeen.get(n.id) ?? this.startedAt + STARTUP_GRACE_MS) >= limit) continue;
+        // Never heard from since this start: from the start's grace, or from its join when it joined since.
+        if ((this.lastSeen.get(n.id) ?? Math.max(this.startedAt + STARTUP_GRACE_MS, Date.parse(n.createdAt) || 0)) >= limit) continue;
         this.opts.log.warn({ node: n.id }, `node down: no heartbeat for ${MISSED_HEARTBEATS} periods`);
         this.sessions.get(n.id)?.close(4000, 'heartbeat timeout');
         await setNodeState(this.opts.store, n.id, 'down', 'heartbeat failure');
@@ -208,7 +219,7 @@ export class Dispatcher {
     // One session per node: a new connection replaces the old one (the agent reconnected).
     this.sessions.get(nodeId)?.close(4001, 'replaced by a newer session');
     const log = this.opts.log.child({ node: nodeId });
-    const session = new Session(nodeId, role, ws, this.opts.store, log, this.opts.certs);
+    const session = new Session(nodeId, role, ws, this.opts.store, log, this.opts.certs, () => this.nodeTasks.tasksOf(nodeId));
     this.sessions.set(nodeId, session);
     this.lastSeen.set(nodeId, Date.now());
     log.info('agent session opened');
@@ -259,6 +270,8 @@ class Session {
     private readonly store: Store,
     private readonly log: Logger,
     private readonly certs: SessionCerts | undefined,
+    /** The IDs of the tasks that name this node (NodeTasks). */
+    private readonly taskIds: () => string[],
   ) {
     ws.on('close', () => {
       this.closed = true;
@@ -312,7 +325,11 @@ class Session {
     // A pending node (join approval) gets nothing, even if a task named it: the scheduler skips it too.
     const node = await this.store.get('node', this.nodeId);
     const member = !!node && isAccepted(node.spec);
-    const mine = member ? (await this.store.list('task')).filter((t) => isNodeTask(t, this.nodeId)) : [];
+    const mine: Stored<'task'>[] = [];
+    for (const id of member ? this.taskIds() : []) {
+      const t = await this.store.get('task', id);
+      if (t && isNodeTask(t, this.nodeId)) mine.push(t);
+    }
     const pullAuth = new Map(mine.length === 0 ? [] : (await this.store.list('service')).map((s) => [s.id, s.spec.pullAuth]));
     // A service's registry credentials go to this node only with the assignments of the tasks of it that it runs.
     const tasks = mine.map((t) => withRegistryAuth(toAssignment(t), pullAuth.get(t.spec.ServiceID)));
@@ -391,20 +408,50 @@ class Session {
       this.log.warn({ why: 'unknown state', state: msg.state }, 'invalid task status from agent: ignored');
       return;
     }
+    const r: StatusReport = { state: msg.state };
+    if (msg.message !== undefined) r.message = msg.message;
+    if (msg.err !== undefined) r.err = msg.err;
+    if (msg.exitCode !== undefined) r.exitCode = msg.exitCode;
+    // The latest report of each task wins (states only move on), as in swarmkit's dispatcher. Applied one at a
+    // time per task: an agent sends preparing, ready, starting and running back to back, and applied at once they
+    // raced for the same version; the losers retried, and with 1,000 tasks starting the retries (and the errors
+    // built for them) kept the manager's thread busy for seconds while heartbeats waited.
+    const prev = this.statuses.get(msg.taskId);
+    if (!prev || stateRank(r.state) >= stateRank(prev.state)) this.statuses.set(msg.taskId, r);
+    this.flushStatuses();
+  }
+
+  private readonly statuses = new Map<string, StatusReport>();
+  private flushing = false;
+
+  /** Applies the pending reports, each task's latest, a batch at a time (one commit group). */
+  private flushStatuses(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    void (async () => {
+      try {
+        while (this.statuses.size > 0) {
+          const batch = [...this.statuses];
+          this.statuses.clear();
+          await Promise.all(batch.map(([id, r]) => this.applyStatus(id, r)));
+        }
+      } finally {
+        this.flushing = false;
+      }
+    })();
+  }
+
+  private async applyStatus(taskId: string, r: StatusReport): Promise<void> {
     try {
-      const t = await this.store.get('task', msg.taskId);
+      const t = await this.store.get('task', taskId);
       // A node reports only its own tasks: its identity is the certificate's, never the message's.
       if (!t || t.spec.NodeID !== this.nodeId) {
-        this.log.warn({ task: msg.taskId }, "status for a task that is not this node's: ignored");
+        this.log.warn({ task: taskId }, "status for a task that is not this node's: ignored");
         return;
       }
-      const r: Parameters<typeof reportTaskStatus>[2] = { state: msg.state };
-      if (msg.message !== undefined) r.message = msg.message;
-      if (msg.err !== undefined) r.err = msg.err;
-      if (msg.exitCode !== undefined) r.exitCode = msg.exitCode;
-      await reportTaskStatus(this.store, msg.taskId, r);
+      await reportTaskStatus(this.store, taskId, r);
     } catch (err) {
-      if (!(err instanceof StoreClosedError)) this.log.error({ err: errorMessage(err), task: msg.taskId }, 'cannot record task status');
+      if (!(err instanceof StoreClosedError)) this.log.error({ err: errorMessage(err), task: taskId }, 'cannot record task status');
     }
   }
 }
