@@ -188,6 +188,8 @@ export function reconcile(view: ClusterView, now: bigint, newId: () => string): 
       const nt: TaskRecord = { ...t, DesiredState: desired };
       // Never given to a node: no agent will ever stop it, so it stops here.
       if (stateRank(t.Status.State) < stateRank('assigned')) nt.Status = { Timestamp: ts, State: 'shutdown', Message: 'shutdown before assignment' };
+      // Held (stop-first, restart delay) and never started: its agent drops it without a report; it stops here too.
+      else if (t.DesiredState === 'ready' && stateRank(t.Status.State) < stateRank('preparing')) nt.Status = { Timestamp: ts, State: 'shutdown', Message: 'shutdown before start' };
       return nt;
     });
   const add = (sv: ServiceView, slot: number, nodeId: string, restarts: number, delayNs: bigint): string => {

@@ -115,8 +115,9 @@ const ns = (s: string | undefined): bigint => (s ? (parseRfc3339Nano(s) ?? 0n) :
 const isLive = (t: TaskRecord): boolean => stateRank(t.DesiredState) <= stateRank('running');
 /** Held by stop-first: desired `ready` with no restart delay (a restart-delayed task has startAt). */
 export const isHeld = (t: TaskRecord): boolean => t.DesiredState === 'ready' && !t.startAt;
-/** Still on a node, or may still be: stopped by the manager but not yet reported finished. */
-const stillRuns = (t: TaskRecord): boolean => !isFinished(t.Status.State) && stateRank(t.Status.State) >= stateRank('assigned');
+/** Started on its node and not yet reported finished. A task still `assigned` was never started by its agent (which
+ * reports `preparing` first), and an agent drops a task it never started without a report: nothing to wait for. */
+const stillRuns = (t: TaskRecord): boolean => !isFinished(t.Status.State) && stateRank(t.Status.State) >= stateRank('preparing');
 /** Ended on its own: what Monitor counts as a failure (a shutdown asked by the manager is not one). */
 const endedOnItsOwn = (t: TaskRecord): boolean => t.Status.State === 'complete' || t.Status.State === 'failed' || t.Status.State === 'rejected';
 

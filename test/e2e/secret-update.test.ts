@@ -151,4 +151,23 @@ t.test('secret rotation: replace (default), live, signal:SIGHUP; rollback', skip
     t.equal(after!.ID, before!.ID, 'same task');
     ok(await docker(['service', 'rm', 'sig']), 'service rm sig');
   });
+
+  await t.test('FailureAction rollback: a new task that fails within Monitor rolls the update back', async (t) => {
+    const dir = out();
+    ok(await docker(['service', 'create', '--name', 'fl', '--update-failure-action', 'rollback', '--update-monitor', '5s', '--rollback-monitor', '1s',
+      '--secret', 'source=pw_v1,target=pw', '--detach', 'none', '/bin/sh', TASK, dir, 'pw']), 'service create fl');
+    const [before] = await liveTasks(m, 'fl', 1);
+    // The new spec's program does not exist: its task fails at once.
+    const up = await docker(['service', 'update', '--args', join(dir, 'no-such-script.sh'), 'fl']);
+    ok(up, 'service update (fails, rolled back)');
+    const lines = up.stdout.split(/\r|\n/).map((l) => l.trim()).filter(Boolean);
+    t.ok(lines.some((l) => /^rollback: update rolled back due to failure or early termination of task \w+$/.test(l)), `the CLI's rollback line: ${up.stdout}`);
+    t.equal(lines.at(-1), 'verify: Service fl converged', 'the CLI follows the rollback to its end');
+    const svc = JSON.parse(ok(await docker(['service', 'inspect', 'fl']), 'inspect').stdout)[0];
+    t.match(svc.UpdateStatus, { State: 'rollback_completed', Message: 'rollback completed' });
+    t.same(svc.Spec.TaskTemplate.ContainerSpec.Args, ['/bin/sh', TASK, dir, 'pw'], 'the previous spec is back');
+    const [after] = await liveTasks(m, 'fl', 1);
+    t.not(after!.ID, before!.ID, 'a new task with the previous spec');
+    ok(await docker(['service', 'rm', 'fl']), 'service rm fl');
+  });
 });

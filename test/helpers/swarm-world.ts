@@ -70,7 +70,8 @@ export class World {
       if (s.DesiredState === 'running' && rank < TASK_STATES.indexOf('running')) {
         this.report(t.id, 'running');
         n++;
-      } else if ((s.DesiredState === 'shutdown' || s.DesiredState === 'remove') && rank <= TASK_STATES.indexOf('running')) {
+      } else if ((s.DesiredState === 'shutdown' || s.DesiredState === 'remove') && rank > TASK_STATES.indexOf('assigned') && rank <= TASK_STATES.indexOf('running')) {
+        // An agent reports the stop of what it started only (a task it never started is dropped silently).
         this.report(t.id, 'shutdown');
         n++;
       }

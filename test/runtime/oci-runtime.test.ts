@@ -257,6 +257,20 @@ t.test('OCI runtime', skip, async (t) => {
     await rt.remove(stubborn.id);
   });
 
+  t.test('signal: to the running container\'s process 1 (the signal:SIGNAME secret-update mode)', async (t) => {
+    const rt = runtime(stateDir);
+    const s = spec(image, { command: ['sh', '-c', 'trap "echo hup" HUP; echo up; while :; do sleep 0.05; done'] });
+    const w = watch(rt, s.id);
+    t.equal((await rt.start(s)).state, 'running');
+    await waitFor('output', () => w.out() === 'up\n');
+    await rt.signal(s.id, 'SIGHUP');
+    await waitFor('the trap ran', () => w.out() === 'up\nhup\n');
+    t.equal(rt.status(s.id)?.state, 'running', 'still running');
+    await rt.stop(s.id);
+    await t.rejects(rt.signal(s.id, 'SIGHUP'), /is not running/, 'a stopped task is not signalled');
+    await rt.remove(s.id);
+  });
+
   t.test('exec: runc exec in the running container, as the task user or another', async (t) => {
     const rt = runtime(stateDir);
     const folder = secretsFolder();
