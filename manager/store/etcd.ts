@@ -15,10 +15,11 @@ import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions, type Watcher } from 'etcd3';
 import { deriveKey, hmac, open, seal } from '../../shared/crypto.js';
 import { nowRfc3339Nano } from '../../shared/time.js';
-import type { CreateInput, Guard, Kind, KindMap, Store, Stored, StoreEvent, StoredObject, Unwatch, WriteOp } from './types.js';
+import type { Guard, Kind, Store, Stored, StoreEvent, StoredObject, Unwatch, WriteOp } from './types.js';
 import { KINDS } from './types.js';
 import { CompactedError, StoreClosedError, StoreError } from './errors.js';
 import { planCommit, type PlannedWrite, type ReadView } from './plan.js';
+import { OneWriteCommits } from './one-write-commits.js';
 import { references, referencesOf } from './references.js';
 
 const MAX_TRIES = 1000; // a commit whose reads keep changing under it gives up (each failure is another's success)
@@ -46,7 +47,7 @@ interface Aux {
 type KV = { key: Buffer; value: Buffer; mod_revision: string; create_revision: string };
 type Put = { put: true; value: Buffer | string } | { put: false };
 
-export class EtcdStore implements Store {
+export class EtcdStore extends OneWriteCommits implements Store {
   readonly backend = 'etcd';
   private readonly objKey: Buffer;
   private readonly nameKey: Buffer;
@@ -65,6 +66,7 @@ export class EtcdStore implements Store {
     private readonly prefix: string,
     dek: Buffer,
   ) {
+    super();
     this.objKey = deriveKey(dek, 'store objects');
     this.nameKey = deriveKey(dek, 'store names');
   }
@@ -235,21 +237,6 @@ export class EtcdStore implements Store {
   }
 
   // ---- writes ----
-
-  async create<K extends Kind>(kind: K, input: CreateInput<KindMap[K]>, guards: Guard[] = []): Promise<Stored<K>> {
-    const [o] = await this.commit([{ op: 'create', kind, id: input.id, name: input.name, spec: input.spec } as WriteOp], guards);
-    return o as Stored<K>;
-  }
-
-  async update<K extends Kind>(kind: K, id: string, expectedVersion: number, spec: KindMap[K], name?: string | null, guards: Guard[] = []): Promise<Stored<K>> {
-    const [o] = await this.commit([{ op: 'update', kind, id, expectedVersion, spec, name } as WriteOp], guards);
-    return o as Stored<K>;
-  }
-
-  async delete<K extends Kind>(kind: K, id: string, guards: Guard[] = []): Promise<Stored<K>> {
-    const [o] = await this.commit([{ op: 'delete', kind, id } as WriteOp], guards);
-    return o as Stored<K>;
-  }
 
   /** A view of the copy that records each key it reads with the revision it saw (0: absent). */
   private recordingView(reads: Map<string, number>): ReadView {

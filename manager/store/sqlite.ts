@@ -10,9 +10,10 @@ import { createRequire } from 'node:module';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { deriveKey, hmac, open, seal } from '../../shared/crypto.js';
 import { nowRfc3339Nano } from '../../shared/time.js';
-import type { CreateInput, Guard, Kind, KindMap, Store, Stored, StoreEvent, StoredObject, Unwatch, WriteOp } from './types.js';
+import type { Guard, Kind, Store, Stored, StoreEvent, StoredObject, Unwatch, WriteOp } from './types.js';
 import { CompactedError, StoreClosedError, StoreIntegrityError } from './errors.js';
 import { nameSlot, planCommit, type PlannedWrite, type ReadView } from './plan.js';
+import { OneWriteCommits } from './one-write-commits.js';
 import { references } from './references.js';
 import { StateDigest } from './state-digest.js';
 import { FormatError, refuseNewer, STATE_FORMAT } from '../cluster/format.js';
@@ -80,7 +81,7 @@ interface WriterPort {
   terminate(): Promise<void>;
 }
 
-export class SqliteStore implements Store {
+export class SqliteStore extends OneWriteCommits implements Store {
   readonly backend = 'sqlite';
   private readonly db: Database.Database; // this thread's connection: start-up load and watch replay (reads)
   private readonly writer: WriterPort;
@@ -108,6 +109,7 @@ export class SqliteStore implements Store {
   private readonly onCommit: SqliteStoreOptions['onCommit'];
 
   constructor(opts: SqliteStoreOptions) {
+    super();
     this.onCommit = opts.onCommit;
     this.objKey = deriveKey(opts.dek, 'store objects');
     this.nameKey = deriveKey(opts.dek, 'store names');
@@ -238,21 +240,6 @@ export class SqliteStore implements Store {
   }
 
   // ---- writes: checked (plan.ts) and sealed here, committed in groups by the writer thread ----
-
-  async create<K extends Kind>(kind: K, input: CreateInput<KindMap[K]>, guards: Guard[] = []): Promise<Stored<K>> {
-    const [o] = await this.commit([{ op: 'create', kind, id: input.id, name: input.name, spec: input.spec } as WriteOp], guards);
-    return o as Stored<K>;
-  }
-
-  async update<K extends Kind>(kind: K, id: string, expectedVersion: number, spec: KindMap[K], name?: string | null, guards: Guard[] = []): Promise<Stored<K>> {
-    const [o] = await this.commit([{ op: 'update', kind, id, expectedVersion, spec, name } as WriteOp], guards);
-    return o as Stored<K>;
-  }
-
-  async delete<K extends Kind>(kind: K, id: string, guards: Guard[] = []): Promise<Stored<K>> {
-    const [o] = await this.commit([{ op: 'delete', kind, id } as WriteOp], guards);
-    return o as Stored<K>;
-  }
 
   commit(writes: WriteOp[], guards: Guard[] = []): Promise<StoredObject[]> {
     if (this.closing) return Promise.reject(new StoreClosedError());
