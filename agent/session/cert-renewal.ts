@@ -5,7 +5,10 @@
 import { X509Certificate, createHash, webcrypto } from 'node:crypto';
 import type { Logger } from '../../shared/log.js';
 import { errorMessage } from '../../shared/errors.js';
-import { createCsrPem, generateKeyPair, identityOfCert, privateKeyPem } from '../../shared/pki.js';
+import { identityOfCert } from '../../shared/cert-identity.js';
+
+/** Key and CSR tools, loaded at the first renewal only: an idle agent does not hold them (shared/cert-identity.ts). */
+const pki = (): Promise<typeof import('../../shared/pki.js')> => import('../../shared/pki.js');
 import type { CertAgentMessage, CertManagerMessage } from '../../shared/protocol.js';
 import { storeNodeCert, storeTrust, type NodeIdentity } from './join.js';
 
@@ -115,6 +118,7 @@ export class CertRenewal {
     const pending: { keys: CryptoKeyPair | null; sentAt: number } = { keys: null, sentAt: Date.now() };
     this.pending = pending;
     try {
+      const { createCsrPem, generateKeyPair } = await pki();
       const keys = await generateKeyPair();
       const csr = await createCsrPem(keys, this.o.identity.nodeId);
       if (this.pending !== pending) return; // superseded meanwhile
@@ -159,7 +163,7 @@ export class CertRenewal {
       const next = identityOfCert(certPem);
       if (next.nodeId !== now.nodeId || next.role !== now.role) throw new Error(`it names node ${next.nodeId} (${next.role ?? 'no role'}), not ${now.nodeId} (${now.role ?? 'no role'})`);
       if (!issuerAmong(leaf, pemCertificates(trust))) throw new Error('it is not issued by a root the manager gave');
-      const keyPem = await privateKeyPem(keys.privateKey);
+      const keyPem = await (await pki()).privateKeyPem(keys.privateKey);
       if (this.pending !== pending) return; // answered twice: the first one won
       this.pending = null;
       storeNodeCert(this.o.stateDir, keyPem, certPem);
