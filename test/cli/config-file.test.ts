@@ -30,7 +30,7 @@ t.test('an unknown key is refused, naming the key and the file; nothing starts',
   const r = await runCli(['manager', 'run', '--config', file]);
   t.equal(r.code, 1, 'exit 1');
   t.match(r.stderr, `Error: unknown key "statedir" in the config file ${file}`);
-  t.match(r.stderr, /state-dir, socket, listen, metrics-listen, log-level/, "lists the keys it knows");
+  t.match(r.stderr, /state-dir, socket, listen, metrics-listen, peer-manager, log-level/, "lists the keys it knows");
   t.notOk(existsSync(join(dir, 'typo.sock')), 'no manager was started');
   const a = await runCli(['agent', 'run', '--config', configFile('agent-typo.yaml', 'standalone: true\ntask-dir: /x\n')]);
   t.equal(a.code, 1);
