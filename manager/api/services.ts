@@ -155,7 +155,8 @@ export function serviceStatus(s: StoredObject<ServiceRecord>, tasks: StoredObjec
     // A job's current run: its tasks meant to run to completion, and those that did.
     const index = s.spec.JobStatus?.JobIteration.Index ?? 0;
     const run = mine.filter((t) => t.spec.DesiredState === 'complete' && (t.spec.JobIteration?.Index ?? 0) === index);
-    return { RunningTasks: running, DesiredTasks: run.length, CompletedTasks: run.filter((t) => t.spec.Status.State === 'complete').length };
+    const runningJob = run.filter((t) => t.spec.Status.State === 'running').length;
+    return { RunningTasks: runningJob, DesiredTasks: run.length, CompletedTasks: run.filter((t) => t.spec.Status.State === 'complete').length };
   }
   const desired = mode.Global != null ? mine.filter((t) => t.spec.DesiredState === 'running').length : (mode.Replicated?.Replicas ?? 1);
   return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: 0 };
