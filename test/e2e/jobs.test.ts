@@ -92,3 +92,11 @@ t.test('service update --force of a job starts a new iteration', async (t) => {
   const ls = await docker(['service', 'ls', '--filter', 'name=batch', '--format', '{{.Replicas}}']);
   t.equal(ls.stdout.trim(), '0/3 (3/3 completed)', 'the new run counts alone');
 });
+
+t.test('service create without --detach waits for the job to complete, as with Docker', async (t) => {
+  // The CLI's job progress reads JobStatus.JobIteration and the tasks' JobIteration; interrupted if it never ends.
+  const r = await cli.run(m.dockerHost, ['service', 'create', '--name', 'waited', '--mode', 'replicated-job', '--replicas', '2', '--no-resolve-image', 'alpine:3.19', 'true'], undefined, 60_000);
+  t.equal(r.code, 0, `the CLI returned when the job completed: ${r.stderr}`);
+  t.match(r.stdout, /job complete/, 'its progress display ends with "job complete"');
+  t.equal((await tasksOf('waited')).filter((x) => x.Status.State === 'complete').length, 2);
+});
