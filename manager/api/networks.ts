@@ -119,7 +119,8 @@ async function checkNotInUse(store: Store, id: string): Promise<void> {
   const tasks = (await store.list('task')).sort((a, b) => (a.id < b.id ? -1 : 1));
   const running = tasks.find((t) => {
     if (!alive.has(t.spec.ServiceID)) return false;
-    if (stateRank(t.spec.DesiredState) > stateRank('running') || isFinished(t.spec.Status.State)) return false;
+    // A job's task (desired `complete`) is live until it finishes.
+    if ((stateRank(t.spec.DesiredState) > stateRank('running') && t.spec.DesiredState !== 'complete') || isFinished(t.spec.Status.State)) return false;
     const nets = (t.spec.Spec as { Networks?: unknown }).Networks;
     return Array.isArray(nets) && nets.some((a) => (a as { Target?: unknown } | null)?.Target === id);
   });

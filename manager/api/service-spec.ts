@@ -105,8 +105,6 @@ export function checkServiceSpec(body: unknown): CheckedSpec {
   const kind = modeKind(typed);
   if (kind === 'replicated-job' || kind === 'global-job') {
     if (typed.UpdateConfig !== null) throw rpcError('InvalidArgument', 'Jobs may not have an update config');
-    // Decoded and converted as Docker does (the stored shape is known), but not run yet.
-    throw new ApiError(400, 'runsecrets does not run jobs yet: use Replicated or Global mode');
   } else if (typed.UpdateConfig !== null) {
     const u = typed.UpdateConfig;
     if (u.Delay < 0) throw rpcError('InvalidArgument', 'TaskSpec: update-delay cannot be negative');

@@ -6,7 +6,7 @@ import { tlsInfoOf } from '../../shared/pki.js';
 import type { Store, StoredObject } from '../store/types.js';
 import { GuardError, NameConflictError, NotFoundError, SequenceConflictError } from '../store/errors.js';
 import type { OpenCluster } from '../cluster/state.js';
-import { isAccepted, isFinished, stateRank, isTaskState, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
+import { isAccepted, isFinished, stateRank, isTaskState, type JobStatus, type NodeRecord, type ServiceRecord, type TaskRecord } from '../orchestrator/types.js';
 import { ApiError, readJson, rpcError, sendEmpty, sendJson } from './http.js';
 import { decodeObject, decodeString, decodeStringMap, field } from './decode.js';
 import { matchLabels, parseFilters, validateFilters } from './filters.js';
@@ -81,7 +81,25 @@ function serviceJson(s: StoredObject<ServiceRecord>, status?: { RunningTasks: nu
   o.Endpoint = { Spec: {} };
   if (s.spec.UpdateStatus) o.UpdateStatus = s.spec.UpdateStatus;
   if (status) o.ServiceStatus = status;
+  if (s.spec.JobStatus) o.JobStatus = jobStatusJson(s.spec.JobStatus);
   return o;
+}
+
+/** Go's omitempty on Version.Index: iteration 0 shows as `{}`. */
+function versionJson(v: { Index: number }): Record<string, number> {
+  return v.Index === 0 ? {} : { Index: v.Index };
+}
+
+function jobStatusJson(j: JobStatus): Record<string, unknown> {
+  return { JobIteration: versionJson(j.JobIteration), LastExecution: j.LastExecution };
+}
+
+/** swarmkit's CreateService/UpdateService: a job's first run, or (on every update) its next one. */
+function nextJobStatus(spec: Record<string, unknown>, cur: JobStatus | undefined): { JobStatus?: JobStatus } {
+  const kind = modeKind(spec);
+  if (kind !== 'replicated-job' && kind !== 'global-job') return {};
+  const index = cur === undefined ? 0 : cur.JobIteration.Index + 1;
+  return { JobStatus: { JobIteration: { Index: index }, LastExecution: formatRfc3339Nano(nowNs()) } };
 }
 
 function taskJson(t: StoredObject<TaskRecord>): Record<string, unknown> {
@@ -99,6 +117,7 @@ function taskJson(t: StoredObject<TaskRecord>): Record<string, unknown> {
   if (r.NodeID) o.NodeID = r.NodeID;
   o.Status = { ...r.Status, PortStatus: {} };
   o.DesiredState = r.DesiredState;
+  if (r.JobIteration) o.JobIteration = versionJson(r.JobIteration);
   return o;
 }
 
@@ -131,6 +150,14 @@ export function serviceStatus(s: StoredObject<ServiceRecord>, tasks: StoredObjec
   const mine = tasks.filter((t) => t.spec.ServiceID === s.id);
   const running = mine.filter((t) => t.spec.Status.State === 'running' && stateRank(t.spec.DesiredState) <= stateRank('running')).length;
   const mode = s.spec.Spec.Mode as { Replicated?: { Replicas?: number }; Global?: unknown };
+  const kind = modeKind(s.spec.Spec);
+  if (kind === 'replicated-job' || kind === 'global-job') {
+    // A job's current run: its tasks meant to run to completion, and those that did.
+    const index = s.spec.JobStatus?.JobIteration.Index ?? 0;
+    const run = mine.filter((t) => t.spec.DesiredState === 'complete' && (t.spec.JobIteration?.Index ?? 0) === index);
+    const runningJob = run.filter((t) => t.spec.Status.State === 'running').length;
+    return { RunningTasks: runningJob, DesiredTasks: run.length, CompletedTasks: run.filter((t) => t.spec.Status.State === 'complete').length };
+  }
   const desired = mode.Global != null ? mine.filter((t) => t.spec.DesiredState === 'running').length : (mode.Replicated?.Replicas ?? 1);
   return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: 0 };
 }
@@ -164,7 +191,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const ids = args.get('id') ?? [];
     const names = args.get('name') ?? [];
     const modes = args.get('mode') ?? [];
-    for (const m of modes) if (m !== 'replicated' && m !== 'global') throw new ApiError(400, `Invalid filter: 'mode'='${m}'`);
+    for (const m of modes) if (!['replicated', 'global', 'replicated-job', 'global-job'].includes(m)) throw new ApiError(400, `Invalid filter: 'mode'='${m}'`);
     const labels = args.get('label') ?? [];
     const withStatus = ['1', 'true'].includes((ctx.query.get('status') ?? '').toLowerCase());
     const tasks = withStatus ? await store().list('task') : [];
@@ -172,7 +199,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
       .filter((s) => {
         if (ids.length > 0 && !ids.some((p) => s.id.startsWith(p))) return false;
         if (names.length > 0 && !names.some((p) => s.spec.Spec.Name.startsWith(p))) return false;
-        if (modes.length > 0 && !modes.includes((s.spec.Spec.Mode as { Global?: unknown }).Global != null ? 'global' : 'replicated')) return false;
+        if (modes.length > 0 && !modes.includes(modeKind(s.spec.Spec))) return false;
         return matchLabels((s.spec.Spec.Labels as Record<string, string> | undefined) ?? null, labels);
       })
       .map((s) => serviceJson(s, withStatus ? serviceStatus(s, tasks) : undefined));
@@ -189,7 +216,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     const name = checked.spec.Name;
     try {
       // The references checked above commit with the service (a secret removed meanwhile fails it).
-      const s = await store().create('service', { id: newId(), name, spec: { Spec: withoutPullOptions(checked.spec), ...auth } }, refGuards(checked, nets));
+      const s = await store().create('service', { id: newId(), name, spec: { Spec: withoutPullOptions(checked.spec), ...auth, ...nextJobStatus(checked.spec, undefined) } }, refGuards(checked, nets));
       ctx.log.info({ service: s.id, name, index: s.version }, 'service created');
       // moby's ServiceCreateResponse: Warnings has no omitempty (null without warnings).
       sendJson(ctx.res, 201, { ID: s.id, Warnings: null });
@@ -232,7 +259,7 @@ export function registerSwarmObjectRoutes(router: Router, deps: SwarmObjectsDeps
     try {
       // swarmkit's UpdateService: a rollback swaps Spec and PreviousSpec and starts one (the orchestrator runs it
       // with RollbackConfig); any other update resets UpdateStatus.
-      const next: ServiceRecord = { Spec: withoutPullOptions(checked.spec), PreviousSpec: cur.spec.Spec, ...auth };
+      const next: ServiceRecord = { Spec: withoutPullOptions(checked.spec), PreviousSpec: cur.spec.Spec, ...auth, ...nextJobStatus(checked.spec, cur.spec.JobStatus) };
       if (rollback) next.UpdateStatus = { State: 'rollback_started', StartedAt: formatRfc3339Nano(nowNs()), Message: 'manually requested rollback' };
       const s = await store().update('service', cur.id, version, next, undefined, refGuards(checked, nets));
       ctx.log.info({ service: s.id, index: s.version }, 'service updated');

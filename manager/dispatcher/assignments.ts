@@ -6,10 +6,11 @@ import type { FileRef, TaskAssignment, TaskRegistryAuth } from '../../shared/pro
 import { decodeRegistryAuth } from '../../shared/registry-auth.js';
 import { secretUpdateMode } from '../orchestrator/update.js';
 
-/** A task the node should run: its own, desired running (or ready, waiting for a restart delay), not yet finished. */
+/** A task the node should run: its own, desired running (or ready, waiting for a restart delay; or complete, a job's
+ * task that runs to completion), not yet finished. */
 export function isNodeTask(t: StoredObject<TaskRecord>, nodeId: string): boolean {
   const s = t.spec;
-  return s.NodeID === nodeId && stateRank(s.DesiredState) <= stateRank('running') && !isFinished(s.Status.State);
+  return s.NodeID === nodeId && (stateRank(s.DesiredState) <= stateRank('running') || s.DesiredState === 'complete') && !isFinished(s.Status.State);
 }
 
 function strArray(v: unknown): string[] | undefined {
@@ -52,7 +53,8 @@ export function toAssignment(t: StoredObject<TaskRecord>): TaskAssignment {
     serviceId: t.spec.ServiceID,
     serviceName: t.spec.ServiceName,
     slot: t.spec.Slot,
-    desiredState: t.spec.DesiredState,
+    // A job's task (desired `complete`) runs as any other: the agent starts only tasks marked running.
+    desiredState: t.spec.DesiredState === 'complete' ? 'running' : t.spec.DesiredState,
     files: [...fileRefs(cs, 'secret'), ...fileRefs(cs, 'config')],
   };
   const command = strArray(cs.Command);

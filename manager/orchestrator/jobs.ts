@@ -4,7 +4,7 @@
 // completed task is never restarted; a failed one is replaced per the restart policy; a replicated job has slots
 // 0..TotalCompletions-1 and runs at most MaxConcurrent at once; a global job runs once on every eligible node;
 // every spec update starts a new iteration, whose tasks alone count, and stops the older iterations' tasks.
-// NOT YET WIRED into reconcile.ts (the API refuses job modes until it is): see the helper's report.
+// Wired in reconcile.ts (runJob); the dispatcher sends tasks desired `complete` to their agents as running.
 import { isFinished, type TaskState } from './types.js';
 
 export type JobMode = { kind: 'replicated-job'; maxConcurrent: number; totalCompletions: number } | { kind: 'global-job' };

@@ -19,6 +19,7 @@ import { formatRfc3339Nano, parseRfc3339Nano } from '../../shared/time.js';
 import { nodeMatches, parseConstraints, type Constraint, type NodeFacts } from './constraints.js';
 import { isAccepted, isFinished, stateRank, type NodeRecord, type ServiceRecord, type TaskRecord, type TaskState } from './types.js';
 import { planUpdate, secretUpdateMode, updatePolicy, withoutRevokedRefs } from './update.js';
+import { decideJob, type JobMode, type JobTask } from './jobs.js';
 
 /** Old tasks kept per slot (Docker's TaskHistoryRetentionLimit default), beside the slot's live task. */
 export const TASK_HISTORY = 5;
@@ -58,6 +59,8 @@ interface ServiceView {
   replicas: number;
   policy: Policy;
   constraints: Constraint[];
+  /** Job modes (ReplicatedJob, GlobalJob): run by ./jobs.ts, never by the replica rules or the rolling updater. */
+  job?: JobMode;
 }
 
 function obj(v: unknown): Record<string, unknown> {
@@ -90,7 +93,18 @@ export function serviceView(s: StoredObject<ServiceRecord>): ServiceView {
       maxAttempts: typeof rp.MaxAttempts === 'number' ? rp.MaxAttempts : 0,
     },
     constraints,
+    ...jobModeOf(mode),
   };
+}
+
+function jobModeOf(mode: Record<string, unknown>): { job?: JobMode } {
+  if (mode.GlobalJob !== undefined && mode.GlobalJob !== null) return { job: { kind: 'global-job' } };
+  if (mode.ReplicatedJob === undefined || mode.ReplicatedJob === null) return {};
+  const rj = obj(mode.ReplicatedJob);
+  // The API stores both (moby's defaults); these are for rows written otherwise.
+  const maxConcurrent = typeof rj.MaxConcurrent === 'number' ? rj.MaxConcurrent : 1;
+  const totalCompletions = typeof rj.TotalCompletions === 'number' ? rj.TotalCompletions : maxConcurrent;
+  return { job: { kind: 'replicated-job', maxConcurrent, totalCompletions } };
 }
 
 /** JSON with sorted keys, so that equal specs compare equal whatever their key order. */
@@ -164,7 +178,10 @@ function newestFirst<T extends { createdAt: string; id: string }>(a: T, b: T): n
   return d > 0n ? 1 : d < 0n ? -1 : a.id < b.id ? 1 : -1;
 }
 
-const isLive = (t: TaskRecord): boolean => stateRank(t.DesiredState) <= stateRank('running');
+/** Live: meant to run. A job task (DesiredState `complete`) is live until it has finished. */
+const isLive = (t: TaskRecord): boolean => stateRank(t.DesiredState) <= stateRank('running') || (t.DesiredState === 'complete' && !isFinished(t.Status.State));
+const iterationOf = (t: TaskRecord): number => t.JobIteration?.Index ?? 0;
+const jobIteration = (s: ServiceRecord): number => s.JobStatus?.JobIteration.Index ?? 0;
 /** Can an old task go? Only once it is finished or was never given to a node (nothing runs it). */
 const deletable = (t: TaskRecord): boolean => isFinished(t.Status.State) || stateRank(t.Status.State) < stateRank('assigned');
 
@@ -265,7 +282,48 @@ export function reconcile(view: ClusterView, now: bigint, newId: () => string): 
   }
   for (const d of plan.delete) work.delete(d.id);
 
+  // A job's tasks (./jobs.ts decides): DesiredState `complete`, the service's iteration; no rolling updater (Docker:
+  // "Jobs may not have an update config"; an update starts a new iteration instead).
+  const runJob = (sv: ServiceView, job: JobMode, rec: ServiceRecord): void => {
+    const iteration = jobIteration(rec);
+    const jobTasks: JobTask[] = [];
+    for (const [id, w] of work) {
+      const t = w.task;
+      if (t.ServiceID !== sv.id) continue;
+      if (isLive(t)) {
+        // Its node is gone, down, drained or no longer fits: stopped; the job's rules decide about its slot.
+        if (t.NodeID !== '' && !canKeep(nodes.get(t.NodeID), sv)) shutdown(id);
+        else if (t.DesiredState === 'ready' && t.startAt) {
+          // A retry waiting for its restart delay.
+          if (ns(t.startAt) <= now) {
+            edit(id, (x) => {
+              const nt: TaskRecord = { ...x, DesiredState: 'complete' };
+              delete nt.startAt;
+              return nt;
+            });
+          } else wake(ns(t.startAt));
+        }
+      }
+      const cur = work.get(id)!.task;
+      // A held retry is the job's pending task: active, as one desired `complete`.
+      const desired = cur.DesiredState === 'ready' && cur.startAt ? 'complete' : cur.DesiredState;
+      jobTasks.push({ id, slot: cur.Slot, nodeId: cur.NodeID, iteration: iterationOf(cur), state: cur.Status.State, desired, restarts: cur.restarts });
+    }
+    const eligible = job.kind === 'global-job' ? view.nodes.filter((n) => isReady(n) && nodeMatches(sv.constraints, nodeFacts(n))).map((n) => n.id) : [];
+    const d = decideJob(job, iteration, jobTasks, eligible, { condition: sv.policy.condition, maxAttempts: sv.policy.maxAttempts });
+    for (const id of d.stop) shutdown(id);
+    for (const st of d.start) {
+      const delayNs = st.restarts > 0 ? sv.policy.delayNs : 0n;
+      const id = add(sv, st.slot, st.nodeId, st.restarts, delayNs);
+      edit(id, (x) => ({ ...x, DesiredState: delayNs > 0n ? 'ready' : 'complete', JobIteration: { Index: iteration } }));
+    }
+  };
+
   for (const sv of services.values()) {
+    if (sv.job) {
+      runJob(sv, sv.job, stored.get(sv.id)!.spec);
+      continue;
+    }
     const mine = [...work.entries()].filter(([, w]) => w.task.ServiceID === sv.id);
     const slotKey = (t: TaskRecord): string => (sv.global ? `n:${t.NodeID}` : `s:${t.Slot}`);
     const replaceIn = new Map<string, { slot: number; nodeId: string; restarts: number; delayNs: bigint }>();
@@ -364,7 +422,9 @@ export function reconcile(view: ClusterView, now: bigint, newId: () => string): 
     if (isLive(w.task) || w.created) continue;
     const sv = services.get(w.task.ServiceID);
     if (!sv) continue;
-    const k = `${w.task.ServiceID}/${sv.global ? w.task.NodeID : w.task.Slot}`;
+    // A job's tasks of its current run are its record of what is done: never pruned.
+    if (sv.job && w.task.DesiredState === 'complete' && iterationOf(w.task) === jobIteration(stored.get(sv.id)!.spec)) continue;
+    const k = `${w.task.ServiceID}/${sv.global || sv.job?.kind === 'global-job' ? w.task.NodeID : w.task.Slot}`;
     if (!history.has(k)) history.set(k, []);
     history.get(k)!.push({ id, createdAt: w.createdAt, task: w.task });
   }

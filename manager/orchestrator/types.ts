@@ -55,6 +55,14 @@ export interface ServiceRecord {
    * logged; sent only to the nodes that run the service's tasks (dispatcher/assignments.ts). */
   pullAuth?: string;
   previousPullAuth?: string;
+  /** Docker's JobStatus, job modes only: set at create, Index incremented by every update (a new run of the job). */
+  JobStatus?: JobStatus;
+}
+
+/** Docker's JobStatus; Index 0 shows as `"JobIteration":{}` (Go's omitempty). */
+export interface JobStatus {
+  JobIteration: { Index: number };
+  LastExecution: string;
 }
 
 export interface TaskStatus {
@@ -83,6 +91,8 @@ export interface TaskRecord {
   startAt?: string;
   /** Ours: when the rolling updater first saw this task of an update running (Delay and Monitor count from it). */
   runningAt?: string;
+  /** Docker's JobIteration: the service's JobStatus.JobIteration when this job task was made (job modes only). */
+  JobIteration?: { Index: number };
   /** Ours: a revoked secret/config was removed from this task in place; it is still replaced by the update. */
   outdated?: boolean;
 }

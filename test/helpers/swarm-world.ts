@@ -48,6 +48,16 @@ export class World {
     this.services.set(id, this.obj<ServiceRecord>('service', id, { Spec: full, ...(cur ? { PreviousSpec: cur.spec.Spec } : {}) }, cur));
   }
 
+  /** As the API's create or update of a job: JobStatus set at create, its iteration incremented by every update. */
+  setJob(id: string, spec: Omit<ServiceSpec, 'Name'> & { Name?: string }): void {
+    const cur = this.services.get(id);
+    const full = { Name: id, ...spec } as ServiceSpec;
+    const index = cur?.spec.JobStatus ? cur.spec.JobStatus.JobIteration.Index + 1 : 0;
+    const rec: ServiceRecord = { Spec: full, JobStatus: { JobIteration: { Index: index }, LastExecution: formatRfc3339Nano(this.now) } };
+    if (cur) rec.PreviousSpec = cur.spec.Spec;
+    this.services.set(id, this.obj<ServiceRecord>('service', id, rec, cur));
+  }
+
   /** As `POST /services/{id}/update?rollback=previous`: Spec and PreviousSpec swap; a rollback starts. */
   rollback(id: string): void {
     const cur = this.services.get(id)!;
@@ -67,7 +77,8 @@ export class World {
       const s = t.spec;
       if (!s.NodeID || s.Status.State === 'new' || s.Status.State === 'pending') continue;
       const rank = TASK_STATES.indexOf(s.Status.State);
-      if (s.DesiredState === 'running' && rank < TASK_STATES.indexOf('running')) {
+      // A job's task (desired `complete`) is sent to its agent as running (dispatcher/assignments.ts).
+      if ((s.DesiredState === 'running' || s.DesiredState === 'complete') && rank < TASK_STATES.indexOf('running')) {
         this.report(t.id, 'running');
         n++;
       } else if ((s.DesiredState === 'shutdown' || s.DesiredState === 'remove') && rank > TASK_STATES.indexOf('assigned') && rank <= TASK_STATES.indexOf('running')) {

@@ -196,7 +196,6 @@ t.test("decoding and conversion errors: Go's and moby's texts", async (t) => {
     [{ ...base, UpdateConfig: { MaxFailureRatio: 2 } }, 'rpc error: code = InvalidArgument desc = TaskSpec: update-maxfailureratio cannot be less than 0 or bigger than 1'],
     [{ ...base, UpdateConfig: { Delay: -1 } }, 'rpc error: code = InvalidArgument desc = TaskSpec: update-delay cannot be negative'],
     [{ ...base, Mode: { ReplicatedJob: {} }, UpdateConfig: {} }, 'rpc error: code = InvalidArgument desc = Jobs may not have an update config'],
-    [{ ...base, Mode: { GlobalJob: {} } }, 'runsecrets does not run jobs yet: use Replicated or Global mode'],
   ];
   for (const [body, text] of cases) {
     const r = await api('POST', '/services/create', body);
