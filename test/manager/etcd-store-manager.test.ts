@@ -196,3 +196,22 @@ t.test('init refuses etcd addresses without --store etcd, and host names', async
   t.equal(cfg.store, undefined, 'SQLite: no store entry (as every older state dir)');
   t.ok(statSync(join(dir, 'c', 'store.db'), { throwIfNoEntry: false }), 'store.db made');
 });
+
+t.test('autolock: a restarted manager is locked, its member not started; unlocked, it serves what it had', async (t) => {
+  const [cp, pp] = [await freePort(), await freePort()];
+  const l = await startManager({ t, autolock: true, initArgs: ['--store', 'etcd', '--etcd-client-addr', `127.0.0.1:${cp}`, '--etcd-peer-addr', `127.0.0.1:${pp}`] });
+  t.teardown(() => {
+    for (const pid of memberPids(l)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  });
+  memberPids(l).forEach((p) => seenPids.add(p));
+  const id = await createSecret(l, 'locked-one', Buffer.from('z'));
+  await l.restart();
+  t.same(memberPids(l), [], 'locked: no member started (the data key is not open)');
+  t.equal((await request(l.socket, 'GET', '/secrets')).status, 503, 'locked: the API says so');
+  const u = await l.unlock();
+  t.equal(u.code, 0, `unlock: ${u.stderr}`);
+  memberPids(l).forEach((p) => seenPids.add(p));
+  t.equal(memberPids(l).length, 1, 'unlocked: the member started');
+  const got = await request(l.socket, 'GET', `/secrets/${id}`);
+  t.equal(got.status, 200, 'the secret is there after the unlock');
+});
