@@ -4,6 +4,7 @@
 //   ca.crt, manager.crt                                                                           0600
 //   ca.key.sealed, manager.key.sealed, token.key.sealed: private keys sealed with the data key    0600
 //   store.db (+ -wal, -shm): the encrypted object store                                           0600
+//   etcd/data, etcd/tls  instead of store.db with `init --store etcd`: the local member (etcd/member.ts)  0700
 //   revoked.json       revoked certificate serials                                                0600
 //   unlock-key.first-run  autolock only: the unlock key for the first `manager run`, which deletes it   0600
 // With autolock the KEK is derived from the unlock key alone, so once the first run has consumed
