@@ -394,7 +394,7 @@ export class Manager {
 
   async stop(): Promise<void> {
     // etcd: leave the election first, so that another manager can lead at once.
-    if (this.open?.etcd) await this.open.etcd.elector.stop();
+    if (this.open?.etcd) await this.open.etcd.leaveElection();
     // Sessions first: upgraded sockets are not closed by the HTTP server and would hold its close open.
     if (this.open) await this.open.dispatcher.stop();
     const closing: Promise<void>[] = [];

@@ -17,7 +17,9 @@ export interface LocalEtcdBackend {
   store: EtcdStore;
   member: EtcdMember;
   elector: LeaderElector;
-  /** Elector, store, member, in that order; each step runs even if the one before failed. */
+  /** Leaves the election (once; the manager does it before stopping its sessions). */
+  leaveElection(): Promise<void>;
+  /** Elector (if not left yet), store, member, in that order; each step runs even if the one before failed. */
   close(): Promise<void>;
 }
 
@@ -52,12 +54,15 @@ export async function openLocalEtcd(cluster: OpenCluster, choice: EtcdStoreChoic
   const elector = new LeaderElector({ client, id: cluster.config.nodeId, log: log.child({ part: 'leader' }) });
   const s = store;
   const c = client;
+  let left: Promise<void> | null = null;
+  const leaveElection = (): Promise<void> => (left ??= elector.stop().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'leaving the election failed')));
   return {
     store: s,
     member,
     elector,
+    leaveElection,
     async close() {
-      await elector.stop().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'leaving the election failed'));
+      await leaveElection();
       c.close();
       await s.close().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'closing the etcd store failed'));
       await member.stop();
