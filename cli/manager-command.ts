@@ -78,11 +78,16 @@ function initCommand(): Command {
     .option('--advertise-addr <addr:port>', 'the address agents will join (default: first non-loopback IPv4, port 2377)')
     .option('--dispatcher-heartbeat <duration>', 'heartbeat period of the agents; a node not heard from for 3 periods is down and its tasks move (default 5s)')
     .addOption(joinApprovalOption().default('auto'))
+    .addOption(new Option('--store <kind>', 'where objects are kept: sqlite (a file in the state dir) or etcd (a local etcd member the manager runs)').choices(['sqlite', 'etcd']).default('sqlite'))
+    .option('--etcd-client-addr <ip:port>', 'with --store etcd: where the etcd member serves the managers (default: advertise host, port 2379)')
+    .option('--etcd-peer-addr <ip:port>', 'with --store etcd: where the etcd member talks to other members (default: advertise host, port 2380)')
     .action(
-      action(async (o: { stateDir: string; autolock: boolean; advertiseAddr?: string; dispatcherHeartbeat?: string; joinApproval: JoinApproval }) => {
+      action(async (o: { stateDir: string; autolock: boolean; advertiseAddr?: string; dispatcherHeartbeat?: string; joinApproval: JoinApproval; store: 'sqlite' | 'etcd'; etcdClientAddr?: string; etcdPeerAddr?: string }) => {
         process.umask(0o077);
         const heartbeatMs = o.dispatcherHeartbeat === undefined ? undefined : heartbeatOption(o.dispatcherHeartbeat);
-        const r = await initCluster(o.stateDir, { autolock: o.autolock, advertiseAddr: o.advertiseAddr, heartbeatMs, joinApproval: o.joinApproval });
+        if (o.store !== 'etcd' && (o.etcdClientAddr !== undefined || o.etcdPeerAddr !== undefined)) throw new Error('--etcd-client-addr and --etcd-peer-addr need --store etcd');
+        const etcd = o.store === 'etcd' ? { clientAddr: o.etcdClientAddr, peerAddr: o.etcdPeerAddr } : undefined;
+        const r = await initCluster(o.stateDir, { autolock: o.autolock, advertiseAddr: o.advertiseAddr, heartbeatMs, joinApproval: o.joinApproval, etcd });
         let out =
           `Swarm initialized: current node (${r.config.nodeId}) is now a manager.\n\n` +
           joinCommandText('worker', r.workerToken, r.config.advertiseAddr) +

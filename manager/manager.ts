@@ -8,7 +8,8 @@ import type { TLSSocket } from 'node:tls';
 import { existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from '../shared/log.js';
 import { errorMessage } from '../shared/errors.js';
-import { InvalidUnlockKeyError, OpenCluster, readClusterConfig, takeFirstRunUnlockKey, type ClusterConfig } from './cluster/state.js';
+import { etcdStoreOf, InvalidUnlockKeyError, OpenCluster, readClusterConfig, takeFirstRunUnlockKey, type ClusterConfig } from './cluster/state.js';
+import { openLocalEtcd, type LocalEtcdBackend } from './etcd/local-backend.js';
 import { SqliteStore } from './store/sqlite.js';
 import type { Store } from './store/types.js';
 import { isWelcomeManagerAddr, type ManagerEntry } from '../shared/protocol.js';
@@ -63,6 +64,8 @@ interface Unlocked {
   orchestrator: Orchestrator;
   dispatcher: Dispatcher;
   certs: NodeCerts;
+  /** --store etcd: the local member and the leader election; null with SQLite. */
+  etcd: LocalEtcdBackend | null;
 }
 
 /** The agents' heartbeat period: the cluster's (manager init --dispatcher-heartbeat), else 5 s;
@@ -170,7 +173,9 @@ export class Manager {
   /** A backup of the open state (manager/cluster/backup.ts). */
   private backup(): { bytes: Buffer; index: number } {
     const { cluster, store } = this.unlocked();
-    if (!(store instanceof SqliteStore)) throw new Error('backups need the SQLite store');
+    if (!(store instanceof SqliteStore)) {
+      throw new ApiError(400, 'manager backup: this cluster keeps its objects on etcd (manager init --store etcd), which "manager backup" does not back up yet; stop the manager and copy its whole state dir, or take an etcd snapshot (etcdctl snapshot save) with the member certificate in STATE-DIR/etcd/tls');
+    }
     const { bytes, header } = makeBackup(this.opts.stateDir, cluster.config, cluster.dek, store);
     return { bytes, index: header.index };
   }
@@ -261,6 +266,20 @@ export class Manager {
     }
   }
 
+  /** The embedded store (store.db); RUNSECRETS_STORE_WRITER=inline commits on the main thread (for comparison). */
+  private openSqlite(cluster: OpenCluster): SqliteStore {
+    const writer = process.env.RUNSECRETS_STORE_WRITER === 'inline' ? 'inline' : 'thread';
+    return new SqliteStore({
+      path: cluster.storePath,
+      dek: cluster.dek,
+      writer,
+      onCommit: (seconds, writes) => {
+        storeCommitSeconds.observe(seconds);
+        storeCommittedWrites.inc({}, writes);
+      },
+    });
+  }
+
   /** Opens the data key (with the unlock key under autolock), the store, then the TLS listener. */
   unlock(key?: string): Promise<void> {
     if (this.open) return Promise.resolve();
@@ -268,75 +287,15 @@ export class Manager {
     const run = async (): Promise<void> => {
       if (this.open) return;
       const cluster = await OpenCluster.open(this.opts.stateDir, key);
-      // RUNSECRETS_STORE_WRITER=inline commits on the main thread (for comparison; the thread is the default).
-      const writer = process.env.RUNSECRETS_STORE_WRITER === 'inline' ? 'inline' : 'thread';
-      const store = new SqliteStore({
-        path: cluster.storePath,
-        dek: cluster.dek,
-        writer,
-        onCommit: (seconds, writes) => {
-          storeCommitSeconds.observe(seconds);
-          storeCommittedWrites.inc({}, writes);
-        },
-      });
-      const orchestrator = new Orchestrator(store, this.opts.log.child({ part: 'orchestrator' }), () => this.open?.cluster.config.taskHistory);
-      let dispatcher: Dispatcher | null = null;
-      const certs = new NodeCerts({
-        cluster: () => cluster,
-        store,
-        log: this.opts.log.child({ part: 'certs' }),
-        send: (id, m) => dispatcher?.sendCert(id, m) ?? false,
-        connected: () => dispatcher?.connectedNodes() ?? [],
-        rotated: () => {
-          this.config = cluster.config; // the new CA digest
-          this.serveCurrentCerts();
-        },
-      });
-      dispatcher = new Dispatcher({
-        store,
-        log: this.opts.log.child({ part: 'dispatcher' }),
-        isRevoked: (s) => this.revoked.isRevoked(s),
-        heartbeatMs: heartbeatMs(this.config),
-        managers: () => this.managerEntries(),
-        certs: {
-          renew: (id, role, csr) => certs.renew(id, role, csr),
-          reportState: (id, cert, trust) => certs.reportState(id, cert, trust),
-          nodeRemoved: () => certs.checkRotation(),
-        },
-      });
-      // Before anything reads nodes: labels that joiners chose become engine labels (nodes.ts).
-      const migrated = await migrateNodeRows(store);
-      if (migrated.length > 0) this.opts.log.warn({ nodes: migrated }, 'node labels set by the nodes themselves moved to engine labels; set node labels again with "node update --label-add"');
-      this.open = { cluster, store, orchestrator, dispatcher, certs };
-      this.opts.log.info({ index: await store.currentIndex() }, 'store opened');
-      await orchestrator.start();
-      await dispatcher.start();
-      // A rotation in progress when the manager stopped: it may be complete already (every node moved).
-      if (cluster.next) certs.checkRotation();
-      if (this.listenAddr) {
-        try {
-          this.tlsServer = await listenTls(
-            this.router,
-            this.listenAddr,
-            {
-              certPem: cluster.serverCertPem,
-              keyPem: cluster.serverKeyPem,
-              caPem: cluster.trustBundle,
-              isRevoked: (s) => this.revoked.isRevoked(s),
-              openPaths: JOIN_PATHS,
-            },
-            this.opts.log,
-          );
-          this.tlsServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.tlsUpgrade(req, socket, head, dispatcher));
-          this.opts.log.info({ host: this.listenAddr.host, port: this.tcpPort }, 'manager listening on TCP with mutual TLS');
-          const { Warning, AdvertiseAddr, Listen } = this.advertiseInfo();
-          if (Warning) {
-            this.opts.log.warn({ advertiseAddr: AdvertiseAddr, listen: Listen }, Warning);
-            if (this.opts.warn) this.opts.warn(Warning);
-          }
-        } catch (err) {
-          throw new Error(`cannot listen on TCP ${this.opts.listen ?? ''}: ${errorMessage(err)}`);
-        }
+      // The data key is open (unlocked) before either store opens: both seal with it.
+      const etcdChoice = etcdStoreOf(cluster.config);
+      const etcd = etcdChoice ? await openLocalEtcd(cluster, etcdChoice, this.opts.log.child({ part: 'etcd-store' })) : null;
+      try {
+        await this.serve(cluster, etcd);
+      } catch (err) {
+        // A half-started etcd manager: its member (a child process) must not outlive the failed start.
+        if (etcd) await this.abandonStart(etcd);
+        throw err;
       }
     };
     const p = (this.unlocking ?? Promise.resolve()).then(run, run);
@@ -350,7 +309,92 @@ export class Manager {
     });
   }
 
+  /** Undoes a start that failed after the etcd store opened: sessions and orchestrator, then elector, store, member. */
+  private async abandonStart(etcd: LocalEtcdBackend): Promise<void> {
+    const half = this.open;
+    this.open = null;
+    await half?.dispatcher.stop();
+    await half?.orchestrator.stop();
+    await etcd.close();
+  }
+
+  /** Opens the rest on the open store: orchestrator, dispatcher, certificates, then the TLS listener. */
+  private async serve(cluster: OpenCluster, etcd: LocalEtcdBackend | null): Promise<void> {
+    const store: Store = etcd ? etcd.store : this.openSqlite(cluster);
+    // With etcd the orchestrator and the judgement of missed heartbeats run only while this manager leads.
+    const leads = etcd ? () => etcd.elector.isLeader : () => true;
+    const orchestrator = new Orchestrator(store, this.opts.log.child({ part: 'orchestrator' }), () => this.open?.cluster.config.taskHistory, leads);
+    let dispatcher: Dispatcher | null = null;
+    const certs = new NodeCerts({
+      cluster: () => cluster,
+      store,
+      log: this.opts.log.child({ part: 'certs' }),
+      send: (id, m) => dispatcher?.sendCert(id, m) ?? false,
+      connected: () => dispatcher?.connectedNodes() ?? [],
+      rotated: () => {
+        this.config = cluster.config; // the new CA digest
+        this.serveCurrentCerts();
+      },
+    });
+    dispatcher = new Dispatcher({
+      store,
+      log: this.opts.log.child({ part: 'dispatcher' }),
+      isRevoked: (s) => this.revoked.isRevoked(s),
+      heartbeatMs: heartbeatMs(this.config),
+      managers: () => this.managerEntries(),
+      ...(etcd ? { judgesHeartbeats: leads } : {}),
+      certs: {
+        renew: (id, role, csr) => certs.renew(id, role, csr),
+        reportState: (id, cert, trust) => certs.reportState(id, cert, trust),
+        nodeRemoved: () => certs.checkRotation(),
+      },
+    });
+    // Before anything reads nodes: labels that joiners chose become engine labels (nodes.ts).
+    const migrated = await migrateNodeRows(store);
+    if (migrated.length > 0) this.opts.log.warn({ nodes: migrated }, 'node labels set by the nodes themselves moved to engine labels; set node labels again with "node update --label-add"');
+    this.open = { cluster, store, orchestrator, dispatcher, certs, etcd };
+    this.opts.log.info({ index: await store.currentIndex(), backend: store.backend }, 'store opened');
+    await orchestrator.start();
+    await dispatcher.start();
+    if (etcd) {
+      // Elected: plan from the stored state (a run asked for while not leading was dropped).
+      etcd.elector.onLeaderChange((st) => {
+        if (st.isLeader) orchestrator.kick();
+      });
+      etcd.elector.start();
+    }
+    // A rotation in progress when the manager stopped: it may be complete already (every node moved).
+    if (cluster.next) certs.checkRotation();
+    if (this.listenAddr) {
+      try {
+        this.tlsServer = await listenTls(
+          this.router,
+          this.listenAddr,
+          {
+            certPem: cluster.serverCertPem,
+            keyPem: cluster.serverKeyPem,
+            caPem: cluster.trustBundle,
+            isRevoked: (s) => this.revoked.isRevoked(s),
+            openPaths: JOIN_PATHS,
+          },
+          this.opts.log,
+        );
+        this.tlsServer.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.tlsUpgrade(req, socket, head, dispatcher));
+        this.opts.log.info({ host: this.listenAddr.host, port: this.tcpPort }, 'manager listening on TCP with mutual TLS');
+        const { Warning, AdvertiseAddr, Listen } = this.advertiseInfo();
+        if (Warning) {
+          this.opts.log.warn({ advertiseAddr: AdvertiseAddr, listen: Listen }, Warning);
+          if (this.opts.warn) this.opts.warn(Warning);
+        }
+      } catch (err) {
+        throw new Error(`cannot listen on TCP ${this.opts.listen ?? ''}: ${errorMessage(err)}`);
+      }
+    }
+  }
+
   async stop(): Promise<void> {
+    // etcd: leave the election first, so that another manager can lead at once.
+    if (this.open?.etcd) await this.open.etcd.leaveElection();
     // Sessions first: upgraded sockets are not closed by the HTTP server and would hold its close open.
     if (this.open) await this.open.dispatcher.stop();
     const closing: Promise<void>[] = [];
@@ -361,7 +405,8 @@ export class Manager {
     if (this.open) {
       await this.open.orchestrator.stop();
       const st = this.open.store;
-      await st.close();
+      if (this.open.etcd) await this.open.etcd.close(); // the store, then the member
+      else await st.close();
       if (st instanceof SqliteStore) this.opts.log.info(st.stats(), 'store closed');
     }
     this.open = null;

@@ -4,6 +4,7 @@
 //   ca.crt, manager.crt                                                                           0600
 //   ca.key.sealed, manager.key.sealed, token.key.sealed: private keys sealed with the data key    0600
 //   store.db (+ -wal, -shm): the encrypted object store                                           0600
+//   etcd/data, etcd/tls  instead of store.db with `init --store etcd`: the local member (etcd/member.ts)  0700
 //   revoked.json       revoked certificate serials                                                0600
 //   unlock-key.first-run  autolock only: the unlock key for the first `manager run`, which deletes it   0600
 // With autolock the KEK is derived from the unlock key alone, so once the first run has consumed
@@ -23,6 +24,7 @@ import { fsyncDir, writeFileDurable } from './files.js';
 import { SqliteStore } from '../store/sqlite.js';
 import { refuseNewer, STATE_FORMAT } from './format.js';
 import { normalizeAdvertiseAddr } from './advertise.js';
+import { etcdUrls } from './etcd-urls.js';
 import type { ClusterSettings } from './settings.js';
 
 export const FILES = {
@@ -82,6 +84,21 @@ export interface ClusterConfig {
   /** A root CA rotation in progress (Docker's RootRotationInProgress): the new root is in ca-next.crt.
    * completing: the files are being moved in (a crash then is finished at the next open). */
   rootRotation?: { startedAt: string; completing?: boolean };
+  /** Where objects are kept; absent: the embedded SQLite file (store.db), as every state dir made before etcd. */
+  store?: StoreChoice;
+}
+
+/** `manager init --store etcd`: a local etcd member supervised by the manager, at these URLs (https://HOST:PORT). */
+export interface EtcdStoreChoice {
+  kind: 'etcd';
+  clientUrl: string;
+  peerUrl: string;
+}
+export type StoreChoice = { kind: 'sqlite' } | EtcdStoreChoice;
+
+/** The etcd member's settings when the cluster keeps its objects on etcd; null for SQLite. */
+export function etcdStoreOf(config: ClusterConfig): EtcdStoreChoice | null {
+  return config.store?.kind === 'etcd' ? config.store : null;
 }
 
 export type JoinApproval = 'auto' | 'manual';
@@ -169,6 +186,9 @@ export interface InitOptions {
   advertiseAddr?: string;
   heartbeatMs?: number;
   joinApproval?: JoinApproval;
+  /** Keep objects on a local etcd member at these addresses (IP:PORT; absent ones: 2379/2380 on the advertise
+   * host, cluster/etcd-urls.ts); absent: SQLite. */
+  etcd?: { clientAddr?: string; peerAddr?: string };
 }
 
 export async function initCluster(stateDir: string, opts: InitOptions): Promise<InitResult> {
@@ -194,6 +214,7 @@ async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<Ini
   const clusterId = newId();
   const nodeId = newId();
   const advertiseAddr = opts.advertiseAddr === undefined ? defaultAdvertiseAddr() : normalizeAdvertiseAddr(opts.advertiseAddr, DEFAULT_PORT);
+  const etcd = opts.etcd ? etcdUrls(advertiseAddr, opts.etcd.clientAddr, opts.etcd.peerAddr) : null; // bad addresses: refused before any file
   const dek = randomKey();
   const salt = randomBytes(16);
   let kekRaw: Buffer;
@@ -216,7 +237,8 @@ async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<Ini
   writeFileDurable(join(stateDir, FILES.managerCert), server.certPem);
   writeFileDurable(join(stateDir, FILES.managerKey), seal(sealKey, Buffer.from(server.keyPem), Buffer.from(FILES.managerKey)));
   writeFileDurable(join(stateDir, FILES.tokenKey), seal(sealKey, tokenKey, Buffer.from(FILES.tokenKey)));
-  await new SqliteStore({ path: join(stateDir, FILES.store), dek }).close(); // an empty store, keyed to this DEK
+  // An empty store, keyed to this DEK. etcd's member is first started (and its store keyed) by `manager run`.
+  if (!etcd) await new SqliteStore({ path: join(stateDir, FILES.store), dek }).close();
   const now = nowRfc3339Nano();
   const config: ClusterConfig = {
     format: STATE_FORMAT,
@@ -234,6 +256,7 @@ async function writeNewCluster(stateDir: string, opts: InitOptions): Promise<Ini
   };
   if (opts.heartbeatMs !== undefined) config.heartbeatMs = opts.heartbeatMs;
   if (opts.joinApproval === 'manual') config.joinApproval = 'manual';
+  if (etcd) config.store = { kind: 'etcd', ...etcd };
   writeConfig(stateDir, config); // last: its presence marks a complete cluster
   return {
     config,

@@ -55,6 +55,8 @@ export interface DispatcherOptions {
   /** The managers agents are told about in the welcome (they keep the list and fail over along it); absent: none. */
   managers?: () => ManagerEntry[];
   certs?: SessionCerts;
+  /** Whether this manager judges missed heartbeats now (with etcd: while it leads); absent: always. */
+  judgesHeartbeats?: () => boolean;
 }
 
 export class Dispatcher {
@@ -170,6 +172,7 @@ export class Dispatcher {
     const stalled = now - this.lastCheckAt > 2 * period;
     this.lastCheckAt = now;
     if (stalled) return;
+    if (this.opts.judgesHeartbeats && !this.opts.judgesHeartbeats()) return;
     const limit = now - MISSED_HEARTBEATS * period;
     try {
       for (const n of await this.opts.store.list('node')) {

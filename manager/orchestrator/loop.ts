@@ -21,6 +21,8 @@ export class Orchestrator {
     private readonly log: Logger,
     /** The swarm's task history limit, read at each run (POST /swarm/update may change it). */
     private readonly taskHistory: () => number | undefined = () => undefined,
+    /** Whether this manager may orchestrate now (with etcd: while it leads); asked at each kick and run. */
+    private readonly mayRun: () => boolean = () => true,
   ) {}
 
   async start(): Promise<void> {
@@ -32,7 +34,7 @@ export class Orchestrator {
 
   /** Asks for a run; runs asked for while one is going coalesce into one more. */
   kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.mayRun()) return;
     if (this.running) {
       this.again = true;
       return;
@@ -41,6 +43,7 @@ export class Orchestrator {
       do {
         this.again = false;
         await new Promise((r) => setImmediate(r)); // let the events of one commit group arrive first
+        if (!this.mayRun()) break; // leadership lost meanwhile: the next leader plans from the stored state
         try {
           await this.runOnce();
         } catch (err) {
