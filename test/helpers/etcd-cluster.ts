@@ -6,13 +6,14 @@
 //   c.members[0].clientUrl; c.members[0].tls; c.kill9(0); await c.restart(0);
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterCA } from '../../manager/pki/ca.js';
 import { issueEtcdMemberCert } from '../../manager/pki/etcd-certs.js';
 import { etcdArgs, etcdMemberPaths, memberHealthy, writeMemberTls, type EtcdMemberOptions, type EtcdTlsFiles } from '../../manager/etcd/member.js';
 import { createLogger } from '../../shared/log.js';
+export { freePort } from './free-port.js';
+import { freePort } from './free-port.js';
 
 /** Short raft timers, so that a killed raft leader is replaced soon (the defaults are 100 ms / 1000 ms). */
 export const FAST_RAFT = ['--heartbeat-interval', '50', '--election-timeout', '500'];
@@ -37,17 +38,6 @@ export interface EtcdTestCluster {
   restart(i: number): Promise<void>;
   waitHealthy(i: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function spawnMember(m: EtcdTestMember): ChildProcess {

@@ -2,8 +2,9 @@
 // killed by stop(). Plain HTTP, or client TLS with a client certificate required when given PEM files.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+export { freePort } from './free-port.js';
+import { freePort } from './free-port.js';
 
 export const ETCD_BIN = '/usr/bin/etcd';
 
@@ -16,17 +17,6 @@ export interface EtcdMember {
   endpoints: string[];
   dataDir: string;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function healthy(url: string): Promise<boolean> {

@@ -2,13 +2,13 @@
 // scripts/images/serve-registry.sh (Debian's docker-registry on 127.0.0.1); the demo uses the same scripts.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { REPO } from './agent.js';
 import { waitFor } from './wait.js';
 import { toolSkip, toolSkipReason } from './env.js';
+import { freePort } from './free-port.js';
 
 const run = promisify(execFile);
 
@@ -56,17 +56,6 @@ export interface TestRegistry {
   stop(): Promise<void>;
   /** Stops it and removes its storage. */
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts docker-registry on a free 127.0.0.1 port; with creds, pulls and pushes need basic auth (bcrypt htpasswd). */

@@ -5,7 +5,6 @@
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,19 +12,9 @@ import { BIN, childEnv, runCli, waitFor } from '../helpers/manager.js';
 import { fuseSkipReason } from '../helpers/env.js';
 import { forceUnmount } from '../helpers/agent.js';
 import { killLeftoverTasks } from '../helpers/managed-agent.js';
+import { freePort } from '../helpers/free-port.js';
 
 const skip = fuseSkipReason();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function status(port: number, path: string): Promise<number> {
   return new Promise((resolve) => {
